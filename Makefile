@@ -1,0 +1,46 @@
+# treasury-lakehouse — `make run` and `make test` are all a new user needs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run demo test lint typecheck unit bench spark-cluster spark-cluster-stop clean
+
+setup: $(STAMP)  ## create .venv and install the package with every extra (pinned)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[all]'
+	touch $(STAMP)
+
+run: setup  ## ingest, transform and load from the live Fiscal Data API into ./data
+	$(BIN)/treasury run
+
+demo: setup  ## the whole pipeline offline against the fake API, into ./data-demo
+	$(BIN)/treasury demo
+
+lint: setup
+	$(BIN)/ruff check src tests dags bench
+	$(BIN)/ruff format --check src tests dags bench
+
+typecheck: setup
+	$(BIN)/mypy
+
+test: lint typecheck  ## lint, type-check and run the whole suite (PostgreSQL, Spark, Airflow included)
+	$(BIN)/python -m pytest
+
+unit: setup  ## the fast tests only
+	$(BIN)/python -m pytest -m "not postgres and not spark and not airflow and not slow"
+
+bench: setup  ## speed and memory benchmarks (writes bench/results/)
+	$(BIN)/python -m bench
+
+spark-cluster: setup  ## a standalone Spark master and one worker on 127.0.0.1:7077
+	$(BIN)/python -m treasury_lakehouse.engines.spark_cluster start
+
+spark-cluster-stop: setup
+	$(BIN)/python -m treasury_lakehouse.engines.spark_cluster stop
+
+clean:
+	rm -rf data-demo .pytest_cache .mypy_cache .ruff_cache

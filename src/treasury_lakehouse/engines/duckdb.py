@@ -1,0 +1,118 @@
+"""The default engine: DuckDB in-process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from treasury_lakehouse.catalog import Dataset
+from treasury_lakehouse.engines.base import PARTITION_COLUMN, QUARANTINE_FILE, SilverCounts
+from treasury_lakehouse.errors import EngineError
+from treasury_lakehouse.models.registry import GoldModel
+from treasury_lakehouse.models.silver import LINEAGE_COLUMNS, silver_columns, silver_sql
+
+
+def _lit(path: Path | str) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def silver_view_sql(dataset: Dataset, silver_dir: Path) -> str:
+    """A SELECT of a published silver table (the partition column left out)."""
+    columns = ", ".join(_q(c) for c in silver_columns(dataset))
+    glob = _lit(silver_dir / "**" / "*.parquet")
+    return f"SELECT {columns} FROM read_parquet({glob}, hive_partitioning = true)"
+
+
+class DuckDBEngine:
+    """Runs the models with an in-memory DuckDB connection over the lake's Parquet files."""
+
+    name = "duckdb"
+
+    def __init__(self) -> None:
+        self.con = duckdb.connect()
+        self.con.execute("SET preserve_insertion_order = false")
+
+    def close(self) -> None:
+        self.con.close()
+
+    def build_silver(self, dataset: Dataset, bronze_files: list[Path], silver_dir: Path,
+                     quarantine_dir: Path) -> SilverCounts:  # fmt: skip
+        files = "[" + ", ".join(_lit(f) for f in bronze_files) + "]"
+        con = self.con
+        try:
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW bronze AS SELECT * FROM "
+                f"read_parquet({files}, union_by_name = true)"
+            )
+            con.execute(f"CREATE OR REPLACE TEMP TABLE staged AS {silver_sql(dataset)}")
+            counts = self._counts(dataset)
+            self._write_silver(dataset, silver_dir)
+            self._write_quarantine(dataset, quarantine_dir)
+        except duckdb.Error as error:
+            raise EngineError(f"duckdb: silver model of {dataset.name} failed: {error}") from error
+        finally:
+            con.execute("DROP TABLE IF EXISTS staged")
+        return counts
+
+    def _counts(self, dataset: Dataset) -> SilverCounts:
+        row = self.con.execute(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE version_rank = 1), "
+            "COUNT(*) FILTER (WHERE version_rank > 1), "
+            "COUNT(*) FILTER (WHERE quarantine_reason IS NOT NULL) FROM staged"
+        ).fetchone()
+        assert row is not None
+        return SilverCounts(dataset.name, *(int(v) for v in row))
+
+    def _write_silver(self, dataset: Dataset, silver_dir: Path) -> None:
+        columns = ", ".join(_q(c) for c in silver_columns(dataset))
+        year = f"CAST(EXTRACT(YEAR FROM {_q(dataset.date_column)}) AS INTEGER)"
+        select = f"SELECT {columns}, {year} AS {PARTITION_COLUMN} FROM staged"
+        has_rows = self.con.execute("SELECT COUNT(*) FROM staged WHERE version_rank = 1").fetchone()
+        if has_rows and has_rows[0]:
+            self.con.execute(
+                f"COPY ({select} WHERE version_rank = 1) TO {_lit(silver_dir)} "
+                f"(FORMAT PARQUET, PARTITION_BY ({PARTITION_COLUMN}), COMPRESSION zstd)"
+            )
+        else:  # an empty table still has a schema readers can open
+            empty = silver_dir / f"{PARTITION_COLUMN}=0"
+            empty.mkdir()
+            self.con.execute(
+                f"COPY (SELECT {columns} FROM staged WHERE false) TO "
+                f"{_lit(empty / 'empty.parquet')} (FORMAT PARQUET)"
+            )
+
+    def _write_quarantine(self, dataset: Dataset, quarantine_dir: Path) -> None:
+        raw = ", ".join(f"{_q('raw_' + c)} AS {_q(c)}" for c in dataset.columns)
+        lineage = ", ".join(_q(c) for c in LINEAGE_COLUMNS)
+        self.con.execute(
+            f"COPY (SELECT {raw}, quarantine_reason, {lineage} FROM staged "
+            f"WHERE quarantine_reason IS NOT NULL ORDER BY batch_id, page_number, row_index) "
+            f"TO {_lit(quarantine_dir / QUARANTINE_FILE)} (FORMAT PARQUET)"
+        )
+
+    def build_gold(self, model: GoldModel, silver_dirs: dict[str, Path], out_dir: Path) -> int:
+        from treasury_lakehouse.catalog import get_dataset
+
+        try:
+            for table, directory in silver_dirs.items():
+                dataset = get_dataset(table.removeprefix("silver_"))
+                self.con.execute(
+                    f"CREATE OR REPLACE TEMP VIEW {_q(table)} AS "
+                    f"{silver_view_sql(dataset, directory)}"
+                )
+            columns = ", ".join(_q(c) for c in model.column_names)
+            key = ", ".join(_q(c) for c in model.primary_key)
+            target = _lit(out_dir / f"{model.name}.parquet")
+            self.con.execute(
+                f"COPY (SELECT {columns} FROM ({model.sql}) AS model ORDER BY {key}) "
+                f"TO {target} (FORMAT PARQUET)"
+            )
+            row = self.con.execute(f"SELECT COUNT(*) FROM read_parquet({target})").fetchone()
+        except duckdb.Error as error:
+            raise EngineError(f"duckdb: gold model {model.name} failed: {error}") from error
+        return int(row[0]) if row else 0

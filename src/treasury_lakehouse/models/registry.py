@@ -1,0 +1,137 @@
+"""The gold model registry: each table's SQL file, grain, sources and documented columns.
+
+The SQL files are DuckDB dialect, written to stay portable (other engines transpile them). The
+column descriptions here feed the warehouse comments; their units are part of the contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
+
+from treasury_lakehouse.errors import ConfigError
+
+MIL = "millions of USD"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    sql_type: str
+    description: str
+
+
+@dataclass(frozen=True)
+class GoldModel:
+    name: str
+    description: str
+    sources: tuple[str, ...]
+    primary_key: tuple[str, ...]
+    columns: tuple[Column, ...]
+
+    @cached_property
+    def sql(self) -> str:
+        return resources.files(__package__).joinpath(f"gold/{self.name}.sql").read_text()
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+def _amount(name: str, meaning: str) -> Column:
+    return Column(name, "BIGINT", f"{meaning} ({MIL}, exact)")
+
+
+_DATE = Column("record_date", "DATE", "Daily Treasury Statement record date (business day)")
+_YEAR = Column("year", "INTEGER", "calendar year")
+_MONTH = Column("month", "INTEGER", "calendar month, 1-12")
+PDT = "silver_public_debt_transactions"
+
+GOLD_MODELS: tuple[GoldModel, ...] = (
+    GoldModel(
+        "gold_daily_totals",
+        "Public debt issued and redeemed per business day, from DTS Table III-A",
+        (PDT,),
+        ("record_date",),
+        (
+            _DATE,
+            _amount("issues_usd_mil", "total issues of public debt that day"),
+            _amount("redemptions_usd_mil", "total redemptions of public debt that day"),
+            _amount("net_issuance_usd_mil", "issues minus redemptions"),
+            _amount("marketable_net_usd_mil", "issues minus redemptions of marketable securities"),
+            _amount("nonmarketable_net_usd_mil",
+                    "issues minus redemptions of nonmarketable securities"),  # fmt: skip
+        ),
+    ),
+    GoldModel(
+        "gold_monthly_totals",
+        "Public debt issued and redeemed per calendar month, from DTS Table III-A",
+        (PDT,),
+        ("year", "month"),
+        (
+            _YEAR,
+            _MONTH,
+            Column("business_days", "INTEGER", "distinct record dates in the month (days)"),
+            _amount("issues_usd_mil", "total issues in the month"),
+            _amount("redemptions_usd_mil", "total redemptions in the month"),
+            _amount("net_issuance_usd_mil", "issues minus redemptions in the month"),
+        ),
+    ),
+    GoldModel(
+        "gold_monthly_debt_growth",
+        "Net change of public debt per calendar month and its running sum over the months present",
+        (PDT,),
+        ("year", "month"),
+        (
+            _YEAR,
+            _MONTH,
+            _amount("net_change_usd_mil", "issues minus redemptions in the month"),
+            _amount("marketable_net_change_usd_mil", "net change of marketable securities"),
+            _amount("nonmarketable_net_change_usd_mil", "net change of nonmarketable securities"),
+            _amount("cumulative_net_change_usd_mil",
+                    "running sum of net_change_usd_mil over all months present, in month order"),
+        ),  # fmt: skip
+    ),
+    GoldModel(
+        "gold_security_totals",
+        "Issues and redemptions per federal fiscal year (from October 1) and security type",
+        (PDT,),
+        ("fiscal_year", "security_market", "security_type"),
+        (
+            Column("fiscal_year", "INTEGER", "federal fiscal year (starts October 1 of year - 1)"),
+            Column("security_market", "VARCHAR", "Marketable or Nonmarketable"),
+            Column("security_type", "VARCHAR", "security type, summed over its descriptions"),
+            _amount("issues_usd_mil", "total issues in the fiscal year (0 if none)"),
+            _amount("redemptions_usd_mil", "total redemptions in the fiscal year (0 if none)"),
+            _amount("net_usd_mil", "issues minus redemptions"),
+        ),
+    ),
+    GoldModel(
+        "gold_daily_cash_balance",
+        "Treasury General Account opening and closing balance per day, across the three "
+        "layouts of DTS Table I",
+        ("silver_operating_cash_balance",),
+        ("record_date",),
+        (
+            _DATE,
+            _amount("tga_opening_balance_usd_mil", "TGA balance at the opening of the day"),
+            _amount("tga_closing_balance_usd_mil", "TGA balance at the close of the day"),
+        ),
+    ),
+)
+
+GOLD: dict[str, GoldModel] = {m.name: m for m in GOLD_MODELS}
+
+
+def gold_models_for(datasets: tuple[str, ...]) -> list[GoldModel]:
+    """The gold models whose sources are all among the given datasets' silver tables."""
+    available = {f"silver_{d}" for d in datasets}
+    return [m for m in GOLD_MODELS if set(m.sources) <= available]
+
+
+def get_gold(name: str) -> GoldModel:
+    try:
+        return GOLD[name]
+    except KeyError:
+        raise ConfigError(f"unknown gold table {name!r}; known: {', '.join(GOLD)}") from None

@@ -1,0 +1,83 @@
+"""Command line of the test tools.
+
+``python -m treasury_lakehouse.testing serve --records DIR [--today YYYY-MM-DD] [--port N]`` runs
+the fake API in the foreground (first line printed: its base URL);
+``python -m treasury_lakehouse.testing generate --out DIR --start D --end D [--seed N]`` writes a
+synthetic records folder.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+import click
+
+from treasury_lakehouse.testing.fake_api import FakeFiscalDataApi
+from treasury_lakehouse.testing.generator import generate_records
+
+_DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+def _as_date(value: datetime | None) -> date | None:
+    return value.date() if value is not None else None
+
+
+@click.group()
+def main() -> None:
+    """Fake Fiscal Data API and synthetic data for tests and demos."""
+
+
+@main.command()
+@click.option(
+    "--records",
+    "records_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Records folder (records/*.jsonl.gz + meta/*.json).",
+)
+@click.option(
+    "--today", type=_DATE, default=None, help="Serve only records up to this date."
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--port", type=int, default=8765, show_default=True, help="0 picks a free port."
+)
+@click.option("--quiet", is_flag=True, help="Do not log each request to stderr.")
+def serve(
+    records_dir: Path, today: datetime | None, host: str, port: int, quiet: bool
+) -> None:
+    """Serve RECORDS like the Fiscal Data API until interrupted (Ctrl-C)."""
+    api = FakeFiscalDataApi(
+        records_dir, today=_as_date(today), host=host, port=port, log_requests=not quiet
+    )
+    api.start()
+    click.echo(api.base_url)
+    click.echo(
+        f"datasets: {', '.join(sorted(api.datasets))}; control: {api.root_url}/_control/health",
+        err=True,
+    )
+    try:
+        api.serve_forever()
+    except KeyboardInterrupt:
+        api.stop()
+
+
+@main.command()
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path)
+)
+@click.option("--start", required=True, type=_DATE)
+@click.option("--end", required=True, type=_DATE)
+@click.option("--seed", type=int, default=0, show_default=True)
+def generate(out_dir: Path, start: datetime, end: datetime, seed: int) -> None:
+    """Write a synthetic records folder to OUT for START..END."""
+    if end < start:
+        raise click.BadParameter("--end must not be before --start", param_hint="--end")
+    written = generate_records(out_dir, start.date(), end.date(), seed=seed)
+    click.echo(json.dumps(written))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+"""Warehouses: the embedded DuckDB file (default) and PostgreSQL. Imported only when chosen."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from treasury_lakehouse.config import Settings
+    from treasury_lakehouse.warehouse.base import Warehouse
+
+
+def open_warehouse(settings: Settings) -> Warehouse:
+    """The warehouse named by ``settings.warehouse`` (``duckdb:///path`` or ``postgresql://``)."""
+    if settings.warehouse_kind == "duckdb":
+        from treasury_lakehouse.warehouse.duckdb import DuckDBWarehouse
+
+        return DuckDBWarehouse(settings.duckdb_warehouse_path)
+    from treasury_lakehouse.warehouse.postgres import PostgresWarehouse  # type: ignore[import-not-found,unused-ignore]
+
+    return PostgresWarehouse(settings.warehouse)  # type: ignore[no-any-return,unused-ignore]

@@ -1,0 +1,92 @@
+"""What a warehouse receives: tables described once, from the gold registry and the catalog."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from treasury_lakehouse.catalog import UNIT, get_dataset
+from treasury_lakehouse.lake.layout import Lake, read_build_info
+from treasury_lakehouse.models.registry import GOLD, Column
+from treasury_lakehouse.models.silver import silver_columns
+
+
+@dataclass(frozen=True)
+class WarehouseTable:
+    """One table to publish: its Parquet source, columns, key and comments."""
+
+    name: str
+    comment: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    #: a natural key with nullable parts cannot be a primary key: it becomes a unique index
+    unique_key: tuple[str, ...] = ()
+    files: tuple[Path, ...] = ()
+    build: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def parquet_glob(self) -> str:
+        return str(self.files[0]) if len(self.files) == 1 else "[]"
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    warehouse: str
+    tables: dict[str, int]
+    seconds: float
+    skipped: bool = False
+
+
+class Warehouse(Protocol):
+    kind: str
+
+    def publish(self, tables: list[WarehouseTable], run_id: str) -> LoadResult:
+        """Replace the published tables with these, all at once or not at all."""
+        ...
+
+    def table_rows(self, name: str) -> list[tuple[Any, ...]]:
+        """Every row of a published table, ordered by its key (for tests and reports)."""
+        ...
+
+
+def _parquet_files(version: Path) -> tuple[Path, ...]:
+    return tuple(sorted(p for p in version.rglob("*.parquet") if ".tmp-" not in p.name))
+
+
+def silver_table(dataset_name: str, version: Path) -> WarehouseTable:
+    dataset = get_dataset(dataset_name)
+    columns = []
+    for name in silver_columns(dataset):
+        if name in dataset.columns:
+            api_type = dataset.columns[name]
+            unit = f" ({UNIT[api_type]})" if api_type in UNIT else ""
+            description = f"{dataset.labels.get(name, name)}{unit}; API type {api_type}"
+            columns.append(Column(name, dataset.silver_type(name), description))
+        elif name == "batch_id":
+            columns.append(Column(name, "VARCHAR", "bronze batch this version of the row came from"))
+        else:
+            columns.append(Column(name, "TIMESTAMPTZ", "when that bronze batch was ingested (UTC)"))
+    nullable = set(dataset.nullable_key_columns)
+    return WarehouseTable(
+        name=f"silver_{dataset.name}",
+        comment=f"{dataset.title}: typed rows, one per natural key ({', '.join(dataset.natural_key)})",
+        columns=tuple(columns),
+        primary_key=() if nullable else dataset.natural_key,
+        unique_key=dataset.natural_key if nullable else (),
+        files=_parquet_files(version),
+        build=read_build_info(version),
+    )
+
+
+def lake_tables(lake: Lake) -> list[WarehouseTable]:
+    """Every published silver and gold table of the lake, ready to load."""
+    tables = [silver_table(t.removeprefix("silver_"), v) for t, v in lake.published_silver().items()]
+    for name, version in lake.published_gold().items():
+        model = GOLD[name]
+        tables.append(WarehouseTable(
+            name=name, comment=model.description, columns=model.columns,
+            primary_key=model.primary_key, files=_parquet_files(version),
+            build=read_build_info(version),
+        ))  # fmt: skip
+    return tables

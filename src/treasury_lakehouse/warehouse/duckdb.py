@@ -1,0 +1,120 @@
+"""The embedded warehouse: a DuckDB file rebuilt beside the old one and swapped in by rename.
+
+A reader that opens the file sees the previous complete warehouse or the new one, never a mix.
+Tables the pipeline does not rebuild (run history such as ``quality_results``) are carried over.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from treasury_lakehouse.errors import WarehouseError
+from treasury_lakehouse.lake.files import temporary_sibling
+from treasury_lakehouse.warehouse.base import LoadResult, WarehouseTable
+
+#: history tables kept across loads (created by other parts of the pipeline)
+CARRIED_OVER = ("load_manifest", "quality_results")
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(value: object) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def create_table_sql(table: WarehouseTable) -> str:
+    columns = [f"{_q(c.name)} {c.sql_type}" for c in table.columns]
+    if table.primary_key:
+        columns.append(f"PRIMARY KEY ({', '.join(_q(c) for c in table.primary_key)})")
+    return f"CREATE TABLE {_q(table.name)} (\n  " + ",\n  ".join(columns) + "\n)"
+
+
+class DuckDBWarehouse:
+    kind = "duckdb"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def publish(self, tables: list[WarehouseTable], run_id: str) -> LoadResult:
+        started = time.monotonic()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temporary_sibling(self.path)
+        try:
+            with duckdb.connect(str(tmp)) as con:
+                counts = {t.name: self._load_table(con, t) for t in tables}
+                self._carry_over(con)
+                self._record_load(con, tables, counts, run_id)
+                con.execute("CHECKPOINT")
+            os.replace(tmp, self.path)
+        except duckdb.Error as error:
+            raise WarehouseError(
+                f"loading {self.path} failed, the published warehouse is unchanged: {error}"
+            ) from error
+        finally:
+            for leftover in (tmp, Path(f"{tmp}.wal")):
+                if leftover.exists():
+                    leftover.unlink()
+        return LoadResult(str(self.path), counts, time.monotonic() - started)
+
+    def _load_table(self, con: duckdb.DuckDBPyConnection, table: WarehouseTable) -> int:
+        con.execute(create_table_sql(table))
+        if table.unique_key:
+            con.execute(
+                f"CREATE UNIQUE INDEX {_q(table.name + '_natural_key')} ON {_q(table.name)} "
+                f"({', '.join(_q(c) for c in table.unique_key)})"
+            )
+        if table.files:
+            files = "[" + ", ".join(_lit(f) for f in table.files) + "]"
+            names = ", ".join(_q(c.name) for c in table.columns)
+            con.execute(
+                f"INSERT INTO {_q(table.name)} ({names}) SELECT {names} "
+                f"FROM read_parquet({files}, hive_partitioning = true, union_by_name = true)"
+            )
+        con.execute(f"COMMENT ON TABLE {_q(table.name)} IS {_lit(table.comment)}")
+        for column in table.columns:
+            con.execute(
+                f"COMMENT ON COLUMN {_q(table.name)}.{_q(column.name)} IS {_lit(column.description)}"
+            )
+        row = con.execute(f"SELECT COUNT(*) FROM {_q(table.name)}").fetchone()
+        return int(row[0]) if row else 0
+
+    def _carry_over(self, con: duckdb.DuckDBPyConnection) -> None:
+        if not self.path.exists():
+            return
+        con.execute(f"ATTACH {_lit(self.path)} AS previous (READ_ONLY)")
+        existing = {r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'previous'"
+        ).fetchall()}  # fmt: skip
+        for name in CARRIED_OVER:
+            if name in existing:
+                con.execute(f"CREATE TABLE {_q(name)} AS SELECT * FROM previous.{_q(name)}")
+        con.execute("DETACH previous")
+
+    def _record_load(self, con: duckdb.DuckDBPyConnection, tables: list[WarehouseTable],
+                     counts: dict[str, int], run_id: str) -> None:  # fmt: skip
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS load_manifest (run_id VARCHAR, table_name VARCHAR, "
+            "row_count BIGINT, lake_version VARCHAR, bronze_batches VARCHAR, loaded_at TIMESTAMPTZ)"
+        )
+        now = datetime.now(timezone.utc)
+        for table in tables:
+            batches = ",".join(table.build.get("bronze_batches", []))
+            version = str(table.build.get("version", ""))
+            con.execute(
+                "INSERT INTO load_manifest VALUES (?, ?, ?, ?, ?, ?)",
+                [run_id, table.name, counts[table.name], version, batches, now],
+            )
+
+    def table_rows(self, name: str) -> list[tuple[Any, ...]]:
+        if not self.path.exists():
+            raise WarehouseError(f"no warehouse at {self.path}; run `treasury load` first")
+        with duckdb.connect(str(self.path), read_only=True) as con:
+            return con.execute(f"SELECT * FROM {_q(name)} ORDER BY ALL").fetchall()
