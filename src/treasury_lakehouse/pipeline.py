@@ -146,16 +146,40 @@ def transform(settings: Settings) -> TransformResult:
 
 
 def _transform(settings: Settings) -> TransformResult:
-    check_contracts(settings)
     started = time.monotonic()
-    bronze, lake = BronzeStore(settings.lake), Lake(settings.lake)
     engine = open_engine(settings)
     try:
-        silver = [_build_silver(engine, bronze, lake, name) for name in settings.datasets]
-        gold = _build_gold(engine, lake)
+        silver = _silver(settings, engine)
+        gold = _build_gold(engine, Lake(settings.lake))
     finally:
         engine.close()
     return TransformResult(silver, gold, time.monotonic() - started)
+
+
+def build_silver(settings: Settings) -> list[SilverCounts]:
+    """Rebuild silver (and quarantine) of the chosen datasets only."""
+    with _locked(settings, "silver"):
+        engine = open_engine(settings)
+        try:
+            return _silver(settings, engine)
+        finally:
+            engine.close()
+
+
+def build_gold(settings: Settings) -> dict[str, int]:
+    """Rebuild every gold table whose silver sources are published."""
+    with _locked(settings, "gold"):
+        engine = open_engine(settings)
+        try:
+            return _build_gold(engine, Lake(settings.lake))
+        finally:
+            engine.close()
+
+
+def _silver(settings: Settings, engine: Any) -> list[SilverCounts]:
+    check_contracts(settings)
+    bronze, lake = BronzeStore(settings.lake), Lake(settings.lake)
+    return [_build_silver(engine, bronze, lake, name) for name in settings.datasets]
 
 
 def _build_silver(engine: Any, bronze: BronzeStore, lake: Lake, name: str) -> SilverCounts:
