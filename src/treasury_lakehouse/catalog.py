@@ -15,9 +15,18 @@ from typing import Literal
 from treasury_lakehouse.errors import ConfigError
 
 ApiType = Literal[
-    "STRING", "DATE", "CURRENCY0", "CURRENCY", "INTEGER", "NUMBER", "PERCENTAGE",
-    "YEAR", "QUARTER", "MONTH", "DAY",
-]  # fmt: skip
+    "STRING",
+    "DATE",
+    "CURRENCY0",
+    "CURRENCY",
+    "INTEGER",
+    "NUMBER",
+    "PERCENTAGE",
+    "YEAR",
+    "QUARTER",
+    "MONTH",
+    "DAY",
+]
 
 #: silver SQL type of each API data type (DuckDB dialect; transpiled for other engines)
 SILVER_SQL_TYPE: Mapping[str, str] = {
@@ -105,9 +114,12 @@ PUBLIC_DEBT_TRANSACTIONS = Dataset(
     endpoint="v1/accounting/dts/public_debt_transactions",
     title="Daily Treasury Statement: Public Debt Transactions (Table III-A)",
     natural_key=(
-        "record_date", "transaction_type", "security_market", "security_type",
+        "record_date",
+        "transaction_type",
+        "security_market",
+        "security_type",
         "security_type_desc",
-    ),  # fmt: skip
+    ),
     nullable_key_columns=("security_type_desc",),
     date_column="record_date",
     columns={

@@ -40,24 +40,50 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> date
 def settings_options(func: F) -> F:
     """The options every command shares; each falls back to its TREASURY_* variable."""
     options = [
-        click.option("--home", type=click.Path(path_type=Path),
-                     help="Lake and embedded warehouse folder [env TREASURY_HOME; default ./data]"),
+        click.option(
+            "--home",
+            type=click.Path(path_type=Path),
+            help="Lake and embedded warehouse folder [env TREASURY_HOME; default ./data]",
+        ),
         click.option("--api-url", help="Fiscal Data API base URL [env TREASURY_API_URL]"),
-        click.option("--dataset", "datasets", multiple=True, type=click.Choice(sorted(DATASETS)),
-                     help="Dataset to work on (repeatable) [default: all]"),
-        click.option("--start", callback=_date, metavar="YYYY-MM-DD",
-                     help="Backfill from this record date (instead of watermark - lookback)"),
-        click.option("--end", callback=_date, metavar="YYYY-MM-DD",
-                     help="Last record date to ask for [default: no limit]"),
-        click.option("--lookback-days", type=int,
-                     help="Days before the watermark asked again for restatements [default 7]"),
-        click.option("--engine", type=click.Choice(ENGINES),
-                     help="Transform engine [env TREASURY_ENGINE; default duckdb]"),
-        click.option("--spark-master", help="Spark master URL [env TREASURY_SPARK_MASTER; "
-                     "default local[*]]"),
-        click.option("--warehouse", help="duckdb:///path or postgresql://user@host:port/db "
-                     "[env TREASURY_WAREHOUSE; default duckdb:///<home>/warehouse.duckdb]"),
-    ]  # fmt: skip
+        click.option(
+            "--dataset",
+            "datasets",
+            multiple=True,
+            type=click.Choice(sorted(DATASETS)),
+            help="Dataset to work on (repeatable) [default: all]",
+        ),
+        click.option(
+            "--start",
+            callback=_date,
+            metavar="YYYY-MM-DD",
+            help="Backfill from this record date (instead of watermark - lookback)",
+        ),
+        click.option(
+            "--end",
+            callback=_date,
+            metavar="YYYY-MM-DD",
+            help="Last record date to ask for [default: no limit]",
+        ),
+        click.option(
+            "--lookback-days",
+            type=int,
+            help="Days before the watermark asked again for restatements [default 7]",
+        ),
+        click.option(
+            "--engine",
+            type=click.Choice(ENGINES),
+            help="Transform engine [env TREASURY_ENGINE; default duckdb]",
+        ),
+        click.option(
+            "--spark-master", help="Spark master URL [env TREASURY_SPARK_MASTER; default local[*]]"
+        ),
+        click.option(
+            "--warehouse",
+            help="duckdb:///path or postgresql://user@host:port/db "
+            "[env TREASURY_WAREHOUSE; default duckdb:///<home>/warehouse.duckdb]",
+        ),
+    ]
     for option in reversed(options):
         func = option(func)
     return func
@@ -96,8 +122,10 @@ class Progress:
         self.rows[dataset] = self.rows.get(dataset, 0) + len(page.rows)
         total = max(page.total_pages, 1)
         done = int(20 * page.number / total)
-        line = (f"\r{dataset:<26} [{'#' * done}{'.' * (20 - done)}] page {page.number}/{total}"
-                f"  {self.rows[dataset]:,}/{page.total_count:,} rows")  # fmt: skip
+        line = (
+            f"\r{dataset:<26} [{'#' * done}{'.' * (20 - done)}] page {page.number}/{total}"
+            f"  {self.rows[dataset]:,}/{page.total_count:,} rows"
+        )
         if self.enabled:
             click.echo(line, err=True, nl=page.number >= total)
         elif page.number >= total:
@@ -108,9 +136,11 @@ def echo_ingest(results: list[IngestResult]) -> None:
     rows = sum(r.rows for r in results)
     batches = sum(1 for r in results if r.batch_id)
     seconds = sum(r.seconds for r in results)
-    click.echo(f"bronze     rows in {rows:,} in {batches} new batches "
-               f"({', '.join(f'{r.dataset} {r.rows:,} [{r.window}]' for r in results)})"
-               f"  {seconds:.1f}s")  # fmt: skip
+    click.echo(
+        f"bronze     rows in {rows:,} in {batches} new batches "
+        f"({', '.join(f'{r.dataset} {r.rows:,} [{r.window}]' for r in results)})"
+        f"  {seconds:.1f}s"
+    )
 
 
 def echo_transform(result: TransformResult) -> None:
@@ -120,13 +150,17 @@ def echo_transform(result: TransformResult) -> None:
         f"superseded duplicates {sum(c.superseded for c in s):,}, "
         f"quarantined {sum(c.quarantined for c in s):,}  {result.seconds:.1f}s"
     )
-    click.echo(f"gold       {len(result.gold)} tables, rows out {sum(result.gold.values()):,} "
-               f"({', '.join(f'{k} {v:,}' for k, v in result.gold.items())})")  # fmt: skip
+    click.echo(
+        f"gold       {len(result.gold)} tables, rows out {sum(result.gold.values()):,} "
+        f"({', '.join(f'{k} {v:,}' for k, v in result.gold.items())})"
+    )
 
 
 def echo_load(result: LoadResult) -> None:
-    click.echo(f"warehouse  {mask_dsn(result.warehouse)}: {len(result.tables)} tables, "
-               f"rows {sum(result.tables.values()):,}  {result.seconds:.1f}s")  # fmt: skip
+    click.echo(
+        f"warehouse  {mask_dsn(result.warehouse)}: {len(result.tables)} tables, "
+        f"rows {sum(result.tables.values()):,}  {result.seconds:.1f}s"
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -138,8 +172,10 @@ def main(debug: bool) -> None:
     Bronze (raw, immutable Parquet) → silver (typed, deduplicated, quarantined) → gold (business
     aggregates) → warehouse (embedded DuckDB by default, or PostgreSQL).
     """
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")  # fmt: skip
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
 
 
 @main.command()
@@ -192,8 +228,10 @@ def status(as_json: bool, **flags: Any) -> None:
     click.echo(f"home {report['home']}   warehouse {mask_dsn(report['warehouse'])}")
     for name, info in report["datasets"].items():
         click.echo(
-            f"{name:<26} batches {info['bronze_batches']:>3}  bronze rows {info['bronze_rows']:>9,}"
-            f"  silver {info['silver_rows'] or 0:>9,}  quarantined {info['quarantined_rows'] or 0:>5,}"
+            f"{name:<26} batches {info['bronze_batches']:>3}"
+            f"  bronze rows {info['bronze_rows']:>9,}"
+            f"  silver {info['silver_rows'] or 0:>9,}"
+            f"  quarantined {info['quarantined_rows'] or 0:>5,}"
             f"  watermark {info['watermark'] or '-'}"
         )
     for name, rows in report["gold"].items():
@@ -202,11 +240,17 @@ def status(as_json: bool, **flags: Any) -> None:
 
 @main.command()
 @settings_options
-@click.option("--records", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Serve this records folder (layout of shared/fiscaldata) instead of a "
-              "synthetic sample.")  # fmt: skip
-@click.option("--today", callback=_date, metavar="YYYY-MM-DD",
-              help="The fake API's 'today' (records after it are not yet published).")
+@click.option(
+    "--records",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Serve this records folder (layout of shared/fiscaldata) instead of a synthetic sample.",
+)
+@click.option(
+    "--today",
+    callback=_date,
+    metavar="YYYY-MM-DD",
+    help="The fake API's 'today' (records after it are not yet published).",
+)
 @handle_errors
 def demo(records: Path | None, today: date | None, **flags: Any) -> None:
     """Run the whole pipeline offline against the project's fake Fiscal Data API."""

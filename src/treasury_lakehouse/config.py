@@ -90,7 +90,9 @@ class Settings:
     @property
     def duckdb_warehouse_path(self) -> Path:
         """The file of a ``duckdb:///path`` warehouse."""
-        return Path(self.warehouse.removeprefix("duckdb://").removeprefix("/") or "warehouse.duckdb")
+        return Path(
+            self.warehouse.removeprefix("duckdb://").removeprefix("/") or "warehouse.duckdb"
+        )
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given non-None values replaced."""

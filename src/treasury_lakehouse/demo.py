@@ -15,8 +15,12 @@ SAMPLE_START = date(2021, 9, 1)
 SAMPLE_END = date(2022, 5, 31)
 
 
-def run_demo(settings: Settings, records: Path | None = None, today: date | None = None,
-             on_page: pipeline.PageCallback | None = None) -> pipeline.RunResult:  # fmt: skip
+def run_demo(
+    settings: Settings,
+    records: Path | None = None,
+    today: date | None = None,
+    on_page: pipeline.PageCallback | None = None,
+) -> pipeline.RunResult:
     """Serve ``records`` (or a generated sample) on a local fake API and run the pipeline on it."""
     from treasury_lakehouse.testing import FakeFiscalDataApi, generate_records
 

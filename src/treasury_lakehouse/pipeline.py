@@ -25,7 +25,7 @@ from treasury_lakehouse.ingest.client import FiscalDataClient
 from treasury_lakehouse.ingest.paging import Page, Window
 from treasury_lakehouse.lake.files import atomic_write_json, new_version, remove_orphans
 from treasury_lakehouse.lake.layout import BUILD_INFO, Lake, read_build_info
-from treasury_lakehouse.lake.lock import home_lock
+from treasury_lakehouse.lake.lock import GOLD_SCOPE, WAREHOUSE_SCOPE, dataset_scope, home_lock
 from treasury_lakehouse.models.registry import GOLD_MODELS
 from treasury_lakehouse.warehouse import open_warehouse
 from treasury_lakehouse.warehouse.base import LoadResult, lake_tables
@@ -77,15 +77,39 @@ def ingest_window(settings: Settings, watermark: date | None) -> Window:
 
 
 @contextmanager
-def _locked(settings: Settings, purpose: str) -> Iterator[None]:
-    with home_lock(settings.home, purpose):
-        remove_orphans(settings.lake)
+def _locked(
+    settings: Settings,
+    purpose: str,
+    *,
+    datasets: bool = False,
+    gold: bool = False,
+    warehouse: bool = False,
+) -> Iterator[None]:
+    """Hold the locks a step needs and clean what a crashed run left in the parts they cover."""
+    lake = Lake(settings.lake)
+    scopes, leftovers = [], []
+    if datasets:
+        for name in settings.datasets:
+            scopes.append(dataset_scope(name))
+            leftovers += [
+                BronzeStore(settings.lake).dataset_dir(name),
+                lake.silver_dir(name),
+                lake.quarantine_dir(name),
+            ]
+    if gold:
+        scopes.append(GOLD_SCOPE)
+        leftovers.append(settings.lake / "gold")
+    if warehouse:
+        scopes.append(WAREHOUSE_SCOPE)
+    with home_lock(settings.home, purpose, scopes):
+        for directory in leftovers:
+            remove_orphans(directory)
         yield
 
 
 def ingest(settings: Settings, on_page: PageCallback | None = None) -> list[IngestResult]:
     """Fetch each dataset's window from the API into a new committed bronze batch."""
-    with _locked(settings, "ingest"):
+    with _locked(settings, "ingest", datasets=True):
         return _ingest(settings, on_page)
 
 
@@ -93,9 +117,12 @@ def _ingest(settings: Settings, on_page: PageCallback | None) -> list[IngestResu
     bronze = BronzeStore(settings.lake)
     results = []
     with FiscalDataClient(
-        settings.api_url, timeout_s=settings.timeout_s, max_retries=settings.max_retries,
-        max_wait_s=settings.max_retry_wait_s, page_size=settings.page_size,
-    ) as client:  # fmt: skip
+        settings.api_url,
+        timeout_s=settings.timeout_s,
+        max_retries=settings.max_retries,
+        max_wait_s=settings.max_retry_wait_s,
+        page_size=settings.page_size,
+    ) as client:
         for name in settings.datasets:
             dataset = get_dataset(name)
             bronze.remove_uncommitted(name)
@@ -103,11 +130,17 @@ def _ingest(settings: Settings, on_page: PageCallback | None) -> list[IngestResu
             started = time.monotonic()
             counter = _PageCounter(name, on_page)
             batch = bronze.write_batch(dataset, client.pages(dataset, window), window, counter)
-            results.append(IngestResult(
-                dataset=name, window=str(window), rows=batch.rows if batch else 0,
-                pages=counter.pages, batch_id=batch.batch_id if batch else None,
-                watermark=bronze.watermark(name), seconds=time.monotonic() - started,
-            ))  # fmt: skip
+            results.append(
+                IngestResult(
+                    dataset=name,
+                    window=str(window),
+                    rows=batch.rows if batch else 0,
+                    pages=counter.pages,
+                    batch_id=batch.batch_id if batch else None,
+                    watermark=bronze.watermark(name),
+                    seconds=time.monotonic() - started,
+                )
+            )
     return results
 
 
@@ -141,7 +174,7 @@ def check_contracts(settings: Settings) -> None:
 
 def transform(settings: Settings) -> TransformResult:
     """Rebuild silver of the chosen datasets from committed bronze, then every gold table."""
-    with _locked(settings, "transform"):
+    with _locked(settings, "transform", datasets=True, gold=True):
         return _transform(settings)
 
 
@@ -158,7 +191,7 @@ def _transform(settings: Settings) -> TransformResult:
 
 def build_silver(settings: Settings) -> list[SilverCounts]:
     """Rebuild silver (and quarantine) of the chosen datasets only."""
-    with _locked(settings, "silver"):
+    with _locked(settings, "silver", datasets=True):
         engine = open_engine(settings)
         try:
             return _silver(settings, engine)
@@ -168,7 +201,7 @@ def build_silver(settings: Settings) -> list[SilverCounts]:
 
 def build_gold(settings: Settings) -> dict[str, int]:
     """Rebuild every gold table whose silver sources are published."""
-    with _locked(settings, "gold"):
+    with _locked(settings, "gold", gold=True):
         engine = open_engine(settings)
         try:
             return _build_gold(engine, Lake(settings.lake))
@@ -187,9 +220,10 @@ def _build_silver(engine: Any, bronze: BronzeStore, lake: Lake, name: str) -> Si
     batches = bronze.batches(name)
     require_committed(batches, name)
     files = bronze.files(name)
-    with new_version(lake.silver_dir(name)) as silver_dir, new_version(
-        lake.quarantine_dir(name)
-    ) as quarantine_dir:
+    with (
+        new_version(lake.silver_dir(name)) as silver_dir,
+        new_version(lake.quarantine_dir(name)) as quarantine_dir,
+    ):
         counts: SilverCounts = engine.build_silver(dataset, files, silver_dir, quarantine_dir)
         info = {
             "engine": engine.name,
@@ -214,19 +248,28 @@ def _build_gold(engine: Any, lake: Lake) -> dict[str, int]:
         inputs = {source: silver[source] for source in model.sources}
         with new_version(lake.gold_dir(model.name)) as out_dir:
             rows[model.name] = engine.build_gold(model, inputs, out_dir)
-            atomic_write_json(out_dir / BUILD_INFO, {
-                "engine": engine.name, "version": out_dir.name.split(".tmp-")[0],
-                "rows": rows[model.name],
-                "silver_versions": {s: p.name for s, p in inputs.items()},
-                "bronze_batches": sorted({b for s in inputs.values()
-                                          for b in read_build_info(s).get("bronze_batches", [])}),
-            })  # fmt: skip
+            atomic_write_json(
+                out_dir / BUILD_INFO,
+                {
+                    "engine": engine.name,
+                    "version": out_dir.name.split(".tmp-")[0],
+                    "rows": rows[model.name],
+                    "silver_versions": {s: p.name for s, p in inputs.items()},
+                    "bronze_batches": sorted(
+                        {
+                            b
+                            for s in inputs.values()
+                            for b in read_build_info(s).get("bronze_batches", [])
+                        }
+                    ),
+                },
+            )
     return rows
 
 
 def load(settings: Settings, run_id: str | None = None) -> LoadResult:
     """Publish the lake's silver and gold to the warehouse, all tables at once."""
-    with _locked(settings, "load"):
+    with _locked(settings, "load", warehouse=True):
         return _load(settings, run_id or _new_run_id())
 
 
@@ -240,7 +283,7 @@ def _load(settings: Settings, run_id: str) -> LoadResult:
 def run(settings: Settings, on_page: PageCallback | None = None) -> RunResult:
     """Ingest, transform and load under one lock: what ``treasury run`` and the DAG do."""
     run_id = _new_run_id()
-    with _locked(settings, f"run {run_id}"):
+    with _locked(settings, f"run {run_id}", datasets=True, gold=True, warehouse=True):
         ingested = _ingest(settings, on_page)
         transformed = _transform(settings)
         loaded = _load(settings, run_id)

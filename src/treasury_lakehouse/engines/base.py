@@ -34,8 +34,9 @@ class Engine(Protocol):
 
     name: str
 
-    def build_silver(self, dataset: Dataset, bronze_files: list[Path], silver_dir: Path,
-                     quarantine_dir: Path) -> SilverCounts:  # fmt: skip
+    def build_silver(
+        self, dataset: Dataset, bronze_files: list[Path], silver_dir: Path, quarantine_dir: Path
+    ) -> SilverCounts:
         """Type, check and deduplicate ``bronze_files`` into ``silver_dir`` (partitioned by
         record year) and ``quarantine_dir`` (one file, raw values and a reason)."""
         ...

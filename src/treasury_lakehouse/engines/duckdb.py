@@ -40,8 +40,9 @@ class DuckDBEngine:
     def close(self) -> None:
         self.con.close()
 
-    def build_silver(self, dataset: Dataset, bronze_files: list[Path], silver_dir: Path,
-                     quarantine_dir: Path) -> SilverCounts:  # fmt: skip
+    def build_silver(
+        self, dataset: Dataset, bronze_files: list[Path], silver_dir: Path, quarantine_dir: Path
+    ) -> SilverCounts:
         files = "[" + ", ".join(_lit(f) for f in bronze_files) + "]"
         con = self.con
         try:

@@ -14,7 +14,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,13 @@ from treasury_lakehouse.lake.files import atomic_write_json, publish_file, tempo
 
 SOURCE_SYSTEM = "fiscaldata.treasury.gov"
 METADATA_COLUMNS = (
-    "ingestion_timestamp", "source_system", "batch_id", "request_url", "page_number", "row_index",
-)  # fmt: skip
+    "ingestion_timestamp",
+    "source_system",
+    "batch_id",
+    "request_url",
+    "page_number",
+    "row_index",
+)
 
 
 @dataclass(frozen=True)
@@ -55,14 +60,19 @@ class Batch:
             return date.fromisoformat(v) if v else None
 
         return cls(
-            dataset=entry["dataset"], batch_id=entry["batch_id"], seq=entry["seq"],
-            rows=entry["rows"], pages=entry["pages"],
+            dataset=entry["dataset"],
+            batch_id=entry["batch_id"],
+            seq=entry["seq"],
+            rows=entry["rows"],
+            pages=entry["pages"],
             min_record_date=day(entry["min_record_date"]),
             max_record_date=day(entry["max_record_date"]),
-            ingested_at=entry["ingested_at"], window=entry["window"],
-            fields=tuple(entry["fields"]), files=tuple(entry["files"]),
+            ingested_at=entry["ingested_at"],
+            window=entry["window"],
+            fields=tuple(entry["fields"]),
+            files=tuple(entry["files"]),
             data_types=dict(entry["data_types"]),
-        )  # fmt: skip
+        )
 
 
 class BronzeStore:
@@ -108,8 +118,13 @@ class BronzeStore:
             removed.append(path)
         return removed
 
-    def write_batch(self, dataset: Dataset, pages: Iterable[Page], window: Window,
-                    on_page: Callable[[Page], None] | None = None) -> Batch | None:  # fmt: skip
+    def write_batch(
+        self,
+        dataset: Dataset,
+        pages: Iterable[Page],
+        window: Window,
+        on_page: Callable[[Page], None] | None = None,
+    ) -> Batch | None:
         """Write the pages as one batch and commit it; ``None`` when the API sent no rows."""
         writer = _BatchWriter(self.dataset_dir(dataset.name), dataset)
         try:
@@ -136,7 +151,7 @@ class _BatchWriter:
 
     def __init__(self, base: Path, dataset: Dataset) -> None:
         self.dataset = dataset
-        self.started = datetime.now(timezone.utc)
+        self.started = datetime.now(UTC)
         self.batch_id = f"{self.started:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
         self.directory = base / f"batch_id={self.batch_id}"
         self.rows = 0
@@ -200,7 +215,7 @@ class _BatchWriter:
             "max_record_date": max(self.dates, default=None),
             "window": str(window),
             "ingested_at": self.started.isoformat(),
-            "committed_at": datetime.now(timezone.utc).isoformat(),
+            "committed_at": datetime.now(UTC).isoformat(),
         }
 
     def abort(self) -> None:
@@ -227,7 +242,9 @@ def check_contract(dataset: Dataset, batch: Batch) -> list[str]:
     """Differences between a batch's field set and ``dataTypes`` and the catalog."""
     lines = drift(dataset, batch.data_types)
     unknown = [f for f in batch.fields if f not in dataset.columns and f not in batch.data_types]
-    lines += [f"+ {f}: (field in the rows, not in the catalog nor in meta.dataTypes)" for f in unknown]
+    lines += [
+        f"+ {f}: (field in the rows, not in the catalog nor in meta.dataTypes)" for f in unknown
+    ]
     if not batch.data_types:
         lines.append("meta.dataTypes missing from the API's answer")
     return lines

@@ -28,10 +28,17 @@ class FiscalDataClient:
     and ``max_wait_s`` of waiting in all; any other 4xx fails at once with the API's message.
     """
 
-    def __init__(self, base_url: str, *, timeout_s: float = 60.0, max_retries: int = 6,
-                 max_wait_s: float = 120.0, page_size: int = 10000,
-                 sleep: Callable[[float], None] = time.sleep,
-                 rng: random.Random | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_s: float = 60.0,
+        max_retries: int = 6,
+        max_wait_s: float = 120.0,
+        page_size: int = 10000,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.max_retries = max_retries
         self.max_wait_s = max_wait_s

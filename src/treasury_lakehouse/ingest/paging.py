@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -70,7 +70,7 @@ class Page:
 
 
 def parse_page(body: Any, number: int, url: str) -> Page:
-    """Check the shape of a decoded page; a malformed one is transient (a proxy's page, a cut body)."""
+    """Check the shape of a decoded page; malformed is transient (a proxy page, a cut body)."""
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
         raise TransientApiError(f"page {number} of {url} has no 'data' list", url=url)
     meta = body.get("meta")
@@ -79,8 +79,14 @@ def parse_page(body: Any, number: int, url: str) -> Page:
     return Page(number=number, rows=body["data"], meta=meta, url=url)
 
 
-def retry_delay(attempt: int, retry_after: str | None, *, base_s: float = 0.5,
-                cap_s: float = 30.0, rng: random.Random | None = None) -> float:  # fmt: skip
+def retry_delay(
+    attempt: int,
+    retry_after: str | None,
+    *,
+    base_s: float = 0.5,
+    cap_s: float = 30.0,
+    rng: random.Random | None = None,
+) -> float:
     """Seconds to wait before retry number ``attempt`` (1-based).
 
     ``Retry-After`` (seconds or an HTTP date) wins when given; otherwise exponential backoff with
@@ -103,9 +109,9 @@ def parse_retry_after(value: str) -> float | None:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def drift(dataset: Dataset, data_types: Mapping[str, str]) -> list[str]:

@@ -14,7 +14,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,7 @@ def publish_file(tmp: Path, final: Path) -> None:
 
 
 def new_version_name() -> str:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     return f"v{stamp}-{uuid.uuid4().hex[:6]}"
 
 
@@ -101,8 +101,11 @@ def new_version(table_dir: Path, keep: int = 2) -> Iterator[Path]:
 def _prune(table_dir: Path, keep: int) -> None:
     """Remove all but the newest ``keep`` published versions (the current one is always kept)."""
     current = current_version(table_dir)
-    versions = sorted(p for p in table_dir.iterdir() if p.is_dir() and p.name.startswith("v")
-                      and TMP_MARK not in p.name)  # fmt: skip
+    versions = sorted(
+        p
+        for p in table_dir.iterdir()
+        if p.is_dir() and p.name.startswith("v") and TMP_MARK not in p.name
+    )
     for old in versions[:-keep]:
         if old != current:
             shutil.rmtree(old, ignore_errors=True)
@@ -110,7 +113,7 @@ def _prune(table_dir: Path, keep: int) -> None:
 
 def remove_orphans(directory: Path) -> list[Path]:
     """Delete temporary files and directories a crashed run left behind (call under the lock)."""
-    removed = []
+    removed: list[Path] = []
     if not directory.exists():
         return removed
     for path in directory.rglob(f"*{TMP_MARK}*"):

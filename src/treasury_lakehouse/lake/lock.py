@@ -1,6 +1,9 @@
-"""One run per home at a time: an advisory ``flock`` on ``<home>/.lock`` holding the owner's pid.
+"""One writer per part of a home at a time: advisory ``flock`` files holding the owner's pid.
 
-The kernel drops the lock when its process dies, so a crashed run never leaves a stale lock.
+Each dataset (its bronze, silver and quarantine), the gold tables and the warehouse have their own
+lock under ``<home>/.locks/``, so an orchestrator can ingest datasets in parallel while a second
+``treasury run`` on the same home fails fast, naming the holder. The kernel drops a lock when its
+process dies, so a crashed run never leaves a stale lock.
 """
 
 from __future__ import annotations
@@ -9,19 +12,36 @@ import fcntl
 import json
 import os
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import datetime, timezone
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from treasury_lakehouse.errors import LockHeldError
 
 
+def dataset_scope(dataset: str) -> str:
+    return f"dataset-{dataset}"
+
+
+GOLD_SCOPE = "gold"
+WAREHOUSE_SCOPE = "warehouse"
+
+
 @contextmanager
-def home_lock(home: Path, purpose: str) -> Iterator[None]:
-    """Hold the home's lock for the duration of the block, or fail fast naming the holder."""
-    home.mkdir(parents=True, exist_ok=True)
-    path = home / ".lock"
+def home_lock(home: Path, purpose: str, scopes: Iterable[str]) -> Iterator[None]:
+    """Hold the locks of ``scopes`` (taken in sorted order) or fail fast naming the holder."""
+    with ExitStack() as stack:
+        for scope in sorted(set(scopes)):
+            stack.enter_context(_one_lock(home, scope, purpose))
+        yield
+
+
+@contextmanager
+def _one_lock(home: Path, scope: str, purpose: str) -> Iterator[None]:
+    directory = home / ".locks"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{scope}.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
@@ -29,7 +49,7 @@ def home_lock(home: Path, purpose: str) -> Iterator[None]:
         except BlockingIOError:
             holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "{}"
             raise LockHeldError(
-                f"another treasury run holds the lock of {home}: {_describe(holder)}; "
+                f"another treasury run holds the lock of {home} ({scope}): {_describe(holder)}; "
                 "wait for it to finish (a lock is released when its process exits)",
                 path=str(path),
             ) from None
@@ -37,7 +57,7 @@ def home_lock(home: Path, purpose: str) -> Iterator[None]:
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "purpose": purpose,
-            "since": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "since": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)

@@ -60,8 +60,9 @@ GOLD_MODELS: tuple[GoldModel, ...] = (
             _amount("redemptions_usd_mil", "total redemptions of public debt that day"),
             _amount("net_issuance_usd_mil", "issues minus redemptions"),
             _amount("marketable_net_usd_mil", "issues minus redemptions of marketable securities"),
-            _amount("nonmarketable_net_usd_mil",
-                    "issues minus redemptions of nonmarketable securities"),  # fmt: skip
+            _amount(
+                "nonmarketable_net_usd_mil", "issues minus redemptions of nonmarketable securities"
+            ),
         ),
     ),
     GoldModel(
@@ -89,9 +90,11 @@ GOLD_MODELS: tuple[GoldModel, ...] = (
             _amount("net_change_usd_mil", "issues minus redemptions in the month"),
             _amount("marketable_net_change_usd_mil", "net change of marketable securities"),
             _amount("nonmarketable_net_change_usd_mil", "net change of nonmarketable securities"),
-            _amount("cumulative_net_change_usd_mil",
-                    "running sum of net_change_usd_mil over all months present, in month order"),
-        ),  # fmt: skip
+            _amount(
+                "cumulative_net_change_usd_mil",
+                "running sum of net_change_usd_mil over all months present, in month order",
+            ),
+        ),
     ),
     GoldModel(
         "gold_security_totals",

@@ -64,13 +64,14 @@ def silver_table(dataset_name: str, version: Path) -> WarehouseTable:
             description = f"{dataset.labels.get(name, name)}{unit}; API type {api_type}"
             columns.append(Column(name, dataset.silver_type(name), description))
         elif name == "batch_id":
-            columns.append(Column(name, "VARCHAR", "bronze batch this version of the row came from"))
+            columns.append(Column(name, "VARCHAR", "bronze batch this row version came from"))
         else:
             columns.append(Column(name, "TIMESTAMPTZ", "when that bronze batch was ingested (UTC)"))
     nullable = set(dataset.nullable_key_columns)
     return WarehouseTable(
         name=f"silver_{dataset.name}",
-        comment=f"{dataset.title}: typed rows, one per natural key ({', '.join(dataset.natural_key)})",
+        comment=f"{dataset.title}: typed rows, one per natural key "
+        f"({', '.join(dataset.natural_key)})",
         columns=tuple(columns),
         primary_key=() if nullable else dataset.natural_key,
         unique_key=dataset.natural_key if nullable else (),
@@ -81,12 +82,19 @@ def silver_table(dataset_name: str, version: Path) -> WarehouseTable:
 
 def lake_tables(lake: Lake) -> list[WarehouseTable]:
     """Every published silver and gold table of the lake, ready to load."""
-    tables = [silver_table(t.removeprefix("silver_"), v) for t, v in lake.published_silver().items()]
+    tables = [
+        silver_table(t.removeprefix("silver_"), v) for t, v in lake.published_silver().items()
+    ]
     for name, version in lake.published_gold().items():
         model = GOLD[name]
-        tables.append(WarehouseTable(
-            name=name, comment=model.description, columns=model.columns,
-            primary_key=model.primary_key, files=_parquet_files(version),
-            build=read_build_info(version),
-        ))  # fmt: skip
+        tables.append(
+            WarehouseTable(
+                name=name,
+                comment=model.description,
+                columns=model.columns,
+                primary_key=model.primary_key,
+                files=_parquet_files(version),
+                build=read_build_info(version),
+            )
+        )
     return tables

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -80,9 +80,8 @@ class DuckDBWarehouse:
             )
         con.execute(f"COMMENT ON TABLE {_q(table.name)} IS {_lit(table.comment)}")
         for column in table.columns:
-            con.execute(
-                f"COMMENT ON COLUMN {_q(table.name)}.{_q(column.name)} IS {_lit(column.description)}"
-            )
+            target = f"{_q(table.name)}.{_q(column.name)}"
+            con.execute(f"COMMENT ON COLUMN {target} IS {_lit(column.description)}")
         row = con.execute(f"SELECT COUNT(*) FROM {_q(table.name)}").fetchone()
         return int(row[0]) if row else 0
 
@@ -90,21 +89,29 @@ class DuckDBWarehouse:
         if not self.path.exists():
             return
         con.execute(f"ATTACH {_lit(self.path)} AS previous (READ_ONLY)")
-        existing = {r[0] for r in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'previous'"
-        ).fetchall()}  # fmt: skip
+        existing = {
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'previous'"
+            ).fetchall()
+        }
         for name in CARRIED_OVER:
             if name in existing:
                 con.execute(f"CREATE TABLE {_q(name)} AS SELECT * FROM previous.{_q(name)}")
         con.execute("DETACH previous")
 
-    def _record_load(self, con: duckdb.DuckDBPyConnection, tables: list[WarehouseTable],
-                     counts: dict[str, int], run_id: str) -> None:  # fmt: skip
+    def _record_load(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        tables: list[WarehouseTable],
+        counts: dict[str, int],
+        run_id: str,
+    ) -> None:
         con.execute(
             "CREATE TABLE IF NOT EXISTS load_manifest (run_id VARCHAR, table_name VARCHAR, "
             "row_count BIGINT, lake_version VARCHAR, bronze_batches VARCHAR, loaded_at TIMESTAMPTZ)"
         )
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for table in tables:
             batches = ",".join(table.build.get("bronze_batches", []))
             version = str(table.build.get("version", ""))
