@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import defaultdict
 from datetime import date
@@ -158,7 +159,7 @@ def test_tga_continuity_and_opening_balances(cash: Rows) -> None:
     days = sorted(_by_date(cash).items())
     month_open: dict[str, int] = {}
     fy_open: dict[str, int] = {}
-    for (_, today), (_, tomorrow) in zip(days, days[1:], strict=False):
+    for (_, today), (_, tomorrow) in itertools.pairwise(days):
         assert _tga(today)[1] == _tga(tomorrow)[0]
     for day, rows in days:
         opening, closing, open_month, open_fy = _tga(rows)

@@ -37,17 +37,11 @@ def main() -> None:
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Records folder (records/*.jsonl.gz + meta/*.json).",
 )
-@click.option(
-    "--today", type=_DATE, default=None, help="Serve only records up to this date."
-)
+@click.option("--today", type=_DATE, default=None, help="Serve only records up to this date.")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option(
-    "--port", type=int, default=8765, show_default=True, help="0 picks a free port."
-)
+@click.option("--port", type=int, default=8765, show_default=True, help="0 picks a free port.")
 @click.option("--quiet", is_flag=True, help="Do not log each request to stderr.")
-def serve(
-    records_dir: Path, today: datetime | None, host: str, port: int, quiet: bool
-) -> None:
+def serve(records_dir: Path, today: datetime | None, host: str, port: int, quiet: bool) -> None:
     """Serve RECORDS like the Fiscal Data API until interrupted (Ctrl-C)."""
     api = FakeFiscalDataApi(
         records_dir, today=_as_date(today), host=host, port=port, log_requests=not quiet
@@ -65,9 +59,7 @@ def serve(
 
 
 @main.command()
-@click.option(
-    "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path)
-)
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--start", required=True, type=_DATE)
 @click.option("--end", required=True, type=_DATE)
 @click.option("--seed", type=int, default=0, show_default=True)

@@ -1,14 +1,16 @@
 """A local, real HTTP server that behaves like the Fiscal Data API, for tests and demos.
 
-It serves every dataset of a records folder (``records/<dataset>.jsonl.gz`` + ``meta/<dataset>.json``)
-at ``/services/api/fiscal_service/<endpoint>`` with the real API's query semantics, and lets a test
-(or a person, over ``/_control/...``) move the publication date, restate published records and
-inject faults (error statuses, latency, truncated or HTML bodies, dropped connections).
+It serves every dataset of a records folder (``records/<dataset>.jsonl.gz`` and
+``meta/<dataset>.json``) at ``/services/api/fiscal_service/<endpoint>`` with the real API's query
+semantics, and lets a test (or a person, over ``/_control/...``) move the publication date,
+restate published records and inject faults (error statuses, latency, truncated or HTML bodies,
+dropped connections).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections import deque
@@ -42,7 +44,8 @@ CONTROL_PATH = "/_control/"
 
 NOT_FOUND_HTML = (
     "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n"
-    "<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+    "<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    "</body>\r\n</html>\r\n"
 )
 MAINTENANCE_HTML = (
     "<!DOCTYPE html><html><head><title>Fiscal Data - Scheduled Maintenance</title></head>"
@@ -84,6 +87,16 @@ class Fault:
         return self.path_contains is None or self.path_contains in path
 
 
+class _Server(ThreadingHTTPServer):
+    """A threading HTTP server that stays quiet when a client hangs up (e.g. after a timeout)."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class _FaultQueue:
     """Faults consumed in order by matching requests (thread-safe)."""
 
@@ -93,9 +106,7 @@ class _FaultQueue:
 
     def extend(self, faults: list[Fault]) -> None:
         with self._lock:
-            self._queue.extend(
-                [fault, fault.times] for fault in faults if fault.times > 0
-            )
+            self._queue.extend([fault, fault.times] for fault in faults if fault.times > 0)
 
     def take(self, path: str) -> Fault | None:
         with self._lock:
@@ -192,8 +203,7 @@ class FakeFiscalDataApi:
         """Bind the socket and serve in a daemon thread; returns self."""
         if self._server is not None:
             return self
-        server = ThreadingHTTPServer((self.host, self.port), _make_handler(self))
-        server.daemon_threads = True
+        server = _Server((self.host, self.port), _make_handler(self))
         self._server = server
         self.port = server.server_address[1]
         self._thread = threading.Thread(
@@ -274,9 +284,7 @@ class FakeFiscalDataApi:
         """Faults not yet consumed."""
         return self._faults.pending()
 
-    def restate(
-        self, dataset: str, match: dict[str, str], changes: dict[str, str]
-    ) -> int:
+    def restate(self, dataset: str, match: dict[str, str], changes: dict[str, str]) -> int:
         """Change fields of the records matching ``match``; returns how many rows changed.
 
         Raises :class:`~treasury_lakehouse.testing.records.NoMatchingRecordsError` when none match.
@@ -295,11 +303,7 @@ class FakeFiscalDataApi:
     def _answer(self, path: str, query: str) -> tuple[int, dict[str, Any] | str]:
         """Status and body (dict = JSON, str = HTML) of an API GET."""
         endpoint = path[len(BASE_PATH) :].strip("/")
-        meta = (
-            self._store.by_endpoint.get(endpoint)
-            if path.startswith(BASE_PATH)
-            else None
-        )
+        meta = self._store.by_endpoint.get(endpoint) if path.startswith(BASE_PATH) else None
         if meta is None:
             return HTTPStatus.NOT_FOUND, NOT_FOUND_HTML
         params = dict(parse_qsl(query, keep_blank_values=True))
@@ -317,9 +321,7 @@ class FakeFiscalDataApi:
         page = paginate(selected, parsed.page_number, parsed.page_size)
         return HTTPStatus.OK, build_response(page, meta)
 
-    def _control(
-        self, method: str, path: str, body: bytes
-    ) -> tuple[int, dict[str, Any]]:
+    def _control(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
         """Handle ``/_control/...``: health, today, restate, faults."""
         action = path[len(CONTROL_PATH) :].strip("/")
         if method == "GET" and action == "health":
@@ -344,13 +346,9 @@ class FakeFiscalDataApi:
         if action == "today":
             raw = payload.get("today") if isinstance(payload, dict) else None
             self.today = date.fromisoformat(raw) if raw else None
-            return HTTPStatus.OK, {
-                "today": self.today.isoformat() if self.today else None
-            }
+            return HTTPStatus.OK, {"today": self.today.isoformat() if self.today else None}
         if action == "restate":
-            changed = self.restate(
-                payload["dataset"], payload["match"], payload["changes"]
-            )
+            changed = self.restate(payload["dataset"], payload["match"], payload["changes"])
             return HTTPStatus.OK, {"changed": changed}
         if action == "faults":
             faults = [Fault.from_dict(item) for item in payload]
@@ -439,9 +437,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             phrase = "Error"
         body = _json_bytes({"error": phrase, "message": "Injected fault."})
-        extra = (
-            {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
-        )
+        extra = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
         self._send(fault.status, body, "application/json", extra)
 
     def _send_body(self, status: int, body: dict[str, Any] | str) -> None:

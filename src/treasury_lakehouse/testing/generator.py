@@ -229,9 +229,8 @@ DEBT_LINES: tuple[DebtLine, ...] = (
     DebtLine(_ISS, _MKT, "Bills", "Cash Management Series", Amount(0.13, (20_000, 150_000))),
     DebtLine(_ISS, _MKT, "Notes", _NULL, Amount(0.25, (20_000, 270_000), 0.17, (-22, -1))),
     DebtLine(_ISS, _MKT, "Bonds", _NULL, Amount(0.14, (10_000, 34_000), 0.05, (-10, -1))),
-    DebtLine(
-        _ISS, _MKT, "Inflation-Protected Securities Increment", _NULL, Amount(0, (0, 0), 1, (-400, 900))
-    ),
+    DebtLine(_ISS, _MKT, "Inflation-Protected Securities Increment", _NULL,
+             Amount(0, (0, 0), 1, (-400, 900))),
     DebtLine(_ISS, _MKT, "Federal Financing Bank", _NULL, Amount(0.01, (1, 1_875))),
     DebtLine(_ISS, _NON, _SAVINGS, "Cash Issue Price", Amount(0, (0, 0), 1, (2, 25))),
     DebtLine(_ISS, _NON, _SAVINGS, "Interest Increment", Amount(0, (0, 0), 0.97, (1, 5))),
@@ -239,7 +238,8 @@ DEBT_LINES: tuple[DebtLine, ...] = (
     DebtLine(_ISS, _NON, "Hope Bonds", _NULL, Amount(), hope_bonds=True),
     DebtLine(_ISS, _NON, "Domestic Series", _NULL, Amount(0, (0, 0), 0.5, (1, 3))),
     DebtLine(_ISS, _NON, "Foreign Series", _NULL, Amount()),
-    DebtLine(_ISS, _NON, "State and Local Series", _NULL, Amount(0.05, (2_000, 18_000), 0.95, (1, 800))),
+    DebtLine(_ISS, _NON, "State and Local Series", _NULL,
+             Amount(0.05, (2_000, 18_000), 0.95, (1, 800))),
     DebtLine(_ISS, _NON, "Other", _NULL, Amount(0, (0, 0), 1, (1_250, 6_500))),
     DebtLine(_RED, _MKT, "Bills", _NULL, Amount(0.42, (80_000, 335_000))),
     DebtLine(_RED, _MKT, "Notes", _NULL, Amount(0.2, (20_000, 262_000))),
@@ -250,7 +250,8 @@ DEBT_LINES: tuple[DebtLine, ...] = (
     DebtLine(_RED, _NON, "Hope Bonds", _NULL, Amount(), hope_bonds=True),
     DebtLine(_RED, _NON, "Domestic Series", _NULL, Amount(0.02, (1, 2_626))),
     DebtLine(_RED, _NON, "Foreign Series", _NULL, Amount(0.001, (1, 264))),
-    DebtLine(_RED, _NON, "State and Local Series", _NULL, Amount(0.04, (1_000, 18_000), 0.9, (1, 600))),
+    DebtLine(_RED, _NON, "State and Local Series", _NULL,
+             Amount(0.04, (1_000, 18_000), 0.9, (1, 600))),
     DebtLine(_RED, _NON, "Other", _NULL, Amount(0, (0, 0), 1, (1_250, 6_500))),
 )  # fmt: skip
 
@@ -282,7 +283,7 @@ def debt_lines_on(day: date) -> list[DebtLine]:
 
 
 def _src_line_numbers(lines: list[DebtLine]) -> list[int]:
-    """Line numbers as printed: issues from 1, one line skipped for their total, then redemptions."""
+    """Line numbers as printed: issues from 1, one skipped (their total), then redemptions."""
     numbers: list[int] = []
     number = 0
     previous_type = None
@@ -387,9 +388,7 @@ def cash_days(start: date, end: date, seed: int = 0) -> Iterator[CashDay]:
         if previous is None or (previous.year, previous.month) != (day.year, day.month):
             open_month, dep_mtd, wd_mtd = balance, 0, 0
         previous = day
-        deposits, withdrawals = _flows(
-            day_rng(seed, "operating_cash_balance", day), balance
-        )
+        deposits, withdrawals = _flows(day_rng(seed, "operating_cash_balance", day), balance)
         dep_mtd, dep_fytd = dep_mtd + deposits, dep_fytd + deposits
         wd_mtd, wd_fytd = wd_mtd + withdrawals, wd_fytd + withdrawals
         cash = CashDay(
@@ -402,7 +401,7 @@ def cash_days(start: date, end: date, seed: int = 0) -> Iterator[CashDay]:
 
 
 def operating_cash_balance(start: date, end: date, seed: int = 0) -> Iterator[Record]:
-    """Rows of Table I for the business days from ``start`` to ``end``, in the layout of each day."""
+    """Rows of Table I for the business days from ``start`` to ``end``, each day in its layout."""
     for cash in cash_days(start, end, seed):
         yield from _cash_rows(cash)
 
@@ -410,9 +409,7 @@ def operating_cash_balance(start: date, end: date, seed: int = 0) -> Iterator[Re
 def _cash_rows(cash: CashDay) -> list[Record]:
     if cash.day <= TGA_LAST:
         main = (
-            "Federal Reserve Account"
-            if cash.day <= FRA_LAST
-            else "Treasury General Account (TGA)"
+            "Federal Reserve Account" if cash.day <= FRA_LAST else "Treasury General Account (TGA)"
         )
         balances = [
             (main, cash.closing, cash.opening, cash.open_month, cash.open_fiscal_year),
@@ -420,9 +417,7 @@ def _cash_rows(cash: CashDay) -> list[Record]:
             ("Short-Term Cash Investments (Table V)", 0, 0, 0, 0),
         ]
         return [
-            _cash_row(
-                cash.day, name, str(close), today, month, year, "Type of account", line
-            )
+            _cash_row(cash.day, name, str(close), today, month, year, "Type of account", line)
             for line, (name, close, today, month, year) in enumerate(balances, start=1)
         ]
     details = [
@@ -431,12 +426,11 @@ def _cash_rows(cash: CashDay) -> list[Record]:
         ("Total TGA Deposits (Table II)", cash.deposits, cash.deposits_mtd, cash.deposits_fytd),
         ("Total TGA Withdrawals (Table II) (-)",
          cash.withdrawals, cash.withdrawals_mtd, cash.withdrawals_fytd),
-        ("Treasury General Account (TGA) Closing Balance", cash.closing, cash.closing, cash.closing),
+        ("Treasury General Account (TGA) Closing Balance",
+         cash.closing, cash.closing, cash.closing),
     ]  # fmt: skip
     return [
-        _cash_row(
-            cash.day, name, "null", today, month, year, "Cash Balance Details", line
-        )
+        _cash_row(cash.day, name, "null", today, month, year, "Cash Balance Details", line)
         for line, (name, today, month, year) in enumerate(details, start=1)
     ]
 
@@ -474,9 +468,7 @@ _GENERATORS: dict[str, Callable[[date, date, int], Iterator[Record]]] = {
 }
 
 
-def generate_records(
-    out_dir: Path | str, start: date, end: date, seed: int = 0
-) -> dict[str, int]:
+def generate_records(out_dir: Path | str, start: date, end: date, seed: int = 0) -> dict[str, int]:
     """Write a synthetic records folder for ``start``..``end``; returns rows written per dataset.
 
     Layout: ``<out_dir>/records/<dataset>.jsonl.gz`` and ``<out_dir>/meta/<dataset>.json``.

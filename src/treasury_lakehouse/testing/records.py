@@ -205,9 +205,7 @@ def parse_filter(text: str, data_types: Mapping[str, str]) -> tuple[Condition, .
 def _parse_condition(term: str, data_types: Mapping[str, str]) -> Condition:
     pieces = term.split(":", 2)
     if len(pieces) != 3:
-        raise QueryError(
-            f"Invalid filter term '{term}': expected field:operator:value."
-        )
+        raise QueryError(f"Invalid filter term '{term}': expected field:operator:value.")
     name, op, value = (piece.strip() for piece in pieces)
     _require_field(name, data_types, "filter")
     if op not in OPERATORS:
@@ -218,9 +216,7 @@ def _parse_condition(term: str, data_types: Mapping[str, str]) -> Condition:
     if op != "in":
         return Condition(name, op, (value,))
     if not (value.startswith("(") and value.endswith(")")):
-        raise QueryError(
-            f"Invalid filter value for 'in' on field '{name}': expected (a,b,...)."
-        )
+        raise QueryError(f"Invalid filter value for 'in' on field '{name}': expected (a,b,...).")
     values = tuple(v.strip() for v in value[1:-1].split(",") if v.strip())
     return Condition(name, op, values)
 
@@ -267,9 +263,7 @@ def _parse_positive_int(value: str | None, name: str, default: int) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise QueryError(
-            f"Invalid value for {name}: '{value}' is not an integer."
-        ) from None
+        raise QueryError(f"Invalid value for {name}: '{value}' is not an integer.") from None
     if number < 1:
         raise QueryError(f"Invalid value for {name}: {number}. It must be at least 1.")
     return number
@@ -277,9 +271,7 @@ def _parse_positive_int(value: str | None, name: str, default: int) -> int:
 
 def _require_field(name: str, data_types: Mapping[str, str], where: str) -> None:
     if name not in data_types:
-        raise QueryError(
-            f"Invalid {where} field: '{name}' is not a field of this dataset."
-        )
+        raise QueryError(f"Invalid {where} field: '{name}' is not a field of this dataset.")
 
 
 # --------------------------------------------------------------------------- evaluating
@@ -303,31 +295,42 @@ def comparable(value: str, data_type: str) -> Decimal | str | None:
 
 def matches(row: Record, condition: Condition, data_types: Mapping[str, str]) -> bool:
     """True when a record satisfies one condition."""
-    raw = row.get(condition.field, NULL)
-    if condition.op in ("eq", "in") and raw in condition.values:
-        return True
-    data_type = data_types.get(condition.field, "STRING")
-    left = comparable(raw, data_type)
-    if left is None:
-        return False
-    rights = [comparable(v, data_type) for v in condition.values]
-    return any(
-        _compare(left, condition.op, right) for right in rights if right is not None
-    )
+    return compile_condition(condition, data_types)(row)
 
 
-def _compare(left: Decimal | str, op: str, right: Decimal | str) -> bool:
-    if type(left) is not type(right):
-        return False
-    if op in ("eq", "in"):
-        return left == right
-    ordering: dict[str, Callable[[Any, Any], bool]] = {
-        "lt": lambda a, b: a < b,
-        "lte": lambda a, b: a <= b,
-        "gt": lambda a, b: a > b,
-        "gte": lambda a, b: a >= b,
-    }
-    return ordering[op](left, right)
+_ORDERINGS: dict[str, Callable[[Any, Any], bool]] = {
+    "lt": lambda a, b: a < b,
+    "lte": lambda a, b: a <= b,
+    "gt": lambda a, b: a > b,
+    "gte": lambda a, b: a >= b,
+}
+
+
+def compile_condition(
+    condition: Condition, data_types: Mapping[str, str]
+) -> Callable[[Record], bool]:
+    """A predicate for one condition, with its values parsed once.
+
+    ``eq``/``in`` match the exact string or (numeric fields) the same number; orderings compare
+    ISO dates and strings as strings, numeric fields as numbers, and never match ``"null"``.
+    """
+    name, data_type = condition.field, data_types.get(condition.field, "STRING")
+    exact = frozenset(condition.values)
+    rights = [r for r in (comparable(v, data_type) for v in condition.values) if r is not None]
+    if condition.op in ("eq", "in"):
+        targets = frozenset(rights)
+        return lambda row: (
+            row.get(name, NULL) in exact or comparable(row.get(name, NULL), data_type) in targets
+        )
+    ordering, bound = _ORDERINGS[condition.op], rights[0] if rights else None
+    if bound is None:
+        return lambda row: False
+
+    def predicate(row: Record) -> bool:
+        left = comparable(row.get(name, NULL), data_type)
+        return left is not None and type(left) is type(bound) and ordering(left, bound)
+
+    return predicate
 
 
 def apply_filters(
@@ -344,7 +347,8 @@ def apply_filters(
         selected = (r for r in selected if r.get("record_date", "") <= cutoff)
     if not conditions:
         return list(selected)
-    return [r for r in selected if all(matches(r, c, data_types) for c in conditions)]
+    predicates = [compile_condition(c, data_types) for c in conditions]
+    return [r for r in selected if all(p(r) for p in predicates)]
 
 
 def sort_rows(
@@ -358,9 +362,7 @@ def sort_rows(
     return result
 
 
-def _sort_key(
-    name: str, data_type: str
-) -> Callable[[Record], tuple[int, Decimal | str]]:
+def _sort_key(name: str, data_type: str) -> Callable[[Record], tuple[int, Decimal | str]]:
     numeric = data_type in NUMERIC_TYPES
 
     def key(row: Record) -> tuple[int, Decimal | str]:
@@ -375,9 +377,7 @@ def _sort_key(
 def paginate(rows: Sequence[Record], page_number: int, page_size: int) -> Page:
     """The requested page of a result (empty beyond the last page)."""
     start = (page_number - 1) * page_size
-    return Page(
-        list(rows[start : start + page_size]), page_number, page_size, len(rows)
-    )
+    return Page(list(rows[start : start + page_size]), page_number, page_size, len(rows))
 
 
 # --------------------------------------------------------------------------- responses
