@@ -107,10 +107,10 @@ class BronzeStore:
         base = self.dataset_dir(dataset)
         if not base.is_dir():
             return []
-        committed = {f"batch_id={b.batch_id}" for b in self.batches(dataset)}
+        committed = {f"batch-{b.batch_id}" for b in self.batches(dataset)}
         removed = []
         for path in base.iterdir():
-            if path.name.startswith("batch_id=") and path.name not in committed:
+            if path.name.startswith("batch-") and path.name not in committed:
                 shutil.rmtree(path)
                 removed.append(path)
         for path in (base / "_manifest").glob("*.tmp-*"):
@@ -153,7 +153,7 @@ class _BatchWriter:
         self.dataset = dataset
         self.started = datetime.now(UTC)
         self.batch_id = f"{self.started:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
-        self.directory = base / f"batch_id={self.batch_id}"
+        self.directory = base / f"batch-{self.batch_id}"
         self.rows = 0
         self.files: list[str] = []
         self.fields: list[str] = []
