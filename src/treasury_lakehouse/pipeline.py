@@ -1,4 +1,4 @@
-"""The facade: ``ingest``, ``transform``, ``load``, ``run`` and ``status``.
+"""The facade: ``ingest``, ``transform``, ``check``, ``load``, ``run`` and ``status``.
 
 The CLI and the Airflow DAGs call only these. Each public step takes the home's lock; ``run`` takes
 it once for all of its steps.
@@ -27,6 +27,8 @@ from treasury_lakehouse.lake.files import atomic_write_json, new_version, remove
 from treasury_lakehouse.lake.layout import BUILD_INFO, Lake, read_build_info
 from treasury_lakehouse.lake.lock import GOLD_SCOPE, WAREHOUSE_SCOPE, dataset_scope, home_lock
 from treasury_lakehouse.models.registry import GOLD_MODELS
+from treasury_lakehouse.quality import CheckContext, QualityReport, run_checks
+from treasury_lakehouse.quality.store import append_report
 from treasury_lakehouse.warehouse import open_warehouse
 from treasury_lakehouse.warehouse.base import LoadResult, lake_tables
 
@@ -278,6 +280,21 @@ def _load(settings: Settings, run_id: str) -> LoadResult:
     if not tables:
         raise LakeError(f"nothing to load: {settings.lake} has no silver or gold yet")
     return open_warehouse(settings).publish(tables, run_id)
+
+
+def check(settings: Settings, run_id: str | None = None) -> QualityReport:
+    """Run every data-quality check on what the lake has published, without loading anything.
+
+    The report is kept in ``<lake>/_quality`` (append-only); error-level failures are in
+    ``report.failed`` (this function does not raise for them: ``run`` and ``load`` do).
+    """
+    return _check(settings, run_id or _new_run_id(), stage="check")
+
+
+def _check(settings: Settings, run_id: str, stage: str) -> QualityReport:
+    report = run_checks(settings.lake, run_id, CheckContext.current(end=settings.end))
+    append_report(settings.lake, report, stage)
+    return report
 
 
 def run(settings: Settings, on_page: PageCallback | None = None) -> RunResult:

@@ -1,0 +1,211 @@
+"""Declarative checks per dataset and per gold table, kept beside the catalog and the models.
+
+Generic checks (keys not null and unique, accepted and known values, rows per business day) are
+built from the catalog entry of each dataset and the gold registry; the Treasury identities live in
+:mod:`treasury_lakehouse.quality.treasury` and the calendar checks in
+:mod:`treasury_lakehouse.quality.completeness`. :func:`all_checks` lists them all.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import date
+
+from treasury_lakehouse.catalog import DATASETS, Dataset, era_of
+from treasury_lakehouse.models.registry import GOLD_MODELS, GoldModel
+from treasury_lakehouse.quality.results import Finding, Severity
+from treasury_lakehouse.quality.spec import (
+    Check,
+    CheckContext,
+    Evaluate,
+    Rows,
+    as_date,
+    describe_key,
+)
+
+#: values seen in the real statements; a new one is flagged (warn), never dropped
+KNOWN_VALUES: Mapping[str, Mapping[str, tuple[str, ...]]] = {
+    "public_debt_transactions": {
+        "security_type": (
+            "Bills",
+            "Notes",
+            "Bonds",
+            "Inflation-Protected Securities Increment",
+            "Federal Financing Bank",
+            "United States Savings Securities",
+            "Government Account Series",
+            "Hope Bonds",
+            "Domestic Series",
+            "Foreign Series",
+            "State and Local Series",
+            "Other",
+        ),
+    },
+    "operating_cash_balance": {
+        "account_type": tuple(
+            dict.fromkeys(
+                name for era in DATASETS["operating_cash_balance"].eras for name in era.row_names
+            )
+        ),
+    },
+}
+
+#: (min, max) rows per business day, by layout era (None = the dataset has no eras)
+ROWS_PER_DAY: Mapping[str, Mapping[str | None, tuple[int, int]]] = {
+    "public_debt_transactions": {None: (23, 25)},
+    "operating_cash_balance": {
+        "federal_reserve_account": (2, 4),
+        "treasury_general_account": (2, 3),
+        "cash_balance_details": (4, 4),
+    },
+}
+
+
+# --------------------------------------------------------------------------- generic checks
+
+
+def not_null(columns: Sequence[str], key: Sequence[str]) -> Evaluate:
+    """Rows where one of ``columns`` is NULL (error)."""
+
+    def evaluate(rows: Rows, ctx: CheckContext) -> list[Finding]:
+        return [
+            Finding("error", as_date(row.get("record_date")), describe_key(row, key),
+                    f"{column} is NULL")
+            for row in rows
+            for column in columns
+            if row.get(column) is None
+        ]  # fmt: skip
+
+    return evaluate
+
+
+def unique(key: Sequence[str], within: str | None = None) -> Evaluate:
+    """Keys that appear more than once (per value of ``within``, e.g. per bronze batch)."""
+
+    def evaluate(rows: Rows, ctx: CheckContext) -> list[Finding]:
+        counts = Counter(
+            (row.get(within) if within else None, tuple(row.get(c) for c in key)) for row in rows
+        )
+        findings = []
+        for (group, values), count in sorted(counts.items(), key=lambda kv: str(kv[0])):
+            if count > 1:
+                row = dict(zip(key, values, strict=True))
+                where = f" in batch {group}" if within else ""
+                findings.append(
+                    Finding("error", as_date(row.get("record_date")), describe_key(row, key),
+                            f"natural key appears {count} times{where}")
+                )  # fmt: skip
+        return findings
+
+    return evaluate
+
+
+def accepted_values(
+    column: str, values: Sequence[str], key: Sequence[str], severity: Severity
+) -> Evaluate:
+    """Rows whose ``column`` is not one of ``values`` (NULL is left to the not-null check)."""
+    allowed = frozenset(values)
+
+    def evaluate(rows: Rows, ctx: CheckContext) -> list[Finding]:
+        return [
+            Finding(severity, as_date(row.get("record_date")), describe_key(row, key),
+                    f"{column} {row[column]!r} is not one of the known values")
+            for row in rows
+            if row.get(column) is not None and row[column] not in allowed
+        ]  # fmt: skip
+
+    return evaluate
+
+
+def rows_per_day(dataset: Dataset, bounds: Mapping[str | None, tuple[int, int]]) -> Evaluate:
+    """Days whose row count is outside the bounds of their layout era."""
+
+    def evaluate(rows: Rows, ctx: CheckContext) -> list[Finding]:
+        per_day: Counter[date] = Counter()
+        for row in rows:
+            day = as_date(row.get(dataset.date_column))
+            if day is not None:
+                per_day[day] += 1
+        findings = []
+        for day, count in sorted(per_day.items()):
+            era = era_of(dataset, day)
+            low, high = bounds.get(era.name if era else None, bounds.get(None, (1, 10**9)))
+            if not low <= count <= high:
+                era_name = f" ({era.name} layout)" if era else ""
+                findings.append(
+                    Finding("error", day, f"{dataset.date_column}={day.isoformat()}",
+                            f"{count} rows, expected {low}..{high}{era_name}")
+                )  # fmt: skip
+        return findings
+
+    return evaluate
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+def dataset_checks(dataset: Dataset) -> list[Check]:
+    """The generic checks of one dataset's bronze and silver tables."""
+    silver, bronze, key = f"silver_{dataset.name}", f"bronze_{dataset.name}", dataset.natural_key
+    checks = [
+        Check("not_null_key", silver, "error",
+              "required natural-key columns are present", "none",
+              not_null(dataset.required_key_columns, key)),
+        Check("unique_key", silver, "error",
+              "one silver row per natural key", "none", unique(key)),
+        Check("unique_key", bronze, "error",
+              "the API sent each natural key once per answer (else silver picks one arbitrarily)",
+              "none", unique(key, within="batch_id"), (*key, "batch_id")),
+    ]  # fmt: skip
+    for column, values in dataset.accepted_values.items():
+        checks.append(
+            Check(f"accepted_values:{column}", silver, "error",
+                  f"{column} is one of {', '.join(values)}", "none",
+                  accepted_values(column, values, key, "error"), (*key, column))
+        )  # fmt: skip
+    for column, values in KNOWN_VALUES.get(dataset.name, {}).items():
+        checks.append(
+            Check(f"known_values:{column}", silver, "warn",
+                  f"{column} is one already seen in the statements (a new one is kept, flagged)",
+                  "none", accepted_values(column, values, key, "warn"), (*key, column))
+        )  # fmt: skip
+    if dataset.name in ROWS_PER_DAY:
+        bounds = ROWS_PER_DAY[dataset.name]
+        checks.append(
+            Check("rows_per_day", silver, "error",
+                  "rows per business day within the bounds of the table's layout era",
+                  ", ".join(f"{era or 'all'} {lo}..{hi}" for era, (lo, hi) in bounds.items()),
+                  rows_per_day(dataset, bounds), (dataset.date_column,))
+        )  # fmt: skip
+    return checks
+
+
+def gold_checks(model: GoldModel) -> list[Check]:
+    """The generic checks of one gold table: its primary key is present and unique."""
+    key = model.primary_key
+    return [
+        Check("not_null_key", model.name, "error", "primary key columns are present", "none",
+              not_null(key, key), key),
+        Check("unique_key", model.name, "error", "one row per grain", "none", unique(key), key),
+    ]  # fmt: skip
+
+
+def all_checks() -> list[Check]:
+    """Every check, generic and Treasury-specific, in the order the runner runs them."""
+    from treasury_lakehouse.quality.completeness import calendar_checks
+    from treasury_lakehouse.quality.treasury import treasury_checks
+
+    checks: list[Check] = []
+    for dataset in DATASETS.values():
+        checks += dataset_checks(dataset)
+    for model in GOLD_MODELS:
+        checks += gold_checks(model)
+    return checks + treasury_checks() + calendar_checks()
+
+
+def by_table(checks: Sequence[Check]) -> dict[str, list[Check]]:
+    grouped: dict[str, list[Check]] = defaultdict(list)
+    for check in checks:
+        grouped[check.table].append(check)
+    return dict(grouped)

@@ -1,0 +1,95 @@
+"""Run the checks over what the lake has published, reading its Parquet with DuckDB.
+
+This is the only I/O of the quality package besides :mod:`~treasury_lakehouse.quality.store`:
+each table a check names is read once (only the columns its checks need) and handed to the pure
+check functions as rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from treasury_lakehouse.catalog import DATASETS
+from treasury_lakehouse.engines.duckdb import silver_view_sql
+from treasury_lakehouse.errors import LakeError
+from treasury_lakehouse.ingest.bronze import BronzeStore
+from treasury_lakehouse.lake.layout import Lake
+from treasury_lakehouse.quality.checks import all_checks, by_table
+from treasury_lakehouse.quality.results import CheckResult, QualityReport
+from treasury_lakehouse.quality.spec import Check, CheckContext
+
+
+def _lit(value: object) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lake_sources(lake_root: Path) -> dict[str, str]:
+    """A SELECT per table the lake has published: ``bronze_*``, ``silver_*`` and gold tables."""
+    lake, bronze = Lake(lake_root), BronzeStore(lake_root)
+    sources: dict[str, str] = {}
+    for name, dataset in DATASETS.items():
+        files = bronze.files(name)
+        if files:
+            listed = "[" + ", ".join(_lit(f) for f in files) + "]"
+            sources[f"bronze_{name}"] = (
+                f"SELECT * FROM read_parquet({listed}, union_by_name = true)"
+            )
+        version = lake.current_silver(name)
+        if version is not None:
+            sources[f"silver_{name}"] = silver_view_sql(dataset, version)
+    for table, version in lake.published_gold().items():
+        sources[table] = f"SELECT * FROM read_parquet({_lit(version / '*.parquet')})"
+    return sources
+
+
+def _columns(checks: Sequence[Check]) -> str:
+    if any(not c.columns for c in checks):
+        return "*"
+    return ", ".join(_q(c) for c in dict.fromkeys(col for check in checks for col in check.columns))
+
+
+def _read(con: duckdb.DuckDBPyConnection, source: str, columns: str) -> list[dict[str, Any]]:
+    cursor = con.execute(f"SELECT {columns} FROM ({source}) AS t")
+    names = [d[0] for d in cursor.description or ()]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def run_checks(
+    lake_root: Path,
+    run_id: str,
+    context: CheckContext | None = None,
+    checks: Sequence[Check] | None = None,
+) -> QualityReport:
+    """Every check whose table the lake has published, as one report (nothing is written)."""
+    context = context or CheckContext.current()
+    sources = lake_sources(lake_root)
+    results: list[CheckResult] = []
+    con = duckdb.connect()
+    try:
+        for table, table_checks in by_table(checks or all_checks()).items():
+            if table not in sources:
+                continue
+            try:
+                rows = _read(con, sources[table], _columns(table_checks))
+            except duckdb.Error as error:
+                raise LakeError(
+                    f"quality: cannot read {table} from {lake_root}: {error}"
+                ) from error
+            for check in table_checks:
+                findings = check.evaluate(rows, context)
+                results.append(
+                    CheckResult(check.name, table, check.severity, check.description,
+                                check.tolerance, len(rows), tuple(findings))
+                )  # fmt: skip
+    finally:
+        con.close()
+    return QualityReport(run_id, datetime.now(UTC), tuple(results))

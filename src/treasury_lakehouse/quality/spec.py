@@ -1,0 +1,71 @@
+"""The shape of a check: a named, pure function of one table's rows, with a severity and a why.
+
+The runner loads the table a check names (``silver_<dataset>``, ``bronze_<dataset>`` or a gold
+table) from the lake and calls :attr:`Check.evaluate` with its rows as dicts; nothing in a check
+touches the disk, so each one is tested with a handful of hand-written rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from treasury_lakehouse.quality.results import Finding, Severity
+
+Row = Mapping[str, Any]
+Rows = Sequence[Row]
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What a check may know besides its rows: the clock and the window asked for."""
+
+    now: datetime
+    #: the last record date asked for (``--end``); freshness does not expect days after it
+    end: date | None = None
+
+    @classmethod
+    def current(cls, end: date | None = None) -> CheckContext:
+        return cls(datetime.now(UTC), end)
+
+
+Evaluate = Callable[[Rows, CheckContext], list[Finding]]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One declarative check: what it is called, what it reads and how bad a finding is."""
+
+    name: str
+    table: str
+    severity: Severity
+    description: str
+    tolerance: str
+    evaluate: Evaluate
+    #: columns the check reads (the runner loads only these); empty = every column
+    columns: tuple[str, ...] = ()
+
+
+def describe_key(row: Row, columns: Sequence[str]) -> str:
+    """``a=1, b=x`` for the given columns of a row (how findings name a row)."""
+    return ", ".join(f"{c}={_show(row.get(c))}" for c in columns)
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def as_date(value: Any) -> date | None:
+    """A record date from silver (a date) or bronze (an ISO string)."""
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        return None
