@@ -47,7 +47,10 @@ def real_api(shared_records: Path) -> Iterator[FakeFiscalDataApi]:
 def make_settings(home: Path, api: FakeFiscalDataApi, **overrides: object) -> Settings:
     """Settings for a test home against a fake API (fast retries)."""
     values: dict[str, object] = {
-        "home": home, "api_url": api.base_url, "max_retry_wait_s": 5.0, "timeout_s": 10.0,
-    }  # fmt: skip
+        "home": home,
+        "api_url": api.base_url,
+        "max_retry_wait_s": 5.0,
+        "timeout_s": 10.0,
+    }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -29,8 +29,9 @@ def _digest(paths: list[Path]) -> dict[str, str]:
 def test_batch_holds_values_exactly_as_received_with_metadata(
     fake_api: FakeFiscalDataApi, tmp_path: Path
 ) -> None:
-    settings = make_settings(tmp_path, fake_api, start=date(2022, 4, 14), end=date(2022, 4, 18),
-                             datasets=(OCB,))  # fmt: skip
+    settings = make_settings(
+        tmp_path, fake_api, start=date(2022, 4, 14), end=date(2022, 4, 18), datasets=(OCB,)
+    )
     [result] = pipeline.ingest(settings)
     store = BronzeStore(settings.lake)
     [batch] = store.batches(OCB)
@@ -49,16 +50,18 @@ def _crash_before_manifest(home: str, api_url: str) -> None:
         os._exit(9)  # the process dies after the data files, before the manifest entry
 
     bronze_module.atomic_write_json = die  # type: ignore[assignment]
-    settings = pipeline.Settings(home=Path(home), api_url=api_url, datasets=(OCB,),
-                                 start=date(2022, 1, 3))  # fmt: skip
+    settings = pipeline.Settings(
+        home=Path(home), api_url=api_url, datasets=(OCB,), start=date(2022, 1, 3)
+    )
     pipeline.ingest(settings)
 
 
 def test_crash_between_data_file_and_manifest_leaves_nothing_visible(
     fake_api: FakeFiscalDataApi, tmp_path: Path
 ) -> None:
-    settings = make_settings(tmp_path, fake_api, datasets=(OCB,), start=date(2021, 12, 1),
-                             end=date(2021, 12, 31))  # fmt: skip
+    settings = make_settings(
+        tmp_path, fake_api, datasets=(OCB,), start=date(2021, 12, 1), end=date(2021, 12, 31)
+    )
     pipeline.ingest(settings)
     store = BronzeStore(settings.lake)
     committed = _digest(store.files(OCB))
@@ -73,16 +76,20 @@ def test_crash_between_data_file_and_manifest_leaves_nothing_visible(
     assert len(orphans) == 2  # the committed batch and the crashed one's files
     assert len(store.batches(OCB)) == 1 and _digest(store.files(OCB)) == committed
 
-    pipeline.ingest(make_settings(tmp_path, fake_api, datasets=(OCB,), start=date(2022, 1, 3),
-                                  end=date(2022, 1, 31)))  # fmt: skip
+    pipeline.ingest(
+        make_settings(
+            tmp_path, fake_api, datasets=(OCB,), start=date(2022, 1, 3), end=date(2022, 1, 31)
+        )
+    )
     batch_dirs = [p for p in store.dataset_dir(OCB).iterdir() if p.name.startswith("batch-")]
     assert len(batch_dirs) == 2 == len(store.batches(OCB))  # the orphan was cleaned up
     assert {k: v for k, v in _digest(store.files(OCB)).items() if k in committed} == committed
 
 
 def test_failed_fetch_commits_nothing(fake_api: FakeFiscalDataApi, tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, fake_api, datasets=(OCB,), page_size=20, max_retries=1,
-                             start=date(2022, 1, 3))  # fmt: skip
+    settings = make_settings(
+        tmp_path, fake_api, datasets=(OCB,), page_size=20, max_retries=1, start=date(2022, 1, 3)
+    )
 
     def fail_after_first_page(dataset: str, page: Page) -> None:
         fake_api.inject_faults([Fault(status=500, times=5)])

@@ -28,7 +28,9 @@ def test_reads_every_page_in_order_and_checks_the_total(fake_api: FakeFiscalData
     pages = list(client.pages(PUBLIC_DEBT_TRANSACTIONS, WINDOW))
     assert [p.number for p in pages] == list(range(1, pages[0].total_pages + 1))
     rows = [r for p in pages for r in p.rows]
-    assert len(rows) == pages[0].total_count == 20 * 25  # 20 business days (MLK day off), 25 rows (Hope Bonds)
+    assert (
+        len(rows) == pages[0].total_count == 20 * 25
+    )  # 20 business days (MLK day off), 25 rows (Hope Bonds)
     keys = [(r["record_date"], r["transaction_type"]) for r in rows]
     assert keys == sorted(keys)
 
@@ -59,7 +61,7 @@ def test_transient_faults_are_retried(fake_api: FakeFiscalDataApi, fault: Fault)
 def test_retries_are_bounded(fake_api: FakeFiscalDataApi) -> None:
     fake_api.inject_faults([Fault(status=503, times=10)])
     client, slept = _client(fake_api, max_retries=3)
-    with pytest.raises(TransientApiError, match="HTTP 503.*gave up after 4 attempts"):
+    with pytest.raises(TransientApiError, match=r"HTTP 503.*gave up after 4 attempts"):
         list(client.pages(OPERATING_CASH_BALANCE, WINDOW))
     assert len(slept) == 3
 
@@ -75,7 +77,7 @@ def test_total_wait_is_bounded(fake_api: FakeFiscalDataApi) -> None:
 def test_other_4xx_fail_at_once_with_the_api_message(fake_api: FakeFiscalDataApi) -> None:
     bogus = replace(OPERATING_CASH_BALANCE, natural_key=("record_date", "no_such_field"))
     client, slept = _client(fake_api)
-    with pytest.raises(ApiError, match="HTTP 400.*no_such_field") as error:
+    with pytest.raises(ApiError, match=r"HTTP 400.*no_such_field") as error:
         list(client.pages(bogus, WINDOW))
     assert not error.value.transient and slept == []
 

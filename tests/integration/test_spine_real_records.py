@@ -22,11 +22,17 @@ from treasury_lakehouse.warehouse.duckdb import DuckDBWarehouse
 pytestmark = pytest.mark.shared_data
 
 # inside the 7-day lookback of the second run (watermark 2024-02-15 - 7 days = 2024-02-08)
-RESTATED_CASH = {"record_date": "2024-02-13",
-                 "account_type": "Treasury General Account (TGA) Closing Balance"}  # fmt: skip
+RESTATED_CASH = {
+    "record_date": "2024-02-13",
+    "account_type": "Treasury General Account (TGA) Closing Balance",
+}
 # inside the lookback of the third run (watermark 2024-03-29 - 7 days = 2024-03-22)
-RESTATED_DEBT = {"record_date": "2024-03-25", "transaction_type": "Issues",
-                 "security_market": "Marketable", "security_type": "Notes"}  # fmt: skip
+RESTATED_DEBT = {
+    "record_date": "2024-03-25",
+    "transaction_type": "Issues",
+    "security_market": "Marketable",
+    "security_type": "Notes",
+}
 
 
 def _cli(*args: str) -> str:
@@ -65,10 +71,12 @@ def test_backfill_then_incremental_runs_with_restatements(
         assert status["datasets"][dataset]["quarantined_rows"] == 0
     assert _bronze_versions(home) == ["860356", "777777"]  # both versions kept in bronze
 
-    pdt = read_records(shared_records, "public_debt_transactions", date(2024, 1, 2),
-                       date(2024, 3, 29))  # fmt: skip
-    ocb = read_records(shared_records, "operating_cash_balance", date(2024, 1, 2),
-                       date(2024, 3, 29))  # fmt: skip
+    pdt = read_records(
+        shared_records, "public_debt_transactions", date(2024, 1, 2), date(2024, 3, 29)
+    )
+    ocb = read_records(
+        shared_records, "operating_cash_balance", date(2024, 1, 2), date(2024, 3, 29)
+    )
     assert apply_restatement(ocb, RESTATED_CASH, {"open_today_bal": "777777"}) == 1
     warehouse = DuckDBWarehouse(home / "warehouse.duckdb")
     for table, rows in expected_gold(pdt, ocb).items():

@@ -22,8 +22,9 @@ from treasury_lakehouse.pipeline import ingest_window
 
 
 def test_query_params_sort_on_the_natural_key_and_filter_the_window() -> None:
-    params = query_params(PUBLIC_DEBT_TRANSACTIONS, Window(date(2024, 1, 2), date(2024, 3, 29)),
-                          3, 10000)  # fmt: skip
+    params = query_params(
+        PUBLIC_DEBT_TRANSACTIONS, Window(date(2024, 1, 2), date(2024, 3, 29)), 3, 10000
+    )
     assert params == {
         "sort": "record_date,transaction_type,security_market,security_type,security_type_desc",
         "filter": "record_date:gte:2024-01-02,record_date:lte:2024-03-29",
