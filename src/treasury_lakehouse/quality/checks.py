@@ -56,7 +56,7 @@ ROWS_PER_DAY: Mapping[str, Mapping[str | None, tuple[int, int]]] = {
     "public_debt_transactions": {None: (23, 25)},
     "operating_cash_balance": {
         "federal_reserve_account": (2, 4),
-        "treasury_general_account": (2, 3),
+        "treasury_general_account": (3, 3),
         "cash_balance_details": (4, 4),
     },
 }
