@@ -1,0 +1,287 @@
+"""The Spark engine: the same silver and gold SQL as DuckDB, transpiled to Spark SQL by SQLGlot.
+
+This is the only module (with :mod:`.spark_cluster`) that imports pyspark. It reads and writes the
+lake layout of :mod:`.duckdb`: silver as Hive-style ``record_year=<year>/`` directories of plain
+Parquet files, quarantine as one ``quarantine.parquet``, each gold table as ``<name>.parquet``.
+Spark's directory outputs (``part-*`` files, ``_SUCCESS``, ``.crc``) are turned into those plain
+files before the version is published, so the loaders cannot tell which engine wrote the lake.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import sqlglot
+from py4j.protocol import Py4JError  # type: ignore[import-untyped]
+from pyspark import StorageLevel
+from pyspark.errors import PySparkException
+from pyspark.sql import DataFrame, SparkSession
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel, SqlglotError
+
+from treasury_lakehouse.catalog import Dataset, get_dataset
+from treasury_lakehouse.engines.base import PARTITION_COLUMN, QUARANTINE_FILE, SilverCounts
+from treasury_lakehouse.errors import EngineError
+from treasury_lakehouse.models.registry import GoldModel
+from treasury_lakehouse.models.silver import LINEAGE_COLUMNS, silver_columns, silver_sql
+
+JAVA_HINT = (
+    "the spark engine needs Java 17 (a JRE on PATH or JAVA_HOME set): install it with "
+    "`apt-get install openjdk-17-jre-headless` (or your system's OpenJDK 17 package), "
+    "or use --engine duckdb"
+)
+
+#: settings of every session; small shuffles for a laptop, exact Parquet types like DuckDB's
+SPARK_CONF: Mapping[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.ansi.enabled": "true",
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.driver.memory": "4g",
+    "spark.executor.memory": "2g",
+    "spark.sql.shuffle.partitions": "8",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    "spark.sql.parquet.compression.codec": "zstd",
+    "spark.sql.sources.partitionColumnTypeInference.enabled": "true",
+    "spark.pyspark.python": sys.executable,
+}
+
+_SPARK_FAILURES = (PySparkException, Py4JError)
+
+
+def require_java() -> None:
+    """Fail with install advice before pyspark tries (and fails obscurely) to start a JVM."""
+    java_home = os.environ.get("JAVA_HOME")
+    if java_home and (Path(java_home) / "bin" / "java").is_file():
+        return
+    if shutil.which("java") is None:
+        raise EngineError(JAVA_HINT)
+
+
+# --- SQL: one model, two dialects ------------------------------------------------------------
+
+
+def _regex_end_of_text(tree: exp.Expr) -> exp.Expr:
+    """Override: a pattern's final ``$`` becomes ``\\z`` on Spark.
+
+    DuckDB (RE2) reads ``$`` as the end of the text; Java's regex also lets ``$`` match before a
+    final line break, so ``'12\\n'`` would pass the ``CURRENCY0`` guard on Spark (whose casts
+    then trim the line break) while DuckDB quarantines it. ``\\z`` is Java's end of the text.
+    """
+    for node in tree.find_all(exp.RegexpLike):
+        pattern = node.expression
+        if isinstance(pattern, exp.Literal) and pattern.is_string:
+            text = pattern.this
+            if text.endswith("$") and not text.endswith("\\$"):
+                node.set("expression", exp.Literal.string(text[:-1] + "\\z"))
+    return tree
+
+
+@lru_cache(maxsize=64)
+def to_spark_sql(duckdb_sql: str) -> str:
+    """A DuckDB-dialect model as Spark SQL: SQLGlot's transpiler plus the overrides above."""
+    try:
+        tree = sqlglot.parse_one(duckdb_sql, read="duckdb")
+        return _regex_end_of_text(tree).sql(dialect="spark", unsupported_level=ErrorLevel.RAISE)
+    except SqlglotError as error:
+        raise EngineError(f"spark: cannot transpile a model to Spark SQL: {error}") from error
+
+
+def _q(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+# --- files: Spark's output directories as the lake's plain files ------------------------------
+
+
+def _uri(path: Path) -> str:
+    return path.resolve().as_uri()
+
+
+def _remove_spark_markers(directory: Path) -> None:
+    """Drop ``_SUCCESS`` and the ``.crc`` checksum files Spark writes beside its output."""
+    for path in list(directory.rglob("*")):
+        if path.is_file() and (path.name.startswith("_SUCCESS") or path.name.endswith(".crc")):
+            path.unlink()
+
+
+def _write_single_file(frame: DataFrame, target: Path) -> None:
+    """Write ``frame`` (already one partition) as the single Parquet file ``target``."""
+    staging = target.parent / f"_spark-{target.stem}"
+    frame.write.mode("overwrite").parquet(_uri(staging))
+    parts = sorted(staging.glob("part-*.parquet"))
+    if len(parts) != 1:
+        raise EngineError(f"spark: expected one output file in {staging}, found {len(parts)}")
+    os.rename(parts[0], target)
+    shutil.rmtree(staging)
+    _relax_nullability(target)
+
+
+def _write_partitioned(frame: DataFrame, directory: Path) -> None:
+    """Write ``frame`` as ``directory/record_year=<year>/part-*.parquet`` plain files."""
+    frame.write.mode("append").partitionBy(PARTITION_COLUMN).parquet(_uri(directory))
+    _remove_spark_markers(directory)
+
+
+def _relax_nullability(file: Path) -> None:
+    """Mark every column of a single-file output nullable, as DuckDB writes them.
+
+    Spark records ``NOT NULL`` for columns it can prove non-null (``COALESCE(SUM(...), 0)``);
+    DuckDB never does. Only the small gold and quarantine files are rewritten, and only when
+    Spark made a column required, so both engines' files carry the same schema.
+    """
+    schema = pq.read_schema(file)
+    if all(field.nullable for field in schema):
+        return
+    relaxed = pa.schema([field.with_nullable(True) for field in schema], schema.metadata)
+    tmp = file.with_name(f"_{file.name}")
+    pq.write_table(pq.read_table(file).cast(relaxed), tmp, compression="zstd")
+    os.replace(tmp, file)
+
+
+def _rows_in(file: Path) -> int:
+    return int(pq.read_metadata(file).num_rows)
+
+
+class SparkEngine:
+    """Runs the models on Apache Spark: ``local[*]`` or a ``spark://host:port`` cluster.
+
+    One session per engine, started on first use and stopped by :meth:`close`.
+    """
+
+    name = "spark"
+
+    def __init__(self, master: str = "local[*]", conf: Mapping[str, str] | None = None) -> None:
+        require_java()
+        self.master = master
+        self.conf = {**SPARK_CONF, **(conf or {})}
+        self._session: SparkSession | None = None
+
+    @property
+    def session(self) -> SparkSession:
+        if self._session is None:
+            self._session = self._start()
+        return self._session
+
+    def _start(self) -> SparkSession:
+        active = SparkSession.getActiveSession()
+        if active is not None and active.sparkContext.master != self.master:
+            raise EngineError(
+                f"spark: this process already runs a Spark session on "
+                f"{active.sparkContext.master}; stop it before using {self.master}"
+            )
+        # the JVM pyspark launches inherits this: bind Spark's services to loopback only
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        builder = SparkSession.builder.appName("treasury-lakehouse").master(self.master)
+        for key, value in self.conf.items():
+            builder = builder.config(key, value)
+        try:
+            session = builder.getOrCreate()
+        except _SPARK_FAILURES as error:
+            raise EngineError(f"spark: cannot start a session on {self.master}: {error}") from error
+        except RuntimeError as error:  # the gateway's "Java gateway process exited ..."
+            raise EngineError(f"spark: cannot start the JVM ({error}); {JAVA_HINT}") from error
+        session.sparkContext.setLogLevel("ERROR")
+        return session
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.stop()
+            self._session = None
+
+    @contextmanager
+    def _failures(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except _SPARK_FAILURES as error:
+            first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+            raise EngineError(f"spark: {what} failed: {first_line}") from error
+
+    # --- silver ---------------------------------------------------------------------------
+
+    def build_silver(
+        self, dataset: Dataset, bronze_files: list[Path], silver_dir: Path, quarantine_dir: Path
+    ) -> SilverCounts:
+        with self._failures(f"silver model of {dataset.name}"):
+            bronze = self.session.read.option("mergeSchema", "true").parquet(
+                *(_uri(f) for f in bronze_files)
+            )
+            bronze.createOrReplaceTempView("bronze")
+            staged = self.session.sql(to_spark_sql(silver_sql(dataset)))
+            staged = staged.persist(StorageLevel.MEMORY_AND_DISK)
+            try:
+                counts = self._counts(dataset, staged)
+                self._write_silver(dataset, staged, silver_dir, counts.silver)
+                self._write_quarantine(dataset, staged, quarantine_dir)
+            finally:
+                staged.unpersist()
+                self.session.catalog.dropTempView("bronze")
+        return counts
+
+    def _counts(self, dataset: Dataset, staged: DataFrame) -> SilverCounts:
+        row = staged.selectExpr(
+            "COUNT(*)",
+            "COUNT_IF(version_rank = 1)",
+            "COUNT_IF(version_rank > 1)",
+            "COUNT_IF(quarantine_reason IS NOT NULL)",
+        ).first()
+        assert row is not None
+        return SilverCounts(dataset.name, *(int(v) for v in row))
+
+    def _write_silver(
+        self, dataset: Dataset, staged: DataFrame, silver_dir: Path, rows: int
+    ) -> None:
+        columns = [_q(c) for c in silver_columns(dataset)]
+        kept = staged.where("version_rank = 1")
+        if rows:
+            year = (
+                f"CAST(EXTRACT(YEAR FROM {_q(dataset.date_column)}) AS INT) AS {PARTITION_COLUMN}"
+            )
+            by_year = kept.selectExpr(*columns, year).repartition(PARTITION_COLUMN)
+            _write_partitioned(by_year, silver_dir)  # one file per year, like DuckDB's
+        else:  # an empty table still has a schema readers can open (as DuckDB writes it)
+            empty = silver_dir / f"{PARTITION_COLUMN}=0"
+            empty.mkdir()
+            _write_single_file(kept.selectExpr(*columns).repartition(1), empty / "empty.parquet")
+
+    def _write_quarantine(self, dataset: Dataset, staged: DataFrame, quarantine_dir: Path) -> None:
+        raw = [f"{_q('raw_' + c)} AS {_q(c)}" for c in dataset.columns]
+        lineage = [_q(c) for c in LINEAGE_COLUMNS]
+        quarantined = (
+            staged.where("quarantine_reason IS NOT NULL")
+            .selectExpr(*raw, "quarantine_reason", *lineage)
+            .repartition(1)
+            .sortWithinPartitions("batch_id", "page_number", "row_index")
+        )
+        _write_single_file(quarantined, quarantine_dir / QUARANTINE_FILE)
+
+    # --- gold -----------------------------------------------------------------------------
+
+    def build_gold(self, model: GoldModel, silver_dirs: dict[str, Path], out_dir: Path) -> int:
+        target = out_dir / f"{model.name}.parquet"
+        with self._failures(f"gold model {model.name}"):
+            for table, directory in silver_dirs.items():
+                self._register_silver(table, directory)
+            result = self.session.sql(to_spark_sql(model.sql))
+            ordered = (
+                result.selectExpr(*(_q(c) for c in model.column_names))
+                .repartition(1)
+                .sortWithinPartitions(*model.primary_key)
+            )
+            _write_single_file(ordered, target)
+        return _rows_in(target)
+
+    def _register_silver(self, table: str, directory: Path) -> None:
+        dataset = get_dataset(table.removeprefix("silver_"))
+        frame = self.session.read.parquet(_uri(directory))
+        frame.selectExpr(*(_q(c) for c in silver_columns(dataset))).createOrReplaceTempView(table)
