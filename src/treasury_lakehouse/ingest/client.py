@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -137,6 +138,9 @@ def _api_message(response: httpx.Response) -> str:
     try:
         body: Any = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
+        title = re.search(r"<title>(.*?)</title>", response.text, re.IGNORECASE | re.DOTALL)
+        if title:
+            return f"an HTML page titled {title.group(1).strip()!r} (is the endpoint right?)"
         text = " ".join(response.text.split())
         return text[:200] or "(empty body)"
     if isinstance(body, dict):
