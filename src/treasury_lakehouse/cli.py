@@ -23,6 +23,7 @@ from treasury_lakehouse.config import ENGINES, Settings, mask_dsn, parse_date, s
 from treasury_lakehouse.errors import ConfigError, TreasuryError
 from treasury_lakehouse.ingest.paging import Page
 from treasury_lakehouse.pipeline import IngestResult, TransformResult
+from treasury_lakehouse.quality import QualityReport
 from treasury_lakehouse.warehouse.base import LoadResult
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -163,6 +164,13 @@ def echo_load(result: LoadResult) -> None:
     )
 
 
+def echo_quality(report: QualityReport, every_check: bool = False) -> None:
+    click.echo(f"quality    {report.summary()}")
+    for result in report.results:
+        if every_check or result.status != "pass":
+            click.echo(f"  {result.summary()}")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 @click.version_option(package_name="treasury-lakehouse")
@@ -187,6 +195,8 @@ def run(**flags: Any) -> None:
     result = pipeline.run(settings, on_page=Progress())
     echo_ingest(result.ingest)
     echo_transform(result.transform)
+    if result.quality:
+        click.echo(f"quality    {result.quality.summary()}")
     echo_load(result.load)
 
 
@@ -216,6 +226,17 @@ def load(**flags: Any) -> None:
 
 @main.command()
 @settings_options
+@click.option("--all", "every_check", is_flag=True, help="List passing checks too.")
+@handle_errors
+def check(every_check: bool, **flags: Any) -> None:
+    """Run the data-quality checks on what the lake holds, without loading; exit 1 on errors."""
+    report = pipeline.check(build_settings(**flags))
+    echo_quality(report, every_check)
+    pipeline.require_passed(report)
+
+
+@main.command()
+@settings_options
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @handle_errors
 def status(as_json: bool, **flags: Any) -> None:
@@ -236,6 +257,19 @@ def status(as_json: bool, **flags: Any) -> None:
         )
     for name, rows in report["gold"].items():
         click.echo(f"{name:<26} rows {rows or 0:,}")
+    echo_quality_status(report.get("quality"))
+
+
+def echo_quality_status(quality: dict[str, Any] | None) -> None:
+    if quality is None:
+        click.echo("quality    no checks run yet (`treasury check`)")
+        return
+    verdict = "passed" if quality["passed"] else "FAILED " + ", ".join(quality["failed_checks"])
+    warnings = ", ".join(f"{k} {v:,}" for k, v in quality["warning_counts"].items())
+    click.echo(
+        f"quality    {quality['stage']} {quality['run_id']} at {quality['checked_at']}: {verdict}"
+        f"{f'; warnings: {warnings}' if warnings else ''}"
+    )
 
 
 @main.command()

@@ -7,6 +7,7 @@ it once for all of its steps.
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,7 +20,13 @@ from treasury_lakehouse.catalog import get_dataset
 from treasury_lakehouse.config import Settings
 from treasury_lakehouse.engines import open_engine
 from treasury_lakehouse.engines.base import SilverCounts
-from treasury_lakehouse.errors import LakeError, SchemaDriftError
+from treasury_lakehouse.errors import (
+    LakeError,
+    LockHeldError,
+    QualityGateError,
+    SchemaDriftError,
+    WarehouseError,
+)
 from treasury_lakehouse.ingest.bronze import BronzeStore, check_contract, require_committed
 from treasury_lakehouse.ingest.client import FiscalDataClient
 from treasury_lakehouse.ingest.paging import Page, Window
@@ -28,9 +35,12 @@ from treasury_lakehouse.lake.layout import BUILD_INFO, Lake, read_build_info
 from treasury_lakehouse.lake.lock import GOLD_SCOPE, WAREHOUSE_SCOPE, dataset_scope, home_lock
 from treasury_lakehouse.models.registry import GOLD_MODELS
 from treasury_lakehouse.quality import CheckContext, QualityReport, run_checks
-from treasury_lakehouse.quality.store import append_report
+from treasury_lakehouse.quality.store import append_report, latest_report, read_reports
 from treasury_lakehouse.warehouse import open_warehouse
 from treasury_lakehouse.warehouse.base import LoadResult, lake_tables
+from treasury_lakehouse.warehouse.quality_store import sync_quality
+
+log = logging.getLogger(__name__)
 
 #: called once per page fetched: (dataset, page) — the CLI draws its progress bar with it
 PageCallback = Callable[[str, Page], None]
@@ -61,6 +71,7 @@ class RunResult:
     transform: TransformResult
     load: LoadResult
     extra: dict[str, Any] = field(default_factory=dict)
+    quality: QualityReport | None = None
 
 
 def ingest_window(settings: Settings, watermark: date | None) -> Window:
@@ -270,9 +281,15 @@ def _build_gold(engine: Any, lake: Lake) -> dict[str, int]:
 
 
 def load(settings: Settings, run_id: str | None = None) -> LoadResult:
-    """Publish the lake's silver and gold to the warehouse, all tables at once."""
+    """Publish the lake's silver and gold to the warehouse, all tables at once.
+
+    The quality checks run first: a lake whose error-level checks fail is not published
+    (:class:`QualityGateError`), so ``transform`` then ``load`` is gated like ``run``.
+    """
+    run_id = run_id or _new_run_id()
     with _locked(settings, "load", warehouse=True):
-        return _load(settings, run_id or _new_run_id())
+        _gate(_check(settings, run_id, stage="load", warehouse_locked=True))
+        return _load(settings, run_id)
 
 
 def _load(settings: Settings, run_id: str) -> LoadResult:
@@ -285,16 +302,40 @@ def _load(settings: Settings, run_id: str) -> LoadResult:
 def check(settings: Settings, run_id: str | None = None) -> QualityReport:
     """Run every data-quality check on what the lake has published, without loading anything.
 
-    The report is kept in ``<lake>/_quality`` (append-only); error-level failures are in
-    ``report.failed`` (this function does not raise for them: ``run`` and ``load`` do).
+    The report is kept in ``<lake>/_quality`` (append-only) and in the warehouse's
+    ``quality_results``; error-level failures are in ``report.failed`` (this function does not
+    raise for them: ``run`` and ``load`` do, and :func:`require_passed` does on request).
     """
-    return _check(settings, run_id or _new_run_id(), stage="check")
+    return _check(settings, run_id or _new_run_id(), stage="check", warehouse_locked=False)
 
 
-def _check(settings: Settings, run_id: str, stage: str) -> QualityReport:
+def require_passed(report: QualityReport) -> None:
+    """Raise :class:`QualityGateError` naming each failing check, day and row, if any failed."""
+    _gate(report)
+
+
+def _check(settings: Settings, run_id: str, stage: str, warehouse_locked: bool) -> QualityReport:
     report = run_checks(settings.lake, run_id, CheckContext.current(end=settings.end))
     append_report(settings.lake, report, stage)
+    try:
+        if warehouse_locked:
+            sync_quality(settings, read_reports(settings.lake))
+        else:
+            with home_lock(settings.home, f"{stage} {run_id}", [WAREHOUSE_SCOPE]):
+                sync_quality(settings, read_reports(settings.lake))
+    except (WarehouseError, LockHeldError) as error:  # kept in the lake; synced next time
+        log.warning("quality results of %s not yet in the warehouse: %s", run_id, error)
     return report
+
+
+def _gate(report: QualityReport) -> None:
+    if report.failed:
+        raise QualityGateError(
+            f"quality gate: nothing was published, the warehouse keeps its previous version "
+            f"(run {report.run_id}). {report.gate_message()}",
+            run_id=report.run_id,
+            failed=[f"{r.check} on {r.table}" for r in report.failed],
+        )
 
 
 def run(settings: Settings, on_page: PageCallback | None = None) -> RunResult:
@@ -303,8 +344,10 @@ def run(settings: Settings, on_page: PageCallback | None = None) -> RunResult:
     with _locked(settings, f"run {run_id}", datasets=True, gold=True, warehouse=True):
         ingested = _ingest(settings, on_page)
         transformed = _transform(settings)
+        quality = _check(settings, run_id, stage="run", warehouse_locked=True)
+        _gate(quality)
         loaded = _load(settings, run_id)
-    return RunResult(run_id, ingested, transformed, loaded)
+    return RunResult(run_id, ingested, transformed, loaded, quality=quality)
 
 
 def _new_run_id() -> str:
@@ -334,7 +377,17 @@ def status(settings: Settings) -> dict[str, Any]:
         "warehouse": settings.warehouse if settings.warehouse_kind == "duckdb" else "postgresql",
         "datasets": datasets,
         "gold": gold,
+        "quality": _quality_status(settings),
     }
+
+
+def _quality_status(settings: Settings) -> dict[str, Any] | None:
+    """The latest quality report kept in the lake: which checks failed and warned."""
+    report = latest_report(settings.lake)
+    if report is None:
+        return None
+    keys = ("run_id", "stage", "checked_at", "passed", "failed_checks", "warning_counts")
+    return {key: report[key] for key in keys}
 
 
 def status_json(settings: Settings) -> str:

@@ -142,6 +142,19 @@ def rows_per_day(dataset: Dataset, bounds: Mapping[str | None, tuple[int, int]])
     return evaluate
 
 
+def quarantined_rows(dataset: Dataset) -> Evaluate:
+    """One warning per quarantined row, with the reason silver gave."""
+
+    def evaluate(rows: Rows, ctx: CheckContext) -> list[Finding]:
+        return [
+            Finding("warn", as_date(row.get(dataset.date_column)),
+                    describe_key(row, dataset.natural_key), str(row.get("quarantine_reason")))
+            for row in rows
+        ]  # fmt: skip
+
+    return evaluate
+
+
 # --------------------------------------------------------------------------- the registry
 
 
@@ -173,11 +186,17 @@ def dataset_checks(dataset: Dataset) -> list[Check]:
     if dataset.name in ROWS_PER_DAY:
         bounds = ROWS_PER_DAY[dataset.name]
         checks.append(
-            Check("rows_per_day", silver, "error",
-                  "rows per business day within the bounds of the table's layout era",
+            Check("rows_per_day", f"received_{dataset.name}", "error",
+                  "rows per business day (silver plus quarantined keys) within the bounds of "
+                  "the table's layout era",
                   ", ".join(f"{era or 'all'} {lo}..{hi}" for era, (lo, hi) in bounds.items()),
-                  rows_per_day(dataset, bounds), (dataset.date_column,))
+                  rows_per_day(dataset, bounds), key)
         )  # fmt: skip
+    checks.append(
+        Check("quarantined_rows", f"quarantine_{dataset.name}", "warn",
+              "rows kept aside by silver typing (bad value or missing key), with the reason",
+              "none", quarantined_rows(dataset), (*key, "quarantine_reason"))
+    )  # fmt: skip
     return checks
 
 

@@ -101,9 +101,19 @@ class QualityReport:
         return {f"{r.check} on {r.table}": len(r.warnings) for r in self.results if r.warnings}
 
     def gate_message(self) -> str:
-        """What a blocked run says: each failing check with its first days and rows."""
-        lines = [r.summary() for r in self.failed]
-        return f"{len(self.failed)} error-level quality checks failed:\n  " + "\n  ".join(lines)
+        """What a blocked run says, on one line: each failing check with its first days and rows."""
+        return f"{len(self.failed)} error-level checks failed: " + " | ".join(
+            r.summary() for r in self.failed
+        )
+
+    def summary(self) -> str:
+        """One line of counts: checks passed, warned (with warning counts) and failed."""
+        counts = ", ".join(f"{k} {v:,}" for k, v in self.warning_counts().items())
+        passed = len(self.results) - len(self.failed) - len(self.warned)
+        return (
+            f"{len(self.results)} checks: {passed} passed, {len(self.warned)} warned"
+            f"{f' ({counts})' if counts else ''}, {len(self.failed)} failed"
+        )
 
     def to_rows(self) -> list[dict[str, Any]]:
         """One flat row per check result (what ``quality_results`` stores)."""

@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from treasury_lakehouse.catalog import DATASETS
+from treasury_lakehouse.catalog import DATASETS, Dataset
 from treasury_lakehouse.engines.duckdb import silver_view_sql
 from treasury_lakehouse.errors import LakeError
 from treasury_lakehouse.ingest.bronze import BronzeStore
@@ -33,7 +33,8 @@ def _q(name: str) -> str:
 
 
 def lake_sources(lake_root: Path) -> dict[str, str]:
-    """A SELECT per table the lake has published: ``bronze_*``, ``silver_*`` and gold tables."""
+    """A SELECT per table the lake has published: ``bronze_*``, ``silver_*``, ``quarantine_*``,
+    ``received_*`` (silver and quarantined keys) and the gold tables."""
     lake, bronze = Lake(lake_root), BronzeStore(lake_root)
     sources: dict[str, str] = {}
     for name, dataset in DATASETS.items():
@@ -44,11 +45,37 @@ def lake_sources(lake_root: Path) -> dict[str, str]:
                 f"SELECT * FROM read_parquet({listed}, union_by_name = true)"
             )
         version = lake.current_silver(name)
-        if version is not None:
-            sources[f"silver_{name}"] = silver_view_sql(dataset, version)
+        if version is None:
+            continue
+        sources[f"silver_{name}"] = silver_view_sql(dataset, version)
+        quarantined = _parquet_glob(lake.current_quarantine(name))
+        if quarantined:
+            sources[f"quarantine_{name}"] = f"SELECT * FROM read_parquet({_lit(quarantined)})"
+        sources[f"received_{name}"] = received_sql(dataset, sources[f"silver_{name}"], quarantined)
     for table, version in lake.published_gold().items():
         sources[table] = f"SELECT * FROM read_parquet({_lit(version / '*.parquet')})"
     return sources
+
+
+def _parquet_glob(version: Path | None) -> str | None:
+    if version is None or not any(version.rglob("*.parquet")):
+        return None
+    return str(version / "**" / "*.parquet")
+
+
+def received_sql(dataset: Dataset, silver: str, quarantine_glob: str | None) -> str:
+    """Distinct natural keys the current silver version received: its rows and quarantined ones.
+
+    A quarantined row still arrived (its bad value is reported by ``quarantined_rows``), so counting
+    rows per day over this keeps a bad value from also reading as a missing row.
+    """
+    key = dataset.natural_key
+    typed = ", ".join(f"CAST({_q(c)} AS VARCHAR) AS {_q(c)}" for c in key)
+    select = f"SELECT {typed} FROM ({silver}) AS s"
+    if quarantine_glob:
+        raw = ", ".join(f"NULLIF(NULLIF(TRIM({_q(c)}), 'null'), '') AS {_q(c)}" for c in key)
+        select += f" UNION ALL SELECT {raw} FROM read_parquet({_lit(quarantine_glob)})"
+    return f"SELECT DISTINCT * FROM ({select}) AS r"
 
 
 def _columns(checks: Sequence[Check]) -> str:
