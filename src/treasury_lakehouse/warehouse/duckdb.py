@@ -1,6 +1,8 @@
 """The embedded warehouse: a DuckDB file rebuilt beside the old one and swapped in by rename.
 
 A reader that opens the file sees the previous complete warehouse or the new one, never a mix.
+The star schema (:mod:`treasury_lakehouse.warehouse.star`) is built inside the new file from the
+silver tables just loaded, with the same SELECTs the PostgreSQL warehouse uses.
 Tables the pipeline does not rebuild (run history such as ``quality_results``) are carried over.
 """
 
@@ -17,6 +19,7 @@ import duckdb
 from treasury_lakehouse.errors import WarehouseError
 from treasury_lakehouse.lake.files import temporary_sibling
 from treasury_lakehouse.warehouse.base import LoadResult, WarehouseTable
+from treasury_lakehouse.warehouse.star import create_star
 
 #: history tables kept across loads (created by other parts of the pipeline)
 CARRIED_OVER = ("load_manifest", "quality_results")
@@ -50,6 +53,7 @@ class DuckDBWarehouse:
         try:
             with duckdb.connect(str(tmp)) as con:
                 counts = {t.name: self._load_table(con, t) for t in tables}
+                counts.update(create_star(con, set(counts)))
                 self._carry_over(con)
                 self._record_load(con, tables, counts, run_id)
                 con.execute("CHECKPOINT")

@@ -1,0 +1,139 @@
+"""The lake side of a load: every table to publish as a DuckDB relation over the lake's Parquet.
+
+Silver and gold tables are views over their Parquet files (cast to the declared types, whatever
+engine wrote them); star tables are computed from those views once and kept in memory. For each
+table this module gives its rows as Arrow record batches (what the loader copies) and its
+per-slice statistics: row count, the sum of every amount column and a checksum (what the audit
+compares and what incremental loads diff). A slice is a calendar month of the table's date (or a
+fiscal year, or the whole table); :func:`slice_sql` is written to run on DuckDB and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+import duckdb
+import pyarrow as pa
+
+from treasury_lakehouse.warehouse.base import WarehouseTable
+from treasury_lakehouse.warehouse.star import CALENDAR, calendar_for, star_tables_for
+
+_AMOUNT_TYPES = ("BIGINT", "DECIMAL", "NUMERIC", "HUGEINT")
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(value: object) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def amount_columns(table: WarehouseTable) -> list[str]:
+    """Money columns (exact integers or decimals), whose sums the audit compares."""
+    return [
+        c.name
+        for c in table.columns
+        if c.sql_type.upper().startswith(_AMOUNT_TYPES) and not c.name.endswith("_key")
+    ]
+
+
+def slice_sql(table: WarehouseTable) -> str:
+    """The slice a row belongs to, as an integer (``YYYYMM``, a fiscal year, or 0)."""
+    names = [c.name for c in table.columns]
+    for date_column in ("record_date", "calendar_date"):
+        if date_column in names:
+            c = _q(date_column)
+            return (
+                f"COALESCE(CAST(EXTRACT(YEAR FROM {c}) * 100 + EXTRACT(MONTH FROM {c}) "
+                "AS INTEGER), 0)"
+            )
+    if "year" in names and "month" in names:
+        return 'COALESCE(CAST("year" * 100 + "month" AS INTEGER), 0)'
+    if "fiscal_year" in names:
+        return 'COALESCE(CAST("fiscal_year" AS INTEGER), 0)'
+    return "0"
+
+
+@dataclass(frozen=True)
+class SliceStats:
+    """Row count, amount sums (in :func:`amount_columns` order) and checksum of one slice."""
+
+    rows: int
+    sums: tuple[Decimal, ...]
+    checksum: str
+
+
+def table_checksum(slices: dict[int, SliceStats]) -> str:
+    """One checksum of a whole table from its slices' (order-independent)."""
+    digest = hashlib.sha256()
+    for key in sorted(slices):
+        digest.update(f"{key}:{slices[key].rows}:{slices[key].checksum};".encode())
+    return digest.hexdigest()[:32]
+
+
+def _relation_sql(table: WarehouseTable) -> str:
+    casts = ", ".join(f"CAST({_q(c.name)} AS {c.sql_type}) AS {_q(c.name)}" for c in table.columns)
+    files = "[" + ", ".join(_lit(f) for f in table.files) + "]"
+    return (
+        f"SELECT {casts} FROM read_parquet({files}, hive_partitioning = true, union_by_name = true)"
+    )
+
+
+def _empty_relation_sql(table: WarehouseTable) -> str:
+    casts = ", ".join(f"CAST(NULL AS {c.sql_type}) AS {_q(c.name)}" for c in table.columns)
+    return f"SELECT {casts} WHERE false"
+
+
+class LakeSnapshot:
+    """The tables of one load (lake tables plus the star tables derived from them), in DuckDB."""
+
+    def __init__(self, tables: list[WarehouseTable]) -> None:
+        self.con = duckdb.connect()
+        self.con.execute("SET TimeZone = 'UTC'")
+        for table in tables:
+            sql = _relation_sql(table) if table.files else _empty_relation_sql(table)
+            self.con.execute(f"CREATE VIEW {_q(table.name)} AS {sql}")
+        lake = {t.name: t for t in tables}
+        star = star_tables_for(set(lake))
+        if star:
+            self.con.register(CALENDAR, calendar_for(self.con, set(lake)))
+        for star_table in star:
+            self.con.execute(f"CREATE TEMP TABLE {_q(star_table.name)} AS {star_table.sql}")
+        self.tables = [*tables, *(s.warehouse_table(lake) for s in star)]
+
+    def close(self) -> None:
+        self.con.close()
+
+    def slice_stats(self, table: WarehouseTable) -> dict[int, SliceStats]:
+        """Per slice: rows, amount sums and checksum of the lake's version of ``table``."""
+        sums = "".join(f", SUM({_q(c)})" for c in amount_columns(table))
+        rows = self.con.execute(
+            f"SELECT {slice_sql(table)} AS slice, COUNT(*){sums}, "
+            "CAST(SUM(CAST(md5_number(CAST(to_json(t) AS VARCHAR)) >> 68 AS BIGINT)) AS VARCHAR) "
+            f"FROM {_q(table.name)} AS t GROUP BY slice"
+        ).fetchall()
+        return {
+            int(r[0]): SliceStats(
+                rows=int(r[1]),
+                sums=tuple(Decimal(0 if v is None else v) for v in r[2:-1]),
+                checksum=str(r[-1]),
+            )
+            for r in rows
+        }
+
+    def batches(
+        self, table: WarehouseTable, slices: list[int] | None, rows_per_batch: int
+    ) -> Iterator[pa.RecordBatch]:
+        """The rows of ``table`` (only those ``slices`` if given) as Arrow record batches."""
+        names = ", ".join(_q(c.name) for c in table.columns)
+        where = ""
+        if slices is not None:
+            where = f" WHERE {slice_sql(table)} IN ({', '.join(str(int(s)) for s in slices)})"
+            if not slices:
+                where = " WHERE false"
+        query = f"SELECT {names} FROM {_q(table.name)}{where}"
+        yield from self.con.sql(query).to_arrow_reader(rows_per_batch)

@@ -1,0 +1,500 @@
+"""The PostgreSQL warehouse: COPY into staging, audit against the lake, publish in one transaction.
+
+Write-audit-publish, table by table:
+
+1. **plan** — the lake's rows of each table are summarised per slice (a month of its date, a
+   fiscal year, or the whole table): rows, sums of the amount columns and a checksum. Compared
+   with what was last published (``treasury_load.published_slices``), a table is *unchanged*
+   (nothing to do; when every table is, the load is skipped), *incremental* (only the changed
+   slices are copied and rewritten) or *full* (first load, new definition, or most slices changed).
+2. **write** — rows are streamed from the lake as Arrow batches and COPYed (CSV) into tables of the
+   ``treasury_staging`` schema; full tables then get their keys, indexes and comments there.
+3. **audit** — the staged rows must have, per slice, the lake's row count and amount sums.
+4. **publish** — one transaction swaps full tables in (``DROP`` + ``SET SCHEMA``) and deletes and
+   re-inserts the changed slices of incremental ones, checks every published table's totals against
+   the lake once more, grants ``treasury_reader`` SELECT, and records ``load_manifest``. Readers see
+   the old or the new version of every table, never a mix or an empty table; a crash at any point
+   leaves the published tables as they were (staging is rebuilt by the next load).
+
+Credentials come only from the DSN or libpq's environment (``PGPASSWORD``, ``~/.pgpass``); every
+message shows the DSN masked.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+import psycopg
+import pyarrow.csv as pa_csv
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from treasury_lakehouse.config import mask_dsn
+from treasury_lakehouse.errors import WarehouseError
+from treasury_lakehouse.warehouse import pg_ddl
+from treasury_lakehouse.warehouse.base import LoadResult, WarehouseTable
+from treasury_lakehouse.warehouse.lake_snapshot import (
+    LakeSnapshot,
+    SliceStats,
+    amount_columns,
+    slice_sql,
+    table_checksum,
+)
+from treasury_lakehouse.warehouse.pg_ddl import LOAD_STATE, PUBLIC, READER_ROLE, STAGING
+from treasury_lakehouse.warehouse.star import STAR
+
+Mode = Literal["full", "incremental", "unchanged"]
+#: called as (event, table, rows): "copy" after each batch, "staged", "publishing" before commit
+ProgressCallback = Callable[[str, str, int], None]
+#: one load at a time per database (a session advisory lock, released if the loader dies)
+LOAD_LOCK_KEY = 0x7EA5_0AD0_1A4E
+CONNECT_TIMEOUT_S = 5
+#: tables of run history written beside the published ones; a load never drops or rewrites them
+HISTORY_TABLES = ("load_manifest", "quality_results")
+
+
+@dataclass
+class TablePlan:
+    """What a load does to one table, decided from the lake's and the published slices."""
+
+    table: WarehouseTable
+    lake: dict[int, SliceStats]
+    mode: Mode
+    definition: str
+    checksum: str
+    #: slices to rewrite (incremental) — includes slices no longer in the lake
+    slices: list[int] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.table.name
+
+    @property
+    def rows(self) -> int:
+        return sum(s.rows for s in self.lake.values())
+
+    @property
+    def rows_written(self) -> int:
+        if self.mode == "full":
+            return self.rows
+        return sum(self.lake[s].rows for s in self.slices if s in self.lake)
+
+
+def _ident(schema: str, name: str) -> sql.Composed:
+    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
+
+
+def _column_list(table: WarehouseTable) -> sql.Composed:
+    return sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns)
+
+
+class PostgresWarehouse:
+    """A PostgreSQL database as the warehouse (``postgresql://user@host:port/db``)."""
+
+    kind = "postgresql"
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        rows_per_batch: int = 100_000,
+        full_reload_ratio: float = 0.5,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        self.dsn = dsn
+        self.masked = mask_dsn(dsn)
+        self.rows_per_batch = rows_per_batch
+        self.full_reload_ratio = full_reload_ratio
+        self.on_progress = on_progress
+        try:
+            self._params = conninfo_to_dict(dsn)
+        except psycopg.Error:
+            raise WarehouseError(f"{self.masked} is not a valid PostgreSQL DSN") from None
+
+    # ------------------------------------------------------------------ connection and errors
+
+    def _one_line(self, error: BaseException) -> str:
+        """The first line of an error, with the password (if any) and the DSN masked."""
+        text = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        password = self._params.get("password")
+        if password:
+            text = text.replace(str(password), "***")
+        return mask_dsn(text)
+
+    def connect(self) -> psycopg.Connection[Any]:
+        """An autocommit connection, failing within seconds with one clear line."""
+        options: dict[str, Any] = {"autocommit": True, "application_name": "treasury-lakehouse"}
+        if "connect_timeout" not in self._params:
+            options["connect_timeout"] = CONNECT_TIMEOUT_S
+        try:
+            return psycopg.connect(self.dsn, **options)
+        except psycopg.Error as error:
+            raise WarehouseError(
+                f"cannot connect to the PostgreSQL warehouse {self.masked}: "
+                f"{self._one_line(error)}; check host, port, database and credentials "
+                "(DSN or PGPASSWORD)"
+            ) from None
+
+    def _progress(self, event: str, table: str, rows: int) -> None:
+        if self.on_progress is not None:
+            self.on_progress(event, table, rows)
+
+    # ------------------------------------------------------------------ the protocol
+
+    def publish(self, tables: list[WarehouseTable], run_id: str) -> LoadResult:
+        """Write, audit and publish ``tables`` (and the star schema built from them)."""
+        started = time.monotonic()
+        snapshot = LakeSnapshot(tables)
+        try:
+            with self.connect() as con, self._load_lock(con):
+                self._prepare(con)
+                plans = self._plan(con, snapshot)
+                counts = {p.name: p.rows for p in plans}
+                if all(p.mode == "unchanged" for p in plans):
+                    return LoadResult(self.masked, counts, time.monotonic() - started, True)
+                self._stage(con, snapshot, plans)
+                self._publish(con, plans, run_id)
+                self._finish(con, plans)
+        except psycopg.Error as error:
+            raise WarehouseError(
+                f"loading the PostgreSQL warehouse {self.masked} failed, the published tables "
+                f"are unchanged: {self._one_line(error)}"
+            ) from None
+        finally:
+            snapshot.close()
+        return LoadResult(self.masked, counts, time.monotonic() - started)
+
+    def table_rows(self, name: str) -> list[tuple[Any, ...]]:
+        """Every row of a published table, ordered by its columns (key first)."""
+        with self.connect() as con:
+            columns = self._public_columns(con, name)
+            if not columns:
+                raise WarehouseError(
+                    f"no table {name!r} in the warehouse {self.masked}; run `treasury load` first"
+                )
+            order = sql.SQL(", ").join(sql.Literal(i + 1) for i in range(len(columns)))
+            query = sql.SQL("SELECT * FROM {} ORDER BY {}").format(_ident(PUBLIC, name), order)
+            return con.execute(query).fetchall()
+
+    def _public_columns(self, con: psycopg.Connection[Any], name: str) -> list[str]:
+        rows = con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+            (PUBLIC, name),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    # ------------------------------------------------------------------ preparing
+
+    @contextmanager
+    def _load_lock(self, con: psycopg.Connection[Any]) -> Iterator[None]:
+        row = con.execute("SELECT pg_try_advisory_lock(%s)", (LOAD_LOCK_KEY,)).fetchone()
+        if not row or not row[0]:
+            raise WarehouseError(
+                f"another treasury load is publishing into {self.masked}; wait for it to finish"
+            )
+        try:
+            yield
+        finally:
+            if not con.closed and not con.broken:
+                con.execute("SELECT pg_advisory_unlock(%s)", (LOAD_LOCK_KEY,))
+
+    def _prepare(self, con: psycopg.Connection[Any]) -> None:
+        """Bookkeeping tables, the reader role, and an empty staging schema."""
+        for statement in pg_ddl.BOOKKEEPING:
+            con.execute(statement)
+        for column, comment in pg_ddl.MANIFEST_COLUMN_COMMENTS.items():
+            con.execute(
+                sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
+                    _ident(PUBLIC, "load_manifest"), sql.Identifier(column), sql.Literal(comment)
+                )
+            )
+        self._ensure_reader_role(con)
+        con.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(STAGING)))
+        con.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(STAGING)))
+
+    def _ensure_reader_role(self, con: psycopg.Connection[Any]) -> None:
+        if con.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (READER_ROLE,)).fetchone():
+            return
+        try:
+            con.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(READER_ROLE)))
+        except psycopg.errors.DuplicateObject:
+            pass  # created meanwhile by a concurrent load into another database
+        except psycopg.errors.InsufficientPrivilege:
+            raise WarehouseError(
+                f"the read-only role {READER_ROLE} does not exist and the warehouse user may not "
+                f"create roles; ask an administrator to run: CREATE ROLE {READER_ROLE} NOLOGIN"
+            ) from None
+
+    # ------------------------------------------------------------------ planning
+
+    def _plan(self, con: psycopg.Connection[Any], snapshot: LakeSnapshot) -> list[TablePlan]:
+        published = {
+            r[0]: (r[1], r[2])
+            for r in con.execute(
+                sql.SQL("SELECT table_name, definition_hash, checksum FROM {}").format(
+                    _ident(LOAD_STATE, "published_tables")
+                )
+            ).fetchall()
+        }
+        existing = {
+            r[0]
+            for r in con.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = %s", (PUBLIC,)
+            ).fetchall()
+        }
+        plans = []
+        for table in snapshot.tables:
+            lake = snapshot.slice_stats(table)
+            plan = TablePlan(
+                table, lake, "full", pg_ddl.definition_hash(table), table_checksum(lake)
+            )
+            prior = published.get(table.name)
+            if prior and table.name in existing and prior[0] == plan.definition:
+                self._diff(con, plan, prior[1])
+            plans.append(plan)
+        return plans
+
+    def _diff(self, con: psycopg.Connection[Any], plan: TablePlan, checksum: str) -> None:
+        """Decide unchanged, incremental or full from the published slices of the table."""
+        if checksum == plan.checksum:
+            plan.mode = "unchanged"
+            return
+        old = {
+            int(r[0]): (int(r[1]), str(r[2]))
+            for r in con.execute(
+                sql.SQL("SELECT slice, row_count, checksum FROM {} WHERE table_name = %s").format(
+                    _ident(LOAD_STATE, "published_slices")
+                ),
+                (plan.name,),
+            ).fetchall()
+        }
+        new = {s: (v.rows, v.checksum) for s, v in plan.lake.items()}
+        changed = sorted(s for s in old.keys() | new.keys() if old.get(s) != new.get(s))
+        cost = sum(new.get(s, (0, ""))[0] + old.get(s, (0, ""))[0] for s in changed)
+        total = max(plan.rows + sum(v[0] for v in old.values()), 1)
+        if cost <= self.full_reload_ratio * total:
+            plan.mode, plan.slices = "incremental", changed
+
+    # ------------------------------------------------------------------ write and audit
+
+    def _stage(
+        self, con: psycopg.Connection[Any], snapshot: LakeSnapshot, plans: list[TablePlan]
+    ) -> None:
+        for plan in plans:
+            if plan.mode == "unchanged":
+                continue
+            con.execute(pg_ddl.create_table(STAGING, plan.table))
+            copied = self._copy(con, snapshot, plan)
+            self._audit(con, STAGING, plan, self._expected_slices(plan))
+            if plan.mode == "full":
+                for statement in [
+                    *pg_ddl.key_constraints(STAGING, plan.table),
+                    *pg_ddl.comments(STAGING, plan.table),
+                ]:
+                    con.execute(statement)
+                con.execute(sql.SQL("ANALYZE {}").format(_ident(STAGING, plan.name)))
+            self._progress("staged", plan.name, copied)
+
+    def _copy(self, con: psycopg.Connection[Any], snapshot: LakeSnapshot, plan: TablePlan) -> int:
+        """Stream the plan's rows from the lake into its staging table with COPY (CSV)."""
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+            _ident(STAGING, plan.name), _column_list(plan.table)
+        )
+        slices = None if plan.mode == "full" else plan.slices
+        options = pa_csv.WriteOptions(include_header=False)
+        rows = 0
+        with con.cursor() as cursor, cursor.copy(statement) as copy:
+            for batch in snapshot.batches(plan.table, slices, self.rows_per_batch):
+                buffer = io.BytesIO()
+                pa_csv.write_csv(batch, buffer, options)
+                copy.write(buffer.getbuffer())
+                rows += batch.num_rows
+                self._progress("copy", plan.name, rows)
+        return rows
+
+    @staticmethod
+    def _expected_slices(plan: TablePlan) -> dict[int, SliceStats]:
+        if plan.mode == "full":
+            return plan.lake
+        return {s: plan.lake[s] for s in plan.slices if s in plan.lake}
+
+    def _audit(
+        self,
+        con: psycopg.Connection[Any],
+        schema: str,
+        plan: TablePlan,
+        expected: dict[int, SliceStats],
+    ) -> None:
+        """Row counts and amount sums of ``schema.table`` per slice must equal the lake's."""
+        amounts = amount_columns(plan.table)
+        sums = sql.SQL("").join(
+            sql.SQL(", COALESCE(SUM({}), 0)").format(sql.Identifier(c)) for c in amounts
+        )
+        query = sql.SQL("SELECT {} AS slice, COUNT(*){} FROM {} GROUP BY 1").format(
+            sql.SQL(slice_sql(plan.table)), sums, _ident(schema, plan.name)
+        )
+        found = {
+            int(r[0]): (int(r[1]), tuple(Decimal(v) for v in r[2:]))
+            for r in con.execute(query).fetchall()
+        }
+        wanted = {s: (v.rows, v.sums) for s, v in expected.items()}
+        if found != wanted:
+            differing = sorted(
+                s for s in found.keys() | wanted.keys() if found.get(s) != wanted.get(s)
+            )
+            first = differing[0]
+            raise WarehouseError(
+                f"audit failed for {plan.name} in {schema} (slice {first}): the warehouse has "
+                f"(rows, sums of {', '.join(amounts) or 'no amounts'}) = {found.get(first)}, the "
+                f"lake {wanted.get(first)}; nothing was published",
+                table=plan.name,
+            )
+
+    # ------------------------------------------------------------------ publish
+
+    def _publish(self, con: psycopg.Connection[Any], plans: list[TablePlan], run_id: str) -> None:
+        """Swap full tables, rewrite changed slices, re-check, grant and record: one commit."""
+        full = [p for p in plans if p.mode == "full"]
+        with con.transaction():
+            self._drop_foreign_keys_into(con, [p.name for p in full])
+            for plan in full:
+                con.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_ident(PUBLIC, plan.name)))
+                con.execute(
+                    sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(
+                        _ident(STAGING, plan.name), sql.Identifier(PUBLIC)
+                    )
+                )
+            for plan in plans:
+                if plan.mode == "incremental":
+                    self._rewrite_slices(con, plan)
+            self._ensure_foreign_keys(con, plans)
+            for plan in plans:
+                if plan.mode != "unchanged":
+                    self._audit(con, PUBLIC, plan, plan.lake)
+            self._grant(con, plans)
+            self._record(con, plans, run_id)
+            self._progress("publishing", "", sum(p.rows_written for p in plans))
+
+    def _drop_foreign_keys_into(self, con: psycopg.Connection[Any], names: list[str]) -> None:
+        """Our star foreign keys pointing at tables about to be swapped (re-added after)."""
+        rows = con.execute(
+            "SELECT src.relname, c.conname FROM pg_constraint AS c "
+            "JOIN pg_class AS src ON src.oid = c.conrelid "
+            "JOIN pg_class AS dst ON dst.oid = c.confrelid "
+            "JOIN pg_namespace AS n ON n.oid = dst.relnamespace "
+            "WHERE c.contype = 'f' AND n.nspname = %s AND dst.relname = ANY(%s)",
+            (PUBLIC, names),
+        ).fetchall()
+        for source, constraint in rows:
+            if source in STAR:
+                con.execute(
+                    sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
+                        _ident(PUBLIC, source), sql.Identifier(constraint)
+                    )
+                )
+
+    def _ensure_foreign_keys(self, con: psycopg.Connection[Any], plans: list[TablePlan]) -> None:
+        present = {
+            r[0]
+            for r in con.execute(
+                "SELECT c.conname FROM pg_constraint AS c JOIN pg_namespace AS n "
+                "ON n.oid = c.connamespace WHERE c.contype = 'f' AND n.nspname = %s",
+                (PUBLIC,),
+            ).fetchall()
+        }
+        loaded = {p.name for p in plans}
+        for plan in plans:
+            star = STAR.get(plan.name)
+            for fk in star.foreign_keys if star else ():
+                if fk.table in loaded and pg_ddl.foreign_key_name(plan.name, fk) not in present:
+                    con.execute(pg_ddl.add_foreign_key(plan.name, fk))
+
+    def _rewrite_slices(self, con: psycopg.Connection[Any], plan: TablePlan) -> None:
+        target = _ident(PUBLIC, plan.name)
+        con.execute(
+            sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
+                target, sql.SQL(slice_sql(plan.table))
+            ),
+            (plan.slices,),
+        )
+        columns = _column_list(plan.table)
+        con.execute(
+            sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
+                target, columns, columns, _ident(STAGING, plan.name)
+            )
+        )
+
+    def _grant(self, con: psycopg.Connection[Any], plans: list[TablePlan]) -> None:
+        """SELECT on every published table (and the history tables) for the reader role."""
+        reader = sql.Identifier(READER_ROLE)
+        con.execute(
+            sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(PUBLIC), reader)
+        )
+        con.execute(
+            sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA {} GRANT SELECT ON TABLES TO {}").format(
+                sql.Identifier(PUBLIC), reader
+            )
+        )
+        history = [
+            name
+            for name in HISTORY_TABLES
+            if con.execute("SELECT to_regclass(%s)", (f"{PUBLIC}.{name}",)).fetchone() != (None,)
+        ]
+        for name in [*(p.name for p in plans), *history]:
+            con.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(_ident(PUBLIC, name), reader))
+
+    def _record(self, con: psycopg.Connection[Any], plans: list[TablePlan], run_id: str) -> None:
+        """Remember the published slices and append this load to ``load_manifest``."""
+        state_tables = _ident(LOAD_STATE, "published_tables")
+        state_slices = _ident(LOAD_STATE, "published_slices")
+        with con.cursor() as cursor:
+            for plan in plans:
+                version = str(plan.table.build.get("version", ""))
+                if plan.mode != "unchanged":
+                    cursor.execute(
+                        sql.SQL(
+                            "INSERT INTO {} VALUES (%s, %s, %s, %s) ON CONFLICT (table_name) "
+                            "DO UPDATE SET definition_hash = EXCLUDED.definition_hash, "
+                            "checksum = EXCLUDED.checksum, lake_version = EXCLUDED.lake_version"
+                        ).format(state_tables),
+                        (plan.name, plan.definition, plan.checksum, version),
+                    )
+                    cursor.execute(
+                        sql.SQL("DELETE FROM {} WHERE table_name = %s").format(state_slices),
+                        (plan.name,),
+                    )
+                    cursor.executemany(
+                        sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s)").format(state_slices),
+                        [(plan.name, s, v.rows, v.checksum) for s, v in plan.lake.items()],
+                    )
+                cursor.execute(
+                    sql.SQL(
+                        "INSERT INTO {} (run_id, table_name, mode, row_count, rows_written, "
+                        "checksum, lake_version, bronze_batches) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                    ).format(_ident(PUBLIC, "load_manifest")),
+                    (
+                        run_id,
+                        plan.name,
+                        plan.mode,
+                        plan.rows,
+                        plan.rows_written,
+                        plan.checksum,
+                        version,
+                        list(plan.table.build.get("bronze_batches", [])),
+                    ),
+                )
+
+    def _finish(self, con: psycopg.Connection[Any], plans: list[TablePlan]) -> None:
+        """Fresh planner statistics for what changed; an empty staging schema."""
+        for plan in plans:
+            if plan.mode == "incremental":
+                con.execute(sql.SQL("ANALYZE {}").format(_ident(PUBLIC, plan.name)))
+        con.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(STAGING)))
