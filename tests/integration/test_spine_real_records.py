@@ -14,25 +14,38 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
-from independent_gold import apply_restatement, expected_gold, read_records
+from independent_gold import expected_gold, read_records
 from treasury_lakehouse.cli import main
 from treasury_lakehouse.testing import FakeFiscalDataApi
 from treasury_lakehouse.warehouse.duckdb import DuckDBWarehouse
 
 pytestmark = pytest.mark.shared_data
 
-# inside the 7-day lookback of the second run (watermark 2024-02-15 - 7 days = 2024-02-08)
-RESTATED_CASH = {
-    "record_date": "2024-02-13",
-    "account_type": "Treasury General Account (TGA) Closing Balance",
-}
-# inside the lookback of the third run (watermark 2024-03-29 - 7 days = 2024-03-22)
-RESTATED_DEBT = {
-    "record_date": "2024-03-25",
+NOTES_ISSUES = {
     "transaction_type": "Issues",
     "security_market": "Marketable",
     "security_type": "Notes",
 }
+
+
+def restate_amount(
+    api: FakeFiscalDataApi, rows: list[dict[str, str]], day: str, delta: int
+) -> None:
+    """Restate one day's Notes issues by ``delta`` million, as Treasury would: the day's amount
+    and the month- and fiscal-year-to-date totals from that day on move together (so the
+    quality gate's running-total identities still hold). ``rows`` (the expected records) are
+    changed the same way."""
+    for row in rows:
+        if any(row[k] != v for k, v in NOTES_ISSUES.items()) or row["record_date"] < day:
+            continue
+        changes = {"transaction_fytd_amt": str(int(row["transaction_fytd_amt"]) + delta)}
+        if row["record_date"][:7] == day[:7]:
+            changes["transaction_mtd_amt"] = str(int(row["transaction_mtd_amt"]) + delta)
+        if row["record_date"] == day:
+            changes["transaction_today_amt"] = str(int(row["transaction_today_amt"]) + delta)
+        match = {**NOTES_ISSUES, "record_date": row["record_date"]}
+        assert api.restate("public_debt_transactions", match, changes) == 1
+        row.update(changes)
 
 
 def _cli(*args: str) -> str:
@@ -42,10 +55,11 @@ def _cli(*args: str) -> str:
 
 
 def _bronze_versions(home: Path) -> list[str]:
-    glob = str(home / "lake/bronze/operating_cash_balance/*/*.parquet")
+    glob = str(home / "lake/bronze/public_debt_transactions/*/*.parquet")
     rows = duckdb.sql(
-        f"SELECT open_today_bal FROM read_parquet('{glob}') WHERE record_date = '2024-02-13' "
-        "AND account_type LIKE '%Closing Balance' ORDER BY ingestion_timestamp"
+        f"SELECT transaction_today_amt FROM read_parquet('{glob}') WHERE record_date = "
+        "'2024-02-13' AND transaction_type = 'Issues' AND security_type = 'Notes' "
+        "ORDER BY ingestion_timestamp"
     ).fetchall()
     return [r[0] for r in rows]
 
@@ -55,11 +69,18 @@ def test_backfill_then_incremental_runs_with_restatements(
 ) -> None:
     home = tmp_path / "home"
     common = ["--home", str(home), "--api-url", real_api.base_url]
+    pdt = read_records(
+        shared_records, "public_debt_transactions", date(2024, 1, 2), date(2024, 3, 29)
+    )
+    ocb = read_records(
+        shared_records, "operating_cash_balance", date(2024, 1, 2), date(2024, 3, 29)
+    )
     real_api.today = date(2024, 2, 15)
     _cli("run", *common, "--start", "2024-01-02")
 
+    # inside the 7-day lookback of the second run (watermark 2024-02-15 - 7 days = 2024-02-08)
     real_api.today = date(2024, 3, 29)
-    real_api.restate("operating_cash_balance", RESTATED_CASH, {"open_today_bal": "777777"})
+    restate_amount(real_api, pdt, "2024-02-13", 5)
     output = _cli("run", *common)
     for layer in ("bronze", "silver", "gold", "warehouse"):
         assert layer in output
@@ -69,21 +90,14 @@ def test_backfill_then_incremental_runs_with_restatements(
         assert status["datasets"][dataset]["bronze_batches"] == 2
         assert status["datasets"][dataset]["watermark"] == "2024-03-29"
         assert status["datasets"][dataset]["quarantined_rows"] == 0
-    assert _bronze_versions(home) == ["860356", "777777"]  # both versions kept in bronze
+    assert _bronze_versions(home) == ["0", "5"]  # both versions kept in bronze
 
-    pdt = read_records(
-        shared_records, "public_debt_transactions", date(2024, 1, 2), date(2024, 3, 29)
-    )
-    ocb = read_records(
-        shared_records, "operating_cash_balance", date(2024, 1, 2), date(2024, 3, 29)
-    )
-    assert apply_restatement(ocb, RESTATED_CASH, {"open_today_bal": "777777"}) == 1
     warehouse = DuckDBWarehouse(home / "warehouse.duckdb")
     for table, rows in expected_gold(pdt, ocb).items():
         assert sorted(warehouse.table_rows(table)) == rows, table
 
-    real_api.restate("public_debt_transactions", RESTATED_DEBT, {"transaction_today_amt": "12345"})
+    # inside the lookback of a third run (watermark 2024-03-29 - 7 days = 2024-03-22)
+    restate_amount(real_api, pdt, "2024-03-25", 12345)
     _cli("run", *common)
-    assert apply_restatement(pdt, RESTATED_DEBT, {"transaction_today_amt": "12345"}) == 1
     for table, rows in expected_gold(pdt, ocb).items():
         assert sorted(warehouse.table_rows(table)) == rows, table
