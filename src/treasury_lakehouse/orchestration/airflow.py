@@ -1,0 +1,345 @@
+"""The Airflow 3 DAG ``treasury_medallion``: ``treasury run`` as thin, idempotent tasks.
+
+::
+
+    <dataset>.ingest >> <dataset>.silver   (one task group per catalog dataset, in parallel)
+        >> gold >> quality_checks >> load  (load's outlets: one Asset per gold table)
+
+Every task is one call into :mod:`treasury_lakehouse.pipeline` with the ``TREASURY_*`` settings;
+this module only decides *when* (the schedule), *up to which record date*
+(:func:`statement_date`) and *what a failure means* (:func:`call_facade`). It is the only module
+of the package that imports Airflow, and the heavy parts of the package (engines, warehouse) are
+imported only when a task runs, so parsing the DAG file stays cheap and does no I/O.
+
+Design decisions (see docs/airflow.md):
+
+* Schedule: 18:00 America/New_York, Monday to Friday (:data:`SCHEDULE_CRON`), two hours after the
+  Daily Treasury Statement's usual 4 pm release, with a ``CronTriggerTimetable`` so the logical date
+  is the moment the run is due and daylight-saving changes are handled by the timezone.
+* Window: a run due on New York day *D* asks the API for record dates up to the business day before
+  *D* — the statement published at 4 pm on *D*. The start comes from the lake's own watermark (minus
+  the lookback), so a run over a past date reproduces what the daily run of that date fetched.
+* ``catchup=False``: the first run already ingests everything from ``TREASURY_START_DATE`` and each
+  run re-reads the lookback, so replaying every missed weekday would only repeat work; use
+  ``airflow backfill create`` for an explicit range. ``max_active_runs=1``: runs share one home.
+* Retries: transient library errors (HTTP 429/5xx after the client's own retries, incomplete
+  answers) and unexpected exceptions are retried with exponential backoff; a terminal
+  :class:`~treasury_lakehouse.errors.TreasuryError` fails the task at once with its message.
+* Assets: the load task publishes the warehouse tables, so each gold table is an outlet of ``load``
+  (``treasury://warehouse/<table>``): downstream DAGs run only on quality-checked, published data.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+from airflow.sdk import (
+    DAG,
+    Asset,
+    Connection,
+    CronTriggerTimetable,
+    TaskGroup,
+    TriggerRule,
+    get_current_context,
+    task,
+)
+from airflow.sdk.exceptions import (
+    AirflowFailException,
+    AirflowNotFoundException,
+    AirflowSkipException,
+)
+
+from treasury_lakehouse.calendar import previous_business_day
+from treasury_lakehouse.catalog import DATASETS
+from treasury_lakehouse.config import DEFAULT_START_DATE, Settings, mask_dsn, settings_from_env
+from treasury_lakehouse.errors import ConfigError, TreasuryError
+from treasury_lakehouse.models.registry import GOLD_MODELS
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DAG_ID = "treasury_medallion"
+TIMEZONE = "America/New_York"
+#: weekdays at 18:00 New York time: the DTS is released around 4 pm; two hours absorb late releases
+SCHEDULE_CRON = "0 18 * * 1-5"
+TAGS = ("treasury", "fiscal-data", "medallion")
+OWNER = "treasury-data"
+#: an Airflow connection (type postgres) used as the warehouse when TREASURY_WAREHOUSE is not set
+WAREHOUSE_CONNECTION_ID = "treasury_warehouse"
+ASSET_URI_PREFIX = "treasury://warehouse/"
+
+DEFAULT_ARGS: Mapping[str, Any] = {
+    "owner": OWNER,
+    "retries": 3,
+    "retry_delay": timedelta(minutes=5),
+    "retry_exponential_backoff": 2.0,  # 5, 10, 20 minutes
+    "max_retry_delay": timedelta(hours=1),
+    "execution_timeout": timedelta(hours=3),
+}
+
+#: connection extras passed on to libpq; others (e.g. a hook's cursor type) are not DSN parameters
+LIBPQ_EXTRAS = (
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "connect_timeout",
+    "application_name",
+    "options",
+    "target_session_attrs",
+)
+
+
+# ---------------------------------------------------------------- pure decisions
+
+
+def statement_date(run_moment: datetime) -> date:
+    """The newest record date a run due at ``run_moment`` asks the API for.
+
+    The Daily Treasury Statement of business day *B* is published around 4 pm New York time on the
+    next business day, so a run on New York day *D* (scheduled at 18:00) can read the statement of
+    the business day before *D*. Runs on a weekend or holiday ask for a statement that may not be
+    out yet; the API then answers with what is published and the next run's lookback completes it.
+    """
+    if run_moment.tzinfo is None:
+        raise ValueError(f"run moment {run_moment} has no timezone")
+    return previous_business_day(run_moment.astimezone(ZoneInfo(TIMEZONE)).date())
+
+
+def gold_assets() -> dict[str, Asset]:
+    """One Asset per gold table, published by the load task (``treasury://warehouse/<table>``)."""
+    return {
+        model.name: Asset(
+            name=f"treasury.{model.name}",
+            uri=f"{ASSET_URI_PREFIX}{model.name}",
+            group="treasury",
+            extra={"description": model.description, "grain": ", ".join(model.primary_key)},
+        )
+        for model in GOLD_MODELS
+    }
+
+
+def postgres_dsn(
+    *,
+    host: str | None,
+    port: int | None,
+    login: str | None,
+    password: str | None,
+    database: str | None,
+    extra: Mapping[str, Any],
+) -> str:
+    """A ``postgresql://`` DSN from an Airflow connection's fields (every part URL-quoted)."""
+    if not host:
+        raise ConfigError(f"Airflow connection {WAREHOUSE_CONNECTION_ID!r} has no host")
+    auth = ""
+    if login:
+        auth = quote(login, safe="")
+        if password:
+            auth += ":" + quote(password, safe="")
+        auth += "@"
+    netloc = f"{host}:{port}" if port else host
+    params = {key: str(extra[key]) for key in LIBPQ_EXTRAS if extra.get(key) not in (None, "")}
+    query = f"?{urlencode(params)}" if params else ""
+    return f"postgresql://{auth}{netloc}/{quote(database or '', safe='')}{query}"
+
+
+def pipeline_run_id(airflow_run_id: str) -> str:
+    """The facade's run id for an Airflow run (safe in file names; traceable to the DAG run)."""
+    return "airflow-" + re.sub(r"[^A-Za-z0-9._-]+", "_", airflow_run_id).strip("_")
+
+
+def call_facade(step: Callable[[], T]) -> T:
+    """Run one facade call; a terminal library error fails the task at once, without retries.
+
+    Transient errors (``TreasuryError.transient``) and unexpected exceptions propagate unchanged,
+    so Airflow retries them with the task's exponential backoff.
+    """
+    try:
+        return step()
+    except TreasuryError as error:
+        if error.transient:
+            raise
+        raise AirflowFailException(f"{type(error).__name__}: {error}") from error
+
+
+# ---------------------------------------------------------------- settings of a running task
+
+
+def _run_moment(context: Context) -> datetime:
+    """The end of the run's data interval (a run without a logical date: when it was due)."""
+    moment = context.get("data_interval_end") or context["dag_run"].run_after
+    if moment is None:  # pragma: no cover - Airflow always sets run_after
+        raise AirflowFailException("the DAG run has neither a data interval nor run_after")
+    return moment
+
+
+def run_settings(context: Context, **overrides: Any) -> Settings:
+    """The ``TREASURY_*`` settings, with the API window ending at the run's statement date."""
+    end = statement_date(_run_moment(context))
+    return call_facade(lambda: settings_from_env(end=end, **overrides))
+
+
+def dataset_settings(context: Context, dataset: str) -> Settings:
+    """Settings limited to one dataset; skips the task when TREASURY_DATASETS leaves it out."""
+    settings = run_settings(context)
+    if dataset not in settings.datasets:
+        raise AirflowSkipException(f"{dataset} is not in TREASURY_DATASETS")
+    return settings.with_overrides(datasets=(dataset,))
+
+
+def with_warehouse_connection(settings: Settings) -> Settings:
+    """Use the ``treasury_warehouse`` connection when TREASURY_WAREHOUSE is not set.
+
+    The warehouse counts as not set when it is the home's default DuckDB file.
+    """
+    if settings.warehouse != Settings(home=settings.home).warehouse:
+        return settings
+    try:
+        connection = Connection.get(WAREHOUSE_CONNECTION_ID)
+    except AirflowNotFoundException:
+        return settings
+    if connection.conn_type not in ("postgres", "postgresql"):
+        raise AirflowFailException(
+            f"Airflow connection {WAREHOUSE_CONNECTION_ID!r} is of type {connection.conn_type!r};"
+            " the warehouse needs a postgres connection"
+        )
+    dsn = call_facade(
+        lambda: postgres_dsn(
+            host=connection.host,
+            port=connection.port,
+            login=connection.login,
+            password=connection.password,
+            database=connection.schema,
+            extra=connection.extra_dejson,
+        )
+    )
+    log.info("warehouse from connection %s: %s", WAREHOUSE_CONNECTION_ID, mask_dsn(dsn))
+    return settings.with_overrides(warehouse=dsn)
+
+
+# ---------------------------------------------------------------- task bodies
+
+
+def ingest_dataset(dataset: str) -> dict[str, Any]:
+    """Task: fetch one dataset's window (watermark − lookback .. statement date) into bronze."""
+    from treasury_lakehouse import pipeline
+
+    settings = dataset_settings(get_current_context(), dataset)
+    [result] = call_facade(lambda: pipeline.ingest(settings))
+    log.info("%s: %d rows in %d pages for %s", dataset, result.rows, result.pages, result.window)
+    return {
+        "dataset": dataset,
+        "window": result.window,
+        "rows": result.rows,
+        "batch_id": result.batch_id,
+        "watermark": result.watermark.isoformat() if result.watermark else None,
+    }
+
+
+def build_dataset_silver(dataset: str) -> dict[str, Any]:
+    """Task: rebuild one dataset's silver (and quarantine) from its committed bronze."""
+    from treasury_lakehouse import pipeline
+
+    settings = dataset_settings(get_current_context(), dataset)
+    [counts] = call_facade(lambda: pipeline.build_silver(settings))
+    return {
+        "dataset": dataset,
+        "rows_in": counts.rows_in,
+        "silver": counts.silver,
+        "superseded": counts.superseded,
+        "quarantined": counts.quarantined,
+    }
+
+
+def build_gold_tables() -> dict[str, int]:
+    """Task: rebuild every gold table whose silver sources are published (rows per table)."""
+    from treasury_lakehouse import pipeline
+
+    settings = run_settings(get_current_context())
+    return call_facade(lambda: pipeline.build_gold(settings))
+
+
+def run_quality_checks() -> dict[str, Any]:
+    """Task: the data-quality gate; an error-level failure stops the run before the load."""
+    from treasury_lakehouse import pipeline
+
+    context = get_current_context()
+    settings = run_settings(context)
+    run_id = pipeline_run_id(context["run_id"])
+    report = call_facade(lambda: pipeline.check(settings, run_id=run_id))
+    if report.failed:
+        names = ", ".join(f"{r.check} on {r.table}" for r in report.failed)
+        raise AirflowFailException(
+            f"QualityGateError: data-quality checks failed, nothing was loaded: {names}"
+        )
+    return {"run_id": run_id, "checks": len(report.results), "warnings": report.warning_counts()}
+
+
+def load_warehouse() -> dict[str, int]:
+    """Task: publish silver and gold to the warehouse; annotates each gold Asset's event."""
+    from treasury_lakehouse import pipeline
+
+    context = get_current_context()
+    settings = with_warehouse_connection(run_settings(context))
+    run_id = pipeline_run_id(context["run_id"])
+    result = call_facade(lambda: pipeline.load(settings, run_id=run_id))
+    events = context["outlet_events"]
+    for name, asset in gold_assets().items():
+        if name in result.tables:
+            events[asset].extra = {
+                "rows": result.tables[name],
+                "statement_date": settings.end.isoformat() if settings.end else None,
+                "run_id": run_id,
+            }
+    return result.tables
+
+
+# ---------------------------------------------------------------- the DAG
+
+
+def _dataset_group(dataset: str) -> TaskGroup:
+    """``<dataset>.ingest >> <dataset>.silver``."""
+    with TaskGroup(group_id=dataset, tooltip=DATASETS[dataset].title) as group:
+        ingested = task(task_id="ingest")(ingest_dataset)(dataset)
+        silvered = task(task_id="silver")(build_dataset_silver)(dataset)
+        ingested >> silvered
+    return group
+
+
+def build_dag(dag_id: str = DAG_ID) -> DAG:
+    """The ``treasury_medallion`` DAG: structure only; each task reads its settings when it runs."""
+    with DAG(
+        dag_id=dag_id,
+        description="Fiscal Data API → bronze → silver → gold → quality gate → warehouse",
+        doc_md=__doc__,
+        schedule=CronTriggerTimetable(SCHEDULE_CRON, timezone=TIMEZONE),
+        start_date=datetime(
+            DEFAULT_START_DATE.year,
+            DEFAULT_START_DATE.month,
+            DEFAULT_START_DATE.day,
+            tzinfo=ZoneInfo(TIMEZONE),
+        ),
+        catchup=False,
+        max_active_runs=1,
+        dagrun_timeout=timedelta(hours=8),
+        default_args=dict(DEFAULT_ARGS),
+        tags=list(TAGS),
+    ) as dag:
+        datasets = [_dataset_group(name) for name in DATASETS]
+        gold = task(task_id="gold", trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)(
+            build_gold_tables
+        )()
+        checked = task(task_id="quality_checks")(run_quality_checks)()
+        loaded = task(task_id="load", outlets=list(gold_assets().values()))(load_warehouse)()
+        datasets >> gold
+        gold >> checked >> loaded
+    return dag
