@@ -297,3 +297,13 @@ def demo(records: Path | None, today: date | None, **flags: Any) -> None:
     echo_transform(result.transform)
     echo_load(result.load)
     click.echo(f"demo       served {result.extra['served']}; explore {settings.home}")
+
+
+@main.command()
+@settings_options
+@handle_errors
+def report(**flags: Any) -> None:
+    """Write an HTML report with charts of the published gold tables to <home>/report/."""
+    from treasury_lakehouse.report import build_report
+
+    click.echo(f"report     {build_report(build_settings(**flags))}")

@@ -80,6 +80,15 @@ def test_demo_runs_offline_on_a_synthetic_sample(tmp_path: Path) -> None:
     assert (tmp_path / "demo" / "warehouse.duckdb").exists()
 
 
+def test_report_command_writes_the_page(fake_api: FakeFiscalDataApi, tmp_path: Path) -> None:
+    fake_api.today = date(2022, 2, 28)
+    common = ["--home", str(tmp_path), "--api-url", fake_api.base_url]
+    assert CliRunner().invoke(main, ["run", *common, "--start", "2022-01-03"]).exit_code == 0
+    result = CliRunner().invoke(main, ["report", *common])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "report" / "index.html").exists()
+
+
 def test_group_help_lists_every_command() -> None:
     output = CliRunner().invoke(main, ["--help"]).output
     for command in COMMANDS:
