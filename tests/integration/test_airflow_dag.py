@@ -257,6 +257,29 @@ def test_dag_run_on_synthetic_records_leaves_independent_gold_in_the_warehouse(
 
 
 @pytest.mark.slow
+@pytest.mark.spark
+def test_dag_run_with_the_spark_engine_passes_treasury_engine_through(
+    medallion: Any,
+    fake_api: FakeFiscalDataApi,
+    synthetic_records: Path,
+    treasury_env: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from treasury_lakehouse.lake.layout import Lake, read_build_info
+
+    treasury_env.setenv("TREASURY_ENGINE", "spark")
+    treasury_env.setenv("TREASURY_API_URL", fake_api.base_url)
+    treasury_env.setenv("TREASURY_START_DATE", "2022-04-01")
+    _run_dag(medallion, _at("2022-04-21"))
+
+    home = tmp_path / "treasury"
+    gold_versions = Lake(home / "lake").published_gold().values()
+    assert {read_build_info(v)["engine"] for v in gold_versions} == {"spark"}
+    expected = _expected(synthetic_records, date(2022, 4, 1), date(2022, 4, 20))
+    assert _warehouse_gold(home) == expected
+
+
+@pytest.mark.slow
 def test_backfill_of_past_dates_yields_the_gold_of_one_run_over_the_range(
     medallion: Any,
     fake_api: FakeFiscalDataApi,
