@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlglot
 from py4j.protocol import Py4JError  # type: ignore[import-untyped]
@@ -124,29 +123,12 @@ def _write_single_file(frame: DataFrame, target: Path) -> None:
         raise EngineError(f"spark: expected one output file in {staging}, found {len(parts)}")
     os.rename(parts[0], target)
     shutil.rmtree(staging)
-    _relax_nullability(target)
 
 
 def _write_partitioned(frame: DataFrame, directory: Path) -> None:
     """Write ``frame`` as ``directory/record_year=<year>/part-*.parquet`` plain files."""
     frame.write.mode("append").partitionBy(PARTITION_COLUMN).parquet(_uri(directory))
     _remove_spark_markers(directory)
-
-
-def _relax_nullability(file: Path) -> None:
-    """Mark every column of a single-file output nullable, as DuckDB writes them.
-
-    Spark records ``NOT NULL`` for columns it can prove non-null (``COALESCE(SUM(...), 0)``);
-    DuckDB never does. Only the small gold and quarantine files are rewritten, and only when
-    Spark made a column required, so both engines' files carry the same schema.
-    """
-    schema = pq.read_schema(file)
-    if all(field.nullable for field in schema):
-        return
-    relaxed = pa.schema([field.with_nullable(True) for field in schema], schema.metadata)
-    tmp = file.with_name(f"_{file.name}")
-    pq.write_table(pq.read_table(file).cast(relaxed), tmp, compression="zstd")
-    os.replace(tmp, file)
 
 
 def _rows_in(file: Path) -> int:

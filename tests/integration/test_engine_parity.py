@@ -1,0 +1,275 @@
+"""Every model on every engine: one test body, parametrized over the engines (Ibis-style).
+
+The ``engine`` fixture runs each test once per engine in ``ENGINES``. On the full real records of
+../shared/fiscaldata (2005–2026, both datasets) every engine must produce, through the facade's
+``transform``, silver tables, row counts and gold tables equal to the reference engine's (DuckDB)
+row for row with the same Arrow types, and gold equal to ``tests/independent_gold.py``. Hand-made
+bad values must land in quarantine with the same reasons on every engine.
+
+A known gap of one engine goes into ``KNOWN_GAPS`` and becomes a strict expected failure: the
+suite breaks the day the gap is fixed, so the entry gets removed. There is none today.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from independent_gold import expected_gold, read_records
+from treasury_lakehouse import pipeline
+from treasury_lakehouse.catalog import PUBLIC_DEBT_TRANSACTIONS
+from treasury_lakehouse.config import Settings
+from treasury_lakehouse.engines import open_engine
+from treasury_lakehouse.engines.base import QUARANTINE_FILE, Engine, SilverCounts
+from treasury_lakehouse.lake.layout import Lake
+from treasury_lakehouse.models.registry import GOLD_MODELS, GoldModel
+from treasury_lakehouse.testing import FakeFiscalDataApi
+from treasury_lakehouse.warehouse.base import WarehouseTable, lake_tables
+
+REFERENCE = "duckdb"
+ENGINES = [
+    pytest.param("duckdb", id="duckdb"),
+    pytest.param("spark", id="spark", marks=(pytest.mark.spark, pytest.mark.slow)),
+]
+#: (engine, what) → why it differs; each is applied as a strict xfail
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
+FIRST_DAY, LAST_DAY = date(2005, 10, 1), date(2026, 12, 31)
+
+
+def known_gap(request: pytest.FixtureRequest, engine: Engine, what: str) -> None:
+    reason = KNOWN_GAPS.get((engine.name, what))
+    if reason:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+
+
+class _KeepOpen:
+    """The module's engine, handed to the facade; its session outlives each ``transform``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.name = engine.name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self.engine, attribute)
+
+    def close(self) -> None:
+        """The ``engine`` fixture closes the engine once, after the module."""
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """One engine (one Spark session) per engine name for the whole module."""
+    engine = open_engine(Settings(engine=request.param))
+    yield engine
+    engine.close()
+
+
+@dataclass(frozen=True)
+class BuiltLake:
+    home: Path
+    silver: list[SilverCounts]
+    gold: dict[str, int]
+
+    def tables(self) -> dict[str, WarehouseTable]:
+        return {t.name: t for t in lake_tables(Lake(self.home / "lake"))}
+
+
+def transform_with(engine: Engine, bronze: Path, home: Path) -> BuiltLake:
+    """Run the facade's ``transform`` over a copy of ``bronze`` with this engine instance."""
+    shutil.copytree(bronze, home / "lake" / "bronze")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "open_engine", lambda settings: _KeepOpen(engine))
+        result = pipeline.transform(Settings(home=home, engine=engine.name))  # type: ignore[arg-type]
+    return BuiltLake(home, result.silver, result.gold)
+
+
+@pytest.fixture(scope="module")
+def real_bronze(shared_records: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Bronze of every real record of both datasets, ingested through the fake API."""
+    home = tmp_path_factory.mktemp("real-bronze")
+    with FakeFiscalDataApi(shared_records) as api:
+        settings = Settings(home=home, api_url=api.base_url, start=FIRST_DAY, timeout_s=30.0)
+        pipeline.ingest(settings)
+    return home / "lake" / "bronze"
+
+
+@pytest.fixture(scope="module")
+def reference(real_bronze: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltLake]:
+    engine = open_engine(Settings(engine=REFERENCE))
+    try:
+        yield transform_with(engine, real_bronze, tmp_path_factory.mktemp("reference"))
+    finally:
+        engine.close()
+
+
+@pytest.fixture(scope="module")
+def built(engine: Engine, real_bronze: Path, tmp_path_factory: pytest.TempPathFactory) -> BuiltLake:
+    return transform_with(engine, real_bronze, tmp_path_factory.mktemp(f"built-{engine.name}"))
+
+
+def read_sorted(table: WarehouseTable) -> pa.Table:
+    """A published table as one Arrow table in a deterministic order (key, then lineage)."""
+    names = [c.name for c in table.columns]
+    parts = [pq.read_table(f, columns=names) for f in table.files]
+    data = pa.concat_tables(parts).replace_schema_metadata(None)
+    key = list(table.primary_key or table.unique_key)
+    key += [c for c in ("batch_id",) if c in names and c not in key]
+    return data.sort_by([(c, "ascending") for c in key])
+
+
+def _nullable(table: pa.Table) -> pa.Table:
+    return table.cast(pa.schema([f.with_nullable(True) for f in table.schema]))
+
+
+def assert_same_table(actual: pa.Table, expected: pa.Table) -> None:
+    """Same column names, Arrow types and values, row for row.
+
+    Parquet's REQUIRED flag is left out: it is a writer's detail, not the data's (DuckDB marks a
+    column required when its statistics saw no NULL; Spark when the plan proves none).
+    """
+    actual, expected = _nullable(actual), _nullable(expected)
+    assert actual.schema == expected.schema, f"{actual.schema}\n!=\n{expected.schema}"
+    assert actual.num_rows == expected.num_rows
+    if not actual.equals(expected):
+        for number, (got, want) in enumerate(
+            zip(actual.to_pylist(), expected.to_pylist(), strict=True)
+        ):
+            assert got == want, f"first difference at row {number}"
+
+
+# --- the shared bodies ---------------------------------------------------------------------
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("model", GOLD_MODELS, ids=lambda m: m.name)
+def test_gold_model_equals_the_reference_and_the_definition(
+    request: pytest.FixtureRequest,
+    engine: Engine,
+    built: BuiltLake,
+    reference: BuiltLake,
+    shared_records: Path,
+    model: GoldModel,
+) -> None:
+    known_gap(request, engine, model.name)
+    actual = read_sorted(built.tables()[model.name])
+    assert_same_table(actual, read_sorted(reference.tables()[model.name]))
+    assert built.gold[model.name] == actual.num_rows > 0
+    pdt = read_records(shared_records, "public_debt_transactions", FIRST_DAY, LAST_DAY)
+    ocb = read_records(shared_records, "operating_cash_balance", FIRST_DAY, LAST_DAY)
+    rows = [tuple(r.values()) for r in actual.to_pylist()]
+    assert rows == expected_gold(pdt, ocb)[model.name]
+
+
+@pytest.mark.shared_data
+def test_silver_tables_and_row_counts_equal_the_reference(
+    request: pytest.FixtureRequest, engine: Engine, built: BuiltLake, reference: BuiltLake
+) -> None:
+    known_gap(request, engine, "silver")
+    assert built.silver == reference.silver
+    assert {c.dataset: c.rows_in for c in built.silver} == {
+        "operating_cash_balance": 8934,
+        "public_debt_transactions": 29500,
+    }
+    tables, expected = built.tables(), reference.tables()
+    silver = sorted(name for name in expected if name.startswith("silver_"))
+    assert silver == ["silver_operating_cash_balance", "silver_public_debt_transactions"]
+    for name in silver:
+        assert_same_table(read_sorted(tables[name]), read_sorted(expected[name]))
+        assert all(f.name.endswith(".parquet") for f in tables[name].files)
+        assert {f.parent.name for f in tables[name].files} == {
+            f.parent.name for f in expected[name].files
+        }  # the same record_year=<year> partitions
+
+
+# --- quarantine: hand-made bad values -------------------------------------------------------
+
+GOOD = {
+    "record_date": "2024-01-02",
+    "transaction_type": "Issues",
+    "security_market": "Marketable",
+    "security_type": "Notes",
+    "security_type_desc": "null",
+    "transaction_today_amt": "100",
+    "transaction_mtd_amt": "100",
+    "transaction_fytd_amt": "900",
+    "table_nbr": "IIIA",
+    "table_nm": "Public Debt Transactions",
+    "src_line_nbr": "3",
+    "record_fiscal_year": "2024",
+    "record_fiscal_quarter": "2",
+    "record_calendar_year": "2024",
+    "record_calendar_quarter": "1",
+    "record_calendar_month": "01",
+    "record_calendar_day": "02",
+}
+#: (changes to a good row, the quarantine reason every engine must give)
+BAD_VALUES: list[tuple[dict[str, str], str]] = [
+    ({"transaction_today_amt": "N/A"}, "transaction_today_amt: not a CURRENCY0: N/A"),
+    ({"transaction_today_amt": "1e3"}, "transaction_today_amt: not a CURRENCY0: 1e3"),
+    # Java's `$` also matches before a final line break: the Spark override must catch this
+    ({"transaction_mtd_amt": "12\n"}, "transaction_mtd_amt: not a CURRENCY0: 12\n"),
+    ({"record_date": "2024-02-30"}, "record_date: not a DATE: 2024-02-30"),
+    ({"record_date": "2024-1-2"}, "record_date: not a DATE: 2024-1-2"),
+    ({"src_line_nbr": "1234567890"}, "src_line_nbr: not a INTEGER: 1234567890"),
+    ({"record_calendar_month": "13"}, "record_calendar_month: not a MONTH: 13"),
+    ({"security_type": " null "}, "security_type: natural key is missing"),
+    (
+        {"transaction_type": "", "record_fiscal_quarter": "5"},
+        "transaction_type: natural key is missing; record_fiscal_quarter: not a QUARTER: 5",
+    ),
+]
+
+
+def _bronze_page(path: Path, batch: str, at: datetime, rows: list[dict[str, str]]) -> Path:
+    columns: dict[str, pa.Array] = {k: pa.array([r[k] for r in rows], pa.string()) for k in GOOD}
+    n = len(rows)
+    columns["ingestion_timestamp"] = pa.array([at] * n, pa.timestamp("us", "UTC"))
+    columns["batch_id"] = pa.array([batch] * n, pa.string())
+    columns["page_number"] = pa.array([1] * n, pa.int32())
+    columns["row_index"] = pa.array(range(n), pa.int32())
+    pq.write_table(pa.table(columns), path)
+    return path
+
+
+def _quarantine(engine: Engine, bronze: list[Path], out: Path) -> tuple[SilverCounts, pa.Table]:
+    silver_dir, quarantine_dir = out / "silver", out / "quarantine"
+    silver_dir.mkdir(parents=True)
+    quarantine_dir.mkdir()
+    counts = engine.build_silver(PUBLIC_DEBT_TRANSACTIONS, bronze, silver_dir, quarantine_dir)
+    table = pq.read_table(quarantine_dir / QUARANTINE_FILE).replace_schema_metadata(None)
+    return counts, table
+
+
+def test_bad_values_are_quarantined_with_the_same_reasons(
+    request: pytest.FixtureRequest, engine: Engine, tmp_path: Path
+) -> None:
+    known_gap(request, engine, "quarantine")
+    first = [GOOD, *({**GOOD, **changes} for changes, _ in BAD_VALUES)]
+    bronze = [
+        _bronze_page(tmp_path / "b1.parquet", "b1", datetime(2024, 1, 3, tzinfo=UTC), first),
+        _bronze_page(
+            tmp_path / "b2.parquet",
+            "b2",
+            datetime(2024, 1, 10, tzinfo=UTC),
+            [{**GOOD, "transaction_today_amt": "105"}],  # restates the good row
+        ),
+    ]
+    counts, quarantined = _quarantine(engine, bronze, tmp_path / engine.name)
+    assert counts == SilverCounts("public_debt_transactions", 11, 1, 1, len(BAD_VALUES))
+    assert quarantined.column("quarantine_reason").to_pylist() == [r for _, r in BAD_VALUES]
+    assert quarantined.column("row_index").to_pylist() == list(range(1, len(BAD_VALUES) + 1))
+
+    reference = open_engine(Settings(engine=REFERENCE))
+    try:
+        _, expected = _quarantine(reference, bronze, tmp_path / "reference")
+    finally:
+        reference.close()
+    assert_same_table(quarantined, expected)

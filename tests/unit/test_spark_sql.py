@@ -1,0 +1,100 @@
+"""The Spark engine's SQL: SQLGlot's DuckDB → Spark transpiling, its one override, and Java.
+
+No JVM is started here: these check the SQL text and the up-front Java check. That the transpiled
+models give DuckDB's results on Spark is tests/integration/test_engine_parity.py.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from treasury_lakehouse.catalog import DATASETS, PUBLIC_DEBT_TRANSACTIONS
+from treasury_lakehouse.cli import main
+from treasury_lakehouse.engines.spark import SparkEngine, to_spark_sql
+from treasury_lakehouse.errors import EngineError
+from treasury_lakehouse.models.registry import GOLD_MODELS
+from treasury_lakehouse.models.silver import PATTERNS, silver_sql
+
+
+def test_silver_model_constructs_translate_to_spark_sql() -> None:
+    spark = to_spark_sql(silver_sql(PUBLIC_DEBT_TRANSACTIONS))
+    assert "REGEXP_MATCHES" not in spark
+    assert "`clean_record_date` RLIKE '^[0-9]{4}-[0-9]{2}-[0-9]{2}\\\\z'" in spark
+    assert "TRY_CAST(`clean_record_date` AS DATE)" in spark  # NULL for 2024-02-30, as DuckDB
+    assert "CAST(`clean_transaction_today_amt` AS BIGINT)" in spark
+    assert "CAST(`clean_src_line_nbr` AS INT)" in spark
+    # DuckDB's CONCAT skips NULLs; Spark's returns NULL, so SQLGlot wraps each part
+    assert "CONCAT('transaction_today_amt: not a CURRENCY0: ', COALESCE(" in spark
+    assert "CONCAT_WS('; ', CASE WHEN" in spark
+    assert "ROW_NUMBER() OVER (PARTITION BY quarantine_reason IS NULL, `record_date`" in spark
+
+
+def test_currency_becomes_an_exact_decimal_on_spark() -> None:
+    for dataset in DATASETS.values():
+        assert "DOUBLE" not in to_spark_sql(silver_sql(dataset)).upper()
+    sql = "SELECT CAST(x AS DECIMAL(20, 2)) AS amount FROM t"
+    assert to_spark_sql(sql) == "SELECT CAST(x AS DECIMAL(20, 2)) AS amount FROM t"
+
+
+def test_gold_models_transpile_without_loss() -> None:
+    for model in GOLD_MODELS:
+        spark = to_spark_sql(model.sql)
+        assert "DOUBLE" not in spark.upper() and "FLOAT" not in spark.upper()
+        for column in model.column_names:
+            assert f"AS {column}" in spark or column in spark
+    growth = to_spark_sql(next(m.sql for m in GOLD_MODELS if m.name.endswith("debt_growth")))
+    # DuckDB sorts NULLs last by default, Spark first: SQLGlot makes the order explicit
+    assert "ORDER BY year NULLS LAST, month NULLS LAST" in growth
+    assert "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW" in growth
+
+
+@pytest.mark.parametrize("api_type", sorted(PATTERNS))
+def test_override_anchors_patterns_at_the_end_of_the_text(api_type: str) -> None:
+    """Why the Spark override exists.
+
+    DuckDB's regular expressions (RE2) read a final ``$`` as the end of the text. Java's, which
+    Spark's RLIKE uses, also let ``$`` match just before a final line break, like Python's ``re``
+    below; Spark's casts then trim that line break, so ``'12\\n'`` would become 12 on Spark and a
+    quarantined row on DuckDB. The override ends each pattern with ``\\z`` (end of text) instead.
+    """
+    pattern = PATTERNS[api_type]
+    samples = {"DATE": "2024-01-02", "CURRENCY": "12.50", "YEAR": "2024"}
+    sample = samples.get(api_type, "1")
+    assert re.search(pattern, sample + "\n"), "Java and Python: $ matches before a final \\n"
+    spark_pattern = pattern[:-1] + r"\z"
+    assert not re.search(spark_pattern.replace(r"\z", r"\Z"), sample + "\n")
+    sql = f"SELECT REGEXP_MATCHES(x, '{pattern}') FROM t"
+    assert (
+        to_spark_sql(sql)
+        == f"SELECT x RLIKE '{spark_pattern.replace(chr(92), chr(92) * 2)}' FROM t"
+    )
+
+
+def test_a_dollar_inside_a_pattern_is_left_alone() -> None:
+    assert (
+        to_spark_sql(r"SELECT REGEXP_MATCHES(x, '^\$') FROM t") == r"SELECT x RLIKE '^\\$' FROM t"
+    )
+
+
+def test_missing_java_is_reported_before_any_jvm_starts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    with pytest.raises(EngineError, match=r"needs Java 17.*openjdk-17-jre-headless"):
+        SparkEngine()
+
+
+def test_the_cli_says_java_is_missing_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    home = tmp_path / "home"
+    result = CliRunner().invoke(main, ["transform", "--home", str(home), "--engine", "spark"])
+    assert result.exit_code == 1
+    assert "Error: " in result.output and "needs Java 17" in result.output
