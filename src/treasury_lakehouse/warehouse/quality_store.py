@@ -55,23 +55,32 @@ def report_rows(reports: Sequence[dict[str, Any]], have: set[tuple[str, str]]) -
     return rows
 
 
-def _ddl() -> str:
+#: the table as each warehouse names it (PostgreSQL: schema public, like the gold tables)
+DUCKDB_TABLE, POSTGRES_TABLE = TABLE, f"public.{TABLE}"
+
+
+def _ddl(table: str) -> str:
     columns = ", ".join(f"{name} {sql_type}" for name, sql_type, _ in COLUMNS)
-    return f"CREATE TABLE IF NOT EXISTS {TABLE} ({columns})"
+    return f"CREATE TABLE IF NOT EXISTS {table} ({columns})"
 
 
-def _insert(placeholder: str) -> str:
+def _insert(table: str, placeholder: str) -> str:
     values = ", ".join(f"CAST({placeholder} AS {sql_type})" for _, sql_type, _ in COLUMNS)
-    return f"INSERT INTO {TABLE} SELECT {values}"
+    return f"INSERT INTO {table} SELECT {values}"
 
 
-def _comments() -> list[str]:
+def _comments(table: str) -> list[str]:
     def lit(text: str) -> str:
         return "'" + text.replace("'", "''") + "'"
 
-    statements = [f"COMMENT ON TABLE {TABLE} IS {lit(COMMENT)}"]
-    statements += [f"COMMENT ON COLUMN {TABLE}.{n} IS {lit(c)}" for n, _, c in COLUMNS]
+    statements = [f"COMMENT ON TABLE {table} IS {lit(COMMENT)}"]
+    statements += [f"COMMENT ON COLUMN {table}.{n} IS {lit(c)}" for n, _, c in COLUMNS]
     return statements
+
+
+def _select(table: str, run_id: str | None, placeholder: str) -> str:
+    where = f" WHERE run_id = {placeholder}" if run_id else ""
+    return f"SELECT * FROM {table}{where} ORDER BY checked_at DESC, check_name, table_name"
 
 
 def sync_quality(settings: Settings, reports: Sequence[dict[str, Any]]) -> int:
@@ -90,14 +99,12 @@ def _sync_duckdb(path: Path, reports: Sequence[dict[str, Any]]) -> int:
     try:
         with duckdb.connect(str(path)) as con:
             con.execute("BEGIN")
-            con.execute(_ddl())
-            have = {
-                (r[0], r[1]) for r in con.execute(f"SELECT run_id, stage FROM {TABLE}").fetchall()
-            }
-            rows = report_rows(reports, have)
+            con.execute(_ddl(DUCKDB_TABLE))
+            have = con.execute(f"SELECT DISTINCT run_id, stage FROM {DUCKDB_TABLE}").fetchall()
+            rows = report_rows(reports, {(r[0], r[1]) for r in have})
             if rows:
-                con.executemany(_insert("?"), rows)
-            for statement in _comments():
+                con.executemany(_insert(DUCKDB_TABLE, "?"), rows)
+            for statement in _comments(DUCKDB_TABLE):
                 con.execute(statement)
             con.execute("COMMIT")
             con.execute("CHECKPOINT")
@@ -109,16 +116,19 @@ def _sync_duckdb(path: Path, reports: Sequence[dict[str, Any]]) -> int:
 def _sync_postgres(dsn: str, reports: Sequence[dict[str, Any]]) -> int:
     import psycopg
 
+    def run(con: psycopg.Connection[Any], statement: str, *params: Any) -> psycopg.Cursor[Any]:
+        return con.execute(statement.encode(), params or None)
+
     try:
         with psycopg.connect(dsn, connect_timeout=10) as con, con.transaction():
-            con.execute(_ddl())
-            have = {(r[0], r[1]) for r in con.execute(f"SELECT run_id, stage FROM {TABLE}")}
-            rows = report_rows(reports, have)
+            run(con, _ddl(POSTGRES_TABLE))
+            have = run(con, f"SELECT DISTINCT run_id, stage FROM {POSTGRES_TABLE}").fetchall()
+            rows = report_rows(reports, {(r[0], r[1]) for r in have})
             if rows:
                 with con.cursor() as cursor:
-                    cursor.executemany(_insert("%s"), rows)
-            for statement in _comments():
-                con.execute(statement)  # type: ignore[arg-type]
+                    cursor.executemany(_insert(POSTGRES_TABLE, "%s").encode(), rows)
+            for statement in _comments(POSTGRES_TABLE):
+                run(con, statement)
     except psycopg.Error as error:
         raise WarehouseError(
             f"recording quality results in {mask_dsn(dsn)} failed: {error}"
@@ -128,8 +138,6 @@ def _sync_postgres(dsn: str, reports: Sequence[dict[str, Any]]) -> int:
 
 def read_quality(settings: Settings, run_id: str | None = None) -> list[dict[str, Any]]:
     """Rows of ``quality_results`` (of one run, if given), newest first; [] when there is none."""
-    where = " WHERE run_id = ?" if run_id else ""
-    sql = f"SELECT * FROM {TABLE}{where} ORDER BY checked_at DESC, check_name, table_name"
     params = [run_id] if run_id else []
     if settings.warehouse_kind == "duckdb":
         import duckdb
@@ -138,17 +146,17 @@ def read_quality(settings: Settings, run_id: str | None = None) -> list[dict[str
         if not path.exists():
             return []
         with duckdb.connect(str(path), read_only=True) as con:
-            if not con.execute(
-                "SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [TABLE]
-            ).fetchone():
+            found = con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [TABLE])
+            if not found.fetchone():
                 return []
-            cursor = con.execute(sql, params)
+            cursor = con.execute(_select(DUCKDB_TABLE, run_id, "?"), params)
             names = [d[0] for d in cursor.description or ()]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     import psycopg
     from psycopg.rows import dict_row
 
     with psycopg.connect(settings.warehouse, connect_timeout=10, row_factory=dict_row) as con:
-        if con.execute("SELECT to_regclass(%s) AS t", [TABLE]).fetchone() in (None, {"t": None}):
+        exists = con.execute("SELECT to_regclass(%s) AS t", [POSTGRES_TABLE]).fetchone()
+        if not exists or exists["t"] is None:
             return []
-        return list(con.execute(sql.replace("?", "%s"), params))  # type: ignore[arg-type]
+        return list(con.execute(_select(POSTGRES_TABLE, run_id, "%s").encode(), params))

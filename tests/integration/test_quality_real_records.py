@@ -1,0 +1,57 @@
+"""On the real records every error-level check passes, and the warnings found are counted.
+
+The warnings are the statements' own rounding (each figure is rounded to a million on its own) and
+the hole in the real ``public_debt_transactions`` sample (2005-10-07..2021-06-23).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import make_settings
+from treasury_lakehouse import pipeline
+from treasury_lakehouse.cli import main
+from treasury_lakehouse.testing import FakeFiscalDataApi
+from treasury_lakehouse.warehouse.quality_store import read_quality
+
+pytestmark = pytest.mark.shared_data
+
+LAST_DAY = date(2026, 6, 23)
+PDT, OCB = "silver_public_debt_transactions", "silver_operating_cash_balance"
+#: warn findings on the real records, per check and table (measured; see docs/quality.md)
+EXPECTED_WARNINGS = {
+    f"tga_flows on {OCB}": 347,  # closing = opening + deposits - withdrawals, off by ±1
+    f"running_total_mtd on {PDT}": 3803,  # month-to-date off by ±1
+    f"running_total_fytd on {PDT}": 3964,  # fiscal-year-to-date off by ±1
+    f"completeness on {PDT}": 1,  # one hole in the source, 3,948 business days
+}
+
+
+def test_real_records_pass_every_error_check_and_report_rounding_warnings(
+    real_api: FakeFiscalDataApi, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path, real_api, end=LAST_DAY)
+    result = pipeline.run(settings)
+    report = result.quality
+    assert report is not None
+    assert report.failed == ()
+    assert report.warning_counts() == EXPECTED_WARNINGS
+    for check in ("tga_flows", "running_total_mtd", "running_total_fytd"):
+        warnings = report.result(check).warnings
+        assert all(m.message.endswith(("off by +1", "off by -1")) for m in warnings), check
+    assert report.result("tga_continuity").findings == ()  # exact on all three layouts
+
+    kept = {(r["check_name"], r["table_name"]): r for r in read_quality(settings)}
+    assert kept[("tga_flows", OCB)]["warning_count"] == 347
+    assert kept[("tga_flows", OCB)]["status"] == "warn"
+
+    cli = ["--home", str(tmp_path), "--api-url", real_api.base_url, "--end", LAST_DAY.isoformat()]
+    checked = CliRunner().invoke(main, ["check", *cli])
+    assert checked.exit_code == 0, checked.output
+    assert f"running_total_mtd on {PDT} 3,803" in checked.output
+    status = CliRunner().invoke(main, ["status", *cli])
+    assert "passed; warnings: " in status.output
