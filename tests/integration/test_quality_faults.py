@@ -44,7 +44,7 @@ def not_passing(report: QualityReport) -> set[tuple[str, str, str]]:
 
 def record(records: Path, dataset: str, **match: str) -> dict[str, str]:
     with gzip.open(records / "records" / f"{dataset}.jsonl.gz", "rt") as handle:
-        rows = [json.loads(line) for line in handle]
+        rows: list[dict[str, str]] = [json.loads(line) for line in handle]
     [row] = [r for r in rows if all(r[k] == v for k, v in match.items())]
     return row
 

@@ -63,7 +63,7 @@ def published(settings: Settings, names: list[str]) -> dict[str, list[tuple[Any,
 
 def original(records: Path, match: dict[str, str]) -> dict[str, str]:
     with gzip.open(records / "records" / f"{OCB}.jsonl.gz", "rt") as handle:
-        rows = [json.loads(line) for line in handle]
+        rows: list[dict[str, str]] = [json.loads(line) for line in handle]
     [row] = [r for r in rows if all(r[k] == v for k, v in match.items())]
     return row
 

@@ -23,8 +23,8 @@ def rows(*days: date) -> list[dict[str, date]]:
     return [{"record_date": d} for d in days]
 
 
-def eastern(*args: int) -> datetime:
-    return datetime(*args, tzinfo=EASTERN)
+def eastern(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=EASTERN)
 
 
 def test_holidays_and_weekends_are_not_missing() -> None:

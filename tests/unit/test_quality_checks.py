@@ -182,7 +182,7 @@ def test_fiscal_year_to_date_resets_on_october_first() -> None:
 
 
 def test_not_null_and_unique_name_the_row() -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"record_date": date(2024, 1, 2), "account_type": None},
         {"record_date": date(2024, 1, 3), "account_type": "A"},
         {"record_date": date(2024, 1, 3), "account_type": "A"},
