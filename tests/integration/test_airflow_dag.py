@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import duckdb
+import psycopg
 import pytest
 
 from independent_gold import expected_gold, read_records
@@ -34,6 +36,9 @@ AIRFLOW_BIN = Path(sys.executable).parent / "airflow"
 DAG_ID = "treasury_medallion"
 PDT, OCB = "public_debt_transactions", "operating_cash_balance"
 GOLD_TABLES = [m.name for m in GOLD_MODELS]
+POSTGRES_ADMIN_DSN = os.environ.get(
+    "TREASURY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 NEW_YORK_18H_EDT = "22:00:00+00:00"  # 18:00 America/New_York in summer time
 
 
@@ -80,6 +85,22 @@ def treasury_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.Monk
             monkeypatch.delenv(name)
     monkeypatch.setenv("TREASURY_HOME", str(tmp_path / "treasury"))
     return monkeypatch
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database on the test server (dropped afterwards), as a DSN."""
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        pytest.skip(f"PostgreSQL unreachable ({type(error).__name__}); set TREASURY_TEST_POSTGRES")
+    name = f"treasury_airflow_{uuid.uuid4().hex[:12]}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield POSTGRES_ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _run_dag(dag: Any, logical_date: datetime) -> Any:
@@ -277,6 +298,36 @@ def test_dag_run_with_the_spark_engine_passes_treasury_engine_through(
     assert {read_build_info(v)["engine"] for v in gold_versions} == {"spark"}
     expected = _expected(synthetic_records, date(2022, 4, 1), date(2022, 4, 20))
     assert _warehouse_gold(home) == expected
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_dag_run_loads_postgresql_through_the_treasury_warehouse_connection(
+    medallion: Any,
+    fake_api: FakeFiscalDataApi,
+    synthetic_records: Path,
+    treasury_env: pytest.MonkeyPatch,
+    postgres_database: str,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """TREASURY_WAREHOUSE unset: the load task builds its DSN from the Airflow connection."""
+    password = "s3cret-Pw"  # the test server trusts local connections; the password must not leak
+    uri = postgres_database.replace("://postgres@", f"://postgres:{password}@") + "?sslmode=disable"
+    treasury_env.setenv("AIRFLOW_CONN_TREASURY_WAREHOUSE", uri)
+    treasury_env.setenv("TREASURY_API_URL", fake_api.base_url)
+    treasury_env.setenv("TREASURY_START_DATE", "2022-04-01")
+    _run_dag(medallion, _at("2022-04-21"))
+
+    expected = _expected(synthetic_records, date(2022, 4, 1), date(2022, 4, 20))
+    with psycopg.connect(postgres_database) as con:
+        for table, rows in expected.items():
+            assert sorted(con.execute(f"SELECT * FROM {table}").fetchall()) == rows, table
+        run_ids = con.execute("SELECT DISTINCT run_id FROM load_manifest").fetchall()
+    assert [r[0][: len("airflow-manual__")] for r in run_ids] == ["airflow-manual__"]
+    output = "".join(capfd.readouterr()) + caplog.text
+    assert "warehouse from connection treasury_warehouse: postgresql://postgres:***@" in caplog.text
+    assert password not in output
 
 
 @pytest.mark.slow
