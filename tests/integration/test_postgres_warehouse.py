@@ -10,6 +10,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -46,9 +47,9 @@ def database_dsn(name: str) -> str:
     return ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
 
 
-@pytest.fixture
-def postgres_dsn() -> Iterator[str]:
-    """A fresh, uniquely named database (dropped afterwards); skips if the server is down."""
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """A uniquely named database, dropped afterwards; skips if the server is unreachable."""
     try:
         admin = psycopg.connect(ADMIN_DSN, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as error:
@@ -64,6 +65,12 @@ def postgres_dsn() -> Iterator[str]:
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+@pytest.fixture
+def postgres_dsn() -> Iterator[str]:
+    with fresh_database() as dsn:
+        yield dsn
 
 
 def query(dsn: str, statement: str, params: Any = None) -> list[tuple[Any, ...]]:
@@ -229,7 +236,7 @@ def test_same_scenario_on_synthetic_records_is_incremental_and_idempotent(
     fake_api.today = date(2022, 5, 13)
     first = pipeline.run(settings)
     assert set(manifest(postgres_dsn, first.run_id).values()) <= {
-        ("full", rows, rows) for rows in first.load.tables.values()
+        ("create", rows, rows) for rows in first.load.tables.values()
     }
     [(old_xmin,)] = query(postgres_dsn, OLD_ROWS_XMIN)
 

@@ -6,15 +6,20 @@ Write-audit-publish, table by table:
    fiscal year, or the whole table): rows, sums of the amount columns and a checksum. Compared
    with what was last published (``treasury_load.published_slices``), a table is *unchanged*
    (nothing to do; when every table is, the load is skipped), *incremental* (only the changed
-   slices are copied and rewritten) or *full* (first load, new definition, or most slices changed).
+   slices are copied and rewritten), *full* (most slices changed: every row is rewritten) or
+   *create* (the table is new to the database, or its definition changed).
 2. **write** — rows are streamed from the lake as Arrow batches and COPYed (CSV) into tables of the
-   ``treasury_staging`` schema; full tables then get their keys, indexes and comments there.
+   ``treasury_staging`` schema; tables to create get their keys, indexes and comments there.
 3. **audit** — the staged rows must have, per slice, the lake's row count and amount sums.
-4. **publish** — one transaction swaps full tables in (``DROP`` + ``SET SCHEMA``) and deletes and
-   re-inserts the changed slices of incremental ones, checks every published table's totals against
-   the lake once more, grants ``treasury_reader`` SELECT, and records ``load_manifest``. Readers see
-   the old or the new version of every table, never a mix or an empty table; a crash at any point
-   leaves the published tables as they were (staging is rebuilt by the next load).
+4. **publish** — one transaction moves created tables into ``public`` (``SET SCHEMA``), deletes
+   and re-inserts the rows of full and incremental ones, checks every published table's totals
+   against the lake once more, grants ``treasury_reader`` SELECT, and records ``load_manifest``.
+
+Readers see the old or the new version of every table, never a mix or an empty table. Rewrites
+are plain DELETE and INSERT, so a reader is never blocked by a load and cannot deadlock with it
+(dropping and swapping a table would take an exclusive lock, and a BI query reading several
+tables could deadlock against it); only a changed table definition swaps a table. A crash at any
+point leaves the published tables as they were (staging is rebuilt by the next load).
 
 Credentials come only from the DSN or libpq's environment (``PGPASSWORD``, ``~/.pgpass``); every
 message shows the DSN masked.
@@ -49,7 +54,9 @@ from treasury_lakehouse.warehouse.lake_snapshot import (
 from treasury_lakehouse.warehouse.pg_ddl import LOAD_STATE, PUBLIC, READER_ROLE, STAGING
 from treasury_lakehouse.warehouse.star import STAR
 
-Mode = Literal["full", "incremental", "unchanged"]
+#: create: swapped in (new table or new definition); full: every row rewritten in place;
+#: incremental: only changed slices rewritten; unchanged: nothing to do
+Mode = Literal["create", "full", "incremental", "unchanged"]
 #: called as (event, table, rows): "copy" after each batch, "staged", "publishing" before commit
 ProgressCallback = Callable[[str, str, int], None]
 #: one load at a time per database (a session advisory lock, released if the loader dies)
@@ -81,7 +88,7 @@ class TablePlan:
 
     @property
     def rows_written(self) -> int:
-        if self.mode == "full":
+        if self.mode in ("create", "full"):
             return self.rows
         return sum(self.lake[s].rows for s in self.slices if s in self.lake)
 
@@ -253,10 +260,11 @@ class PostgresWarehouse:
         for table in snapshot.tables:
             lake = snapshot.slice_stats(table)
             plan = TablePlan(
-                table, lake, "full", pg_ddl.definition_hash(table), table_checksum(lake)
+                table, lake, "create", pg_ddl.definition_hash(table), table_checksum(lake)
             )
             prior = published.get(table.name)
             if prior and table.name in existing and prior[0] == plan.definition:
+                plan.mode = "full"
                 self._diff(con, plan, prior[1])
             plans.append(plan)
         return plans
@@ -293,7 +301,7 @@ class PostgresWarehouse:
             con.execute(pg_ddl.create_table(STAGING, plan.table))
             copied = self._copy(con, snapshot, plan)
             self._audit(con, STAGING, plan, self._expected_slices(plan))
-            if plan.mode == "full":
+            if plan.mode == "create":
                 for statement in [
                     *pg_ddl.key_constraints(STAGING, plan.table),
                     *pg_ddl.comments(STAGING, plan.table),
@@ -307,7 +315,7 @@ class PostgresWarehouse:
         statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
             _ident(STAGING, plan.name), _column_list(plan.table)
         )
-        slices = None if plan.mode == "full" else plan.slices
+        slices = plan.slices if plan.mode == "incremental" else None
         options = pa_csv.WriteOptions(include_header=False)
         rows = 0
         with con.cursor() as cursor, cursor.copy(statement) as copy:
@@ -321,7 +329,7 @@ class PostgresWarehouse:
 
     @staticmethod
     def _expected_slices(plan: TablePlan) -> dict[int, SliceStats]:
-        if plan.mode == "full":
+        if plan.mode != "incremental":
             return plan.lake
         return {s: plan.lake[s] for s in plan.slices if s in plan.lake}
 
@@ -361,10 +369,12 @@ class PostgresWarehouse:
 
     def _publish(self, con: psycopg.Connection[Any], plans: list[TablePlan], run_id: str) -> None:
         """Swap full tables, rewrite changed slices, re-check, grant and record: one commit."""
-        full = [p for p in plans if p.mode == "full"]
+        created = [p for p in plans if p.mode == "create"]
         with con.transaction():
-            self._drop_foreign_keys_into(con, [p.name for p in full])
-            for plan in full:
+            # only a changed definition drops a table readers may hold: do not wait forever
+            con.execute("SET LOCAL lock_timeout = '60s'")
+            self._drop_foreign_keys_into(con, [p.name for p in created])
+            for plan in created:
                 con.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_ident(PUBLIC, plan.name)))
                 con.execute(
                     sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(
@@ -372,8 +382,8 @@ class PostgresWarehouse:
                     )
                 )
             for plan in plans:
-                if plan.mode == "incremental":
-                    self._rewrite_slices(con, plan)
+                if plan.mode in ("full", "incremental"):
+                    self._rewrite_rows(con, plan)
             self._ensure_foreign_keys(con, plans)
             for plan in plans:
                 if plan.mode != "unchanged":
@@ -416,14 +426,22 @@ class PostgresWarehouse:
                 if fk.table in loaded and pg_ddl.foreign_key_name(plan.name, fk) not in present:
                     con.execute(pg_ddl.add_foreign_key(plan.name, fk))
 
-    def _rewrite_slices(self, con: psycopg.Connection[Any], plan: TablePlan) -> None:
+    def _rewrite_rows(self, con: psycopg.Connection[Any], plan: TablePlan) -> None:
+        """Delete the changed slices (every row, for a full load) and insert the staged rows.
+
+        Plain DML takes only row-level locks: readers are never blocked, never deadlock with
+        the load, and (MVCC) see the old rows until the commit, then the new ones.
+        """
         target = _ident(PUBLIC, plan.name)
-        con.execute(
-            sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
-                target, sql.SQL(slice_sql(plan.table))
-            ),
-            (plan.slices,),
-        )
+        if plan.mode == "full":
+            con.execute(sql.SQL("DELETE FROM {}").format(target))
+        else:
+            con.execute(
+                sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
+                    target, sql.SQL(slice_sql(plan.table))
+                ),
+                (plan.slices,),
+            )
         columns = _column_list(plan.table)
         con.execute(
             sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
@@ -495,6 +513,6 @@ class PostgresWarehouse:
     def _finish(self, con: psycopg.Connection[Any], plans: list[TablePlan]) -> None:
         """Fresh planner statistics for what changed; an empty staging schema."""
         for plan in plans:
-            if plan.mode == "incremental":
-                con.execute(sql.SQL("ANALYZE {}").format(_ident(PUBLIC, plan.name)))
+            if plan.mode in ("full", "incremental"):
+                con.execute(sql.SQL("VACUUM (ANALYZE) {}").format(_ident(PUBLIC, plan.name)))
         con.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(STAGING)))
