@@ -156,3 +156,15 @@ def test_a_negative_balance_fails_the_negative_balance_check_only(
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
         tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     assert tables == {"quality_results"}  # results kept, nothing published
+
+
+def test_a_quarantined_row_is_reported_not_counted_as_a_missing_line(
+    fake_api: FakeFiscalDataApi, tmp_path: Path
+) -> None:
+    fake_api.restate(OCB, {"record_date": "2022-01-12", "account_type": TGA},
+                     {"open_today_bal": "12,5"})  # fmt: skip
+    report = pipeline.check(build_lake(fake_api, tmp_path))
+    assert not_passing(report) == {("quarantined_rows", f"quarantine_{OCB}", "warn")}
+    [finding] = report.result("quarantined_rows").findings
+    assert finding.day == date(2022, 1, 12) and "open_today_bal: not a CURRENCY0" in finding.message
+    assert report.result("rows_per_day", f"received_{OCB}").findings == ()
