@@ -383,6 +383,39 @@ def test_a_terminal_api_error_fails_its_task_at_once_and_nothing_is_loaded(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_a_failed_quality_gate_stops_the_run_before_the_load(
+    medallion: Any,
+    fake_api: FakeFiscalDataApi,
+    synthetic_records: Path,
+    treasury_env: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    treasury_env.setenv("TREASURY_API_URL", fake_api.base_url)
+    treasury_env.setenv("TREASURY_START_DATE", "2022-05-02")
+    closing = {
+        "record_date": "2022-05-17",
+        "account_type": "Treasury General Account (TGA) Closing Balance",
+    }
+    day = date(2022, 5, 17)
+    rows = read_records(synthetic_records, OCB, day, day)
+    [row] = [r for r in rows if r["account_type"] == closing["account_type"]]
+    fake_api.restate(OCB, closing, {"open_today_bal": str(int(row["open_today_bal"]) + 2_000)})
+
+    run = medallion.test(logical_date=_at("2022-05-20"))
+
+    tis = {ti.task_id: ti for ti in run.get_task_instances()}
+    assert run.state == "failed"
+    assert (tis["gold"].state, tis["quality_checks"].state) == ("success", "failed")
+    assert tis["quality_checks"].try_number == 1
+    assert tis["load"].state == "upstream_failed"
+    with duckdb.connect(str(tmp_path / "treasury" / "warehouse.duckdb"), read_only=True) as con:
+        tables = {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+    assert "quality_results" in tables  # the findings are kept
+    assert not tables & set(GOLD_TABLES)  # nothing was published
+
+
+@pytest.mark.slow
 @pytest.mark.shared_data
 def test_airflow_dags_test_on_the_real_records_as_a_new_user_types_it(
     airflow_home: Path,
