@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
 import psycopg
+import pyarrow as pa
 import pyarrow.csv as pa_csv
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
@@ -91,6 +92,32 @@ class TablePlan:
         if self.mode in ("create", "full"):
             return self.rows
         return sum(self.lake[s].rows for s in self.slices if s in self.lake)
+
+
+def copy_batches(
+    con: psycopg.Connection[Any],
+    target: sql.Composable,
+    table: WarehouseTable,
+    batches: Iterable[pa.RecordBatch],
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """COPY Arrow record batches into ``target`` as CSV (written by Arrow, parsed by the server).
+
+    Arrow writes NULL as an empty field and an empty string as ``""``, which is exactly how
+    PostgreSQL's CSV format tells them apart. Returns the number of rows copied.
+    """
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(target, _column_list(table))
+    options = pa_csv.WriteOptions(include_header=False)
+    rows = 0
+    with con.cursor() as cursor, cursor.copy(statement) as copy:
+        for batch in batches:
+            buffer = io.BytesIO()
+            pa_csv.write_csv(batch, buffer, options)
+            copy.write(buffer.getbuffer())
+            rows += batch.num_rows
+            if on_batch is not None:
+                on_batch(rows)
+    return rows
 
 
 def _ident(schema: str, name: str) -> sql.Composed:
@@ -311,21 +338,16 @@ class PostgresWarehouse:
             self._progress("staged", plan.name, copied)
 
     def _copy(self, con: psycopg.Connection[Any], snapshot: LakeSnapshot, plan: TablePlan) -> int:
-        """Stream the plan's rows from the lake into its staging table with COPY (CSV)."""
-        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-            _ident(STAGING, plan.name), _column_list(plan.table)
-        )
+        """Stream the plan's rows from the lake into its staging table."""
         slices = plan.slices if plan.mode == "incremental" else None
-        options = pa_csv.WriteOptions(include_header=False)
-        rows = 0
-        with con.cursor() as cursor, cursor.copy(statement) as copy:
-            for batch in snapshot.batches(plan.table, slices, self.rows_per_batch):
-                buffer = io.BytesIO()
-                pa_csv.write_csv(batch, buffer, options)
-                copy.write(buffer.getbuffer())
-                rows += batch.num_rows
-                self._progress("copy", plan.name, rows)
-        return rows
+        batches = snapshot.batches(plan.table, slices, self.rows_per_batch)
+        return copy_batches(
+            con,
+            _ident(STAGING, plan.name),
+            plan.table,
+            batches,
+            lambda rows: self._progress("copy", plan.name, rows),
+        )
 
     @staticmethod
     def _expected_slices(plan: TablePlan) -> dict[int, SliceStats]:
