@@ -35,7 +35,7 @@ from treasury_lakehouse.lake.layout import BUILD_INFO, Lake, read_build_info
 from treasury_lakehouse.lake.lock import GOLD_SCOPE, WAREHOUSE_SCOPE, dataset_scope, home_lock
 from treasury_lakehouse.models.registry import GOLD_MODELS
 from treasury_lakehouse.quality import CheckContext, QualityReport, run_checks
-from treasury_lakehouse.quality.store import append_report, latest_report, read_reports
+from treasury_lakehouse.quality.store import append_report, latest_report
 from treasury_lakehouse.warehouse import open_warehouse
 from treasury_lakehouse.warehouse.base import LoadResult, lake_tables
 from treasury_lakehouse.warehouse.quality_store import sync_quality
@@ -319,10 +319,10 @@ def _check(settings: Settings, run_id: str, stage: str, warehouse_locked: bool) 
     append_report(settings.lake, report, stage)
     try:
         if warehouse_locked:
-            sync_quality(settings, read_reports(settings.lake))
+            sync_quality(settings)
         else:
             with home_lock(settings.home, f"{stage} {run_id}", [WAREHOUSE_SCOPE]):
-                sync_quality(settings, read_reports(settings.lake))
+                sync_quality(settings)
     except (WarehouseError, LockHeldError) as error:  # kept in the lake; synced next time
         log.warning("quality results of %s not yet in the warehouse: %s", run_id, error)
     return report

@@ -8,6 +8,7 @@ table is filled from the same rows (:mod:`treasury_lakehouse.warehouse.quality_s
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -43,16 +44,32 @@ def append_report(lake_root: Path, report: QualityReport, stage: str) -> Path:
     return path
 
 
-def read_reports(lake_root: Path) -> list[dict[str, Any]]:
-    """Every kept report, oldest first."""
+def _report_paths(lake_root: Path) -> list[Path]:
     directory = quality_dir(lake_root)
     if not directory.is_dir():
         return []
-    paths = sorted(p for p in directory.glob("*.json") if TMP_MARK not in p.name)
+    return sorted(p for p in directory.glob("*.json") if TMP_MARK not in p.name)
+
+
+def _run_and_stage(path: Path) -> tuple[str, str]:
+    """(run_id, stage) from a report's file name ``<time>_<run_id>_<stage>.json``."""
+    run_id, _, stage = path.stem.split("_", 1)[1].rpartition("_")
+    return run_id, stage
+
+
+def read_reports(
+    lake_root: Path, exclude: Collection[tuple[str, str]] = frozenset()
+) -> list[dict[str, Any]]:
+    """Every kept report, oldest first, except those whose (run_id, stage) is in ``exclude``
+    (decided from the file names, so reports already synced are not even read)."""
+    paths = [p for p in _report_paths(lake_root) if _run_and_stage(p) not in exclude]
     return [json.loads(p.read_text()) for p in paths]
 
 
 def latest_report(lake_root: Path) -> dict[str, Any] | None:
     """The newest kept report, or ``None`` before the first check."""
-    reports = read_reports(lake_root)
-    return reports[-1] if reports else None
+    paths = _report_paths(lake_root)
+    if not paths:
+        return None
+    report: dict[str, Any] = json.loads(paths[-1].read_text())
+    return report

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from treasury_lakehouse.config import mask_dsn
 from treasury_lakehouse.errors import WarehouseError
+from treasury_lakehouse.quality.store import latest_report, read_reports
 
 if TYPE_CHECKING:
     from treasury_lakehouse.config import Settings
@@ -59,6 +60,11 @@ def report_rows(reports: Sequence[dict[str, Any]], have: set[tuple[str, str]]) -
 DUCKDB_TABLE, POSTGRES_TABLE = TABLE, f"public.{TABLE}"
 
 
+def _missing_rows(lake: Path, have: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
+    synced = {(str(r[0]), str(r[1])) for r in have}
+    return report_rows(read_reports(lake, exclude=synced), synced)
+
+
 def _ddl(table: str) -> str:
     columns = ", ".join(f"{name} {sql_type}" for name, sql_type, _ in COLUMNS)
     return f"CREATE TABLE IF NOT EXISTS {table} ({columns})"
@@ -83,16 +89,17 @@ def _select(table: str, run_id: str | None, placeholder: str) -> str:
     return f"SELECT * FROM {table}{where} ORDER BY checked_at DESC, check_name, table_name"
 
 
-def sync_quality(settings: Settings, reports: Sequence[dict[str, Any]]) -> int:
-    """Insert the reports the warehouse lacks into ``quality_results``; returns rows inserted."""
-    if not reports:
+def sync_quality(settings: Settings) -> int:
+    """Insert the lake's kept reports the warehouse lacks into ``quality_results``; returns the
+    rows inserted."""
+    if latest_report(settings.lake) is None:
         return 0
     if settings.warehouse_kind == "duckdb":
-        return _sync_duckdb(settings.duckdb_warehouse_path, reports)
-    return _sync_postgres(settings.warehouse, reports)
+        return _sync_duckdb(settings.duckdb_warehouse_path, settings.lake)
+    return _sync_postgres(settings.warehouse, settings.lake)
 
 
-def _sync_duckdb(path: Path, reports: Sequence[dict[str, Any]]) -> int:
+def _sync_duckdb(path: Path, lake: Path) -> int:
     import duckdb
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,7 +108,7 @@ def _sync_duckdb(path: Path, reports: Sequence[dict[str, Any]]) -> int:
             con.execute("BEGIN")
             con.execute(_ddl(DUCKDB_TABLE))
             have = con.execute(f"SELECT DISTINCT run_id, stage FROM {DUCKDB_TABLE}").fetchall()
-            rows = report_rows(reports, {(r[0], r[1]) for r in have})
+            rows = _missing_rows(lake, have)
             if rows:
                 con.executemany(_insert(DUCKDB_TABLE, "?"), rows)
             for statement in _comments(DUCKDB_TABLE):
@@ -113,7 +120,7 @@ def _sync_duckdb(path: Path, reports: Sequence[dict[str, Any]]) -> int:
     return len(rows)
 
 
-def _sync_postgres(dsn: str, reports: Sequence[dict[str, Any]]) -> int:
+def _sync_postgres(dsn: str, lake: Path) -> int:
     import psycopg
 
     def run(con: psycopg.Connection[Any], statement: str, *params: Any) -> psycopg.Cursor[Any]:
@@ -123,7 +130,7 @@ def _sync_postgres(dsn: str, reports: Sequence[dict[str, Any]]) -> int:
         with psycopg.connect(dsn, connect_timeout=10) as con, con.transaction():
             run(con, _ddl(POSTGRES_TABLE))
             have = run(con, f"SELECT DISTINCT run_id, stage FROM {POSTGRES_TABLE}").fetchall()
-            rows = report_rows(reports, {(r[0], r[1]) for r in have})
+            rows = _missing_rows(lake, have)
             if rows:
                 with con.cursor() as cursor:
                     cursor.executemany(_insert(POSTGRES_TABLE, "%s").encode(), rows)
