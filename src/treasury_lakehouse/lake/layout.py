@@ -44,24 +44,18 @@ class Lake:
 
     def published_silver(self) -> dict[str, Path]:
         """Every published silver table, keyed by its warehouse name ``silver_<dataset>``."""
-        base = self.root / "silver"
-        found = {}
-        if base.is_dir():
-            for directory in sorted(base.iterdir()):
-                version = current_version(directory)
-                if version is not None:
-                    found[f"silver_{directory.name}"] = version
-        return found
+        return {f"silver_{name}": v for name, v in self._published("silver").items()}
 
     def published_gold(self) -> dict[str, Path]:
-        base = self.root / "gold"
-        found = {}
-        if base.is_dir():
-            for directory in sorted(base.iterdir()):
-                version = current_version(directory)
-                if version is not None:
-                    found[directory.name] = version
-        return found
+        """Every published gold table's current version, keyed by table name."""
+        return self._published("gold")
+
+    def _published(self, layer: str) -> dict[str, Path]:
+        base = self.root / layer
+        if not base.is_dir():
+            return {}
+        versions = {d.name: current_version(d) for d in sorted(base.iterdir()) if d.is_dir()}
+        return {name: v for name, v in versions.items() if v is not None}
 
 
 def read_build_info(version: Path | None) -> dict[str, Any]:
