@@ -104,7 +104,8 @@ def _q(name: str) -> str:
 
 
 def _uri(path: Path) -> str:
-    return path.resolve().as_uri()
+    """An absolute ``file:`` path for Spark, unescaped (Hadoop reads ``%3D`` literally)."""
+    return f"file://{path.resolve()}"
 
 
 def _remove_spark_markers(directory: Path) -> None:
