@@ -81,7 +81,7 @@ DEFAULT_ARGS: Mapping[str, Any] = {
     "owner": OWNER,
     "retries": 3,
     "retry_delay": timedelta(minutes=5),
-    "retry_exponential_backoff": 2.0,  # 5, 10, 20 minutes
+    "retry_exponential_backoff": 2.0,  # waits of 5-10, 10-20, 20-40 minutes (with jitter)
     "max_retry_delay": timedelta(hours=1),
     "execution_timeout": timedelta(hours=3),
 }
