@@ -60,7 +60,7 @@ class CheckResult:
 
     def summary(self) -> str:
         """One line: status, check, table, counts and the first findings."""
-        counts = f"{len(self.errors)} errors, {len(self.warnings)} warnings"
+        counts = f"{len(self.errors):,} errors, {len(self.warnings):,} warnings"
         shown = self.errors or self.warnings
         sample = "; ".join(f.describe() for f in shown[:SHOWN_FINDINGS])
         more = f" (+{len(shown) - SHOWN_FINDINGS} more)" if len(shown) > SHOWN_FINDINGS else ""

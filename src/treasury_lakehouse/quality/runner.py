@@ -8,7 +8,7 @@ check functions as rows.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from treasury_lakehouse.errors import LakeError
 from treasury_lakehouse.ingest.bronze import BronzeStore
 from treasury_lakehouse.lake.layout import Lake
 from treasury_lakehouse.quality.checks import all_checks, by_table
-from treasury_lakehouse.quality.results import CheckResult, QualityReport
+from treasury_lakehouse.quality.results import CheckResult, Finding, QualityReport
 from treasury_lakehouse.quality.spec import Check, CheckContext
 
 
@@ -90,6 +90,11 @@ def _read(con: duckdb.DuckDBPyConnection, source: str, columns: str) -> list[dic
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+def _finding_order(finding: Finding) -> tuple[date, str, str]:
+    """Findings by day then row, whatever order the lake's files were read in."""
+    return (finding.day or date.min, finding.row, finding.message)
+
+
 def run_checks(
     lake_root: Path,
     run_id: str,
@@ -112,7 +117,7 @@ def run_checks(
                     f"quality: cannot read {table} from {lake_root}: {error}"
                 ) from error
             for check in table_checks:
-                findings = check.evaluate(rows, context)
+                findings = sorted(check.evaluate(rows, context), key=_finding_order)
                 results.append(
                     CheckResult(check.name, table, check.severity, check.description,
                                 check.tolerance, len(rows), tuple(findings))
