@@ -115,6 +115,7 @@ def test_a_restatement_breaking_continuity_blocks_publishing_and_names_the_day(
     )
     assert fixed.quality is not None and fixed.quality.passed
     assert published(settings, names) != before
+    assert read_quality(incremental, str(blocked.value.context["run_id"])) == kept  # still kept
 
 
 def test_load_refuses_a_lake_whose_checks_fail_and_check_exits_1(
