@@ -6,8 +6,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
+import pytest
 
+from treasury_lakehouse import pipeline
 from treasury_lakehouse.config import Settings
+from treasury_lakehouse.errors import LakeError
 from treasury_lakehouse.quality.results import CheckResult, Finding, QualityReport
 from treasury_lakehouse.quality.store import append_report, latest_report, read_reports
 from treasury_lakehouse.warehouse.quality_store import read_quality, sync_quality
@@ -44,3 +47,9 @@ def test_reports_are_appended_and_synced_once(tmp_path: Path) -> None:
             "SELECT comment FROM duckdb_tables() WHERE table_name = 'quality_results'"
         ).fetchone()
     assert comment and "one row per check and run" in comment[0]
+
+
+def test_checking_an_empty_lake_is_an_error_not_a_pass(tmp_path: Path) -> None:
+    with pytest.raises(LakeError, match="nothing to check"):
+        pipeline.check(Settings(home=tmp_path))
+    assert not (tmp_path / "warehouse.duckdb").exists()

@@ -104,6 +104,8 @@ def run_checks(
     """Every check whose table the lake has published, as one report (nothing is written)."""
     context = context or CheckContext.current()
     sources = lake_sources(lake_root)
+    if not sources:
+        raise LakeError(f"nothing to check: {lake_root} has no bronze, silver or gold yet")
     results: list[CheckResult] = []
     con = duckdb.connect()
     try:
