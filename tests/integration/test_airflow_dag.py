@@ -9,6 +9,7 @@ records).
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -288,6 +289,8 @@ def test_dag_run_with_the_spark_engine_passes_treasury_engine_through(
 ) -> None:
     from treasury_lakehouse.lake.layout import Lake, read_build_info
 
+    # py4j says goodbye at interpreter exit, after Airflow's log handlers lost their stream
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     treasury_env.setenv("TREASURY_ENGINE", "spark")
     treasury_env.setenv("TREASURY_API_URL", fake_api.base_url)
     treasury_env.setenv("TREASURY_START_DATE", "2022-04-01")
