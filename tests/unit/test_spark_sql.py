@@ -6,7 +6,10 @@ models give DuckDB's results on Spark is tests/integration/test_engine_parity.py
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -98,3 +101,19 @@ def test_the_cli_says_java_is_missing_in_one_line(
     result = CliRunner().invoke(main, ["transform", "--home", str(home), "--engine", "spark"])
     assert result.exit_code == 1
     assert "Error: " in result.output and "needs Java 17" in result.output
+
+
+def test_a_java_that_cannot_run_spark_is_reported_with_the_requirement(tmp_path: Path) -> None:
+    fake_java = tmp_path / "java"
+    fake_java.write_text('#!/bin/sh\necho "Error: UnsupportedClassVersionError" >&2\nexit 1\n')
+    fake_java.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in ("JAVA_HOME", "SPARK_HOME")}
+    env["PATH"] = f"{tmp_path}{os.pathsep}{env.get('PATH', '')}"
+    code = "from treasury_lakehouse.engines.spark import SparkEngine; SparkEngine().session"
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode != 0
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("treasury_lakehouse.errors.EngineError: spark: cannot start a session")
+    assert "Java 17" in last

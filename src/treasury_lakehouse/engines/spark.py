@@ -132,6 +132,12 @@ def _write_partitioned(frame: DataFrame, directory: Path) -> None:
     _remove_spark_markers(directory)
 
 
+def _first_line(error: BaseException) -> str:
+    """Spark's messages carry a JVM stack trace after the first line."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else repr(error)
+
+
 def _rows_in(file: Path) -> int:
     return int(pq.read_metadata(file).num_rows)
 
@@ -170,10 +176,13 @@ class SparkEngine:
             builder = builder.config(key, value)
         try:
             session = builder.getOrCreate()
-        except _SPARK_FAILURES as error:
-            raise EngineError(f"spark: cannot start a session on {self.master}: {error}") from error
-        except RuntimeError as error:  # the gateway's "Java gateway process exited ..."
-            raise EngineError(f"spark: cannot start the JVM ({error}); {JAVA_HINT}") from error
+        except (*_SPARK_FAILURES, RuntimeError) as error:
+            reason = _first_line(error)
+            if "JAVA_GATEWAY_EXITED" in reason or "Java gateway" in reason:
+                reason += f" (is the Java on PATH version 17 or later?); {JAVA_HINT}"
+            raise EngineError(
+                f"spark: cannot start a session on {self.master}: {reason}"
+            ) from error
         session.sparkContext.setLogLevel("ERROR")
         return session
 
@@ -187,8 +196,7 @@ class SparkEngine:
         try:
             yield
         except _SPARK_FAILURES as error:
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-            raise EngineError(f"spark: {what} failed: {first_line}") from error
+            raise EngineError(f"spark: {what} failed: {_first_line(error)}") from error
 
     # --- silver ---------------------------------------------------------------------------
 
