@@ -281,7 +281,7 @@ def test_an_audit_failure_publishes_nothing(
     warehouse.publish(tables, "good")
     before = warehouse.table_rows("gold_daily_totals")
 
-    from treasury_lakehouse.warehouse import lake_snapshot
+    from treasury_lakehouse.warehouse import lake_snapshot, postgres
 
     real_stats = lake_snapshot.LakeSnapshot.slice_stats
 
@@ -295,6 +295,8 @@ def test_an_audit_failure_publishes_nothing(
         return stats
 
     monkeypatch.setattr(lake_snapshot.LakeSnapshot, "slice_stats", lying_stats)
+    # the same lake versions would be skipped without reading them: make the loader look
+    monkeypatch.setattr(postgres, "published_from_same_lake", lambda *args: None)
     with pytest.raises(WarehouseError, match="audit failed for gold_daily_totals"):
         warehouse.publish(tables, "bad")
     assert warehouse.table_rows("gold_daily_totals") == before

@@ -61,6 +61,16 @@ def _name(*parts: str, suffix: str) -> str:
     return f"{base[: MAX_IDENTIFIER - len(suffix) - 10]}_{digest}_{suffix}"
 
 
+def ident(schema: str, name: str) -> sql.Composed:
+    """``"schema"."name"``, both quoted."""
+    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
+
+
+def column_list(table: WarehouseTable) -> sql.Composed:
+    """The table's columns, quoted, in order."""
+    return sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns)
+
+
 def _columns(names: tuple[str, ...]) -> sql.Composed:
     return sql.SQL(", ").join(sql.Identifier(n) for n in names)
 

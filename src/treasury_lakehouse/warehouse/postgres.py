@@ -27,17 +27,13 @@ message shows the DSN masked.
 
 from __future__ import annotations
 
-import io
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 import psycopg
-import pyarrow as pa
-import pyarrow.csv as pa_csv
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
@@ -50,14 +46,18 @@ from treasury_lakehouse.warehouse.lake_snapshot import (
     SliceStats,
     amount_columns,
     slice_sql,
-    table_checksum,
 )
-from treasury_lakehouse.warehouse.pg_ddl import LOAD_STATE, PUBLIC, READER_ROLE, STAGING
+from treasury_lakehouse.warehouse.pg_copy import copy_batches
+from treasury_lakehouse.warehouse.pg_ddl import PUBLIC, READER_ROLE, STAGING, column_list, ident
+from treasury_lakehouse.warehouse.pg_state import (
+    TablePlan,
+    plan_tables,
+    published_from_same_lake,
+    record_load,
+    remember_versions,
+)
 from treasury_lakehouse.warehouse.star import STAR
 
-#: create: swapped in (new table or new definition); full: every row rewritten in place;
-#: incremental: only changed slices rewritten; unchanged: nothing to do
-Mode = Literal["create", "full", "incremental", "unchanged"]
 #: called as (event, table, rows): "copy" after each batch, "staged", "publishing" before commit
 ProgressCallback = Callable[[str, str, int], None]
 #: one load at a time per database (a session advisory lock, released if the loader dies)
@@ -65,67 +65,6 @@ LOAD_LOCK_KEY = 0x7EA5_0AD0_1A4E
 CONNECT_TIMEOUT_S = 5
 #: tables of run history written beside the published ones; a load never drops or rewrites them
 HISTORY_TABLES = ("load_manifest", "quality_results")
-
-
-@dataclass
-class TablePlan:
-    """What a load does to one table, decided from the lake's and the published slices."""
-
-    table: WarehouseTable
-    lake: dict[int, SliceStats]
-    mode: Mode
-    definition: str
-    checksum: str
-    #: slices to rewrite (incremental) — includes slices no longer in the lake
-    slices: list[int] = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        return self.table.name
-
-    @property
-    def rows(self) -> int:
-        return sum(s.rows for s in self.lake.values())
-
-    @property
-    def rows_written(self) -> int:
-        if self.mode in ("create", "full"):
-            return self.rows
-        return sum(self.lake[s].rows for s in self.slices if s in self.lake)
-
-
-def copy_batches(
-    con: psycopg.Connection[Any],
-    target: sql.Composable,
-    table: WarehouseTable,
-    batches: Iterable[pa.RecordBatch],
-    on_batch: Callable[[int], None] | None = None,
-) -> int:
-    """COPY Arrow record batches into ``target`` as CSV (written by Arrow, parsed by the server).
-
-    Arrow writes NULL as an empty field and an empty string as ``""``, which is exactly how
-    PostgreSQL's CSV format tells them apart. Returns the number of rows copied.
-    """
-    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(target, _column_list(table))
-    options = pa_csv.WriteOptions(include_header=False)
-    rows = 0
-    with con.cursor() as cursor, cursor.copy(statement) as copy:
-        for batch in batches:
-            buffer = io.BytesIO()
-            pa_csv.write_csv(batch, buffer, options)
-            copy.write(buffer.getbuffer())
-            rows += batch.num_rows
-            if on_batch is not None:
-                on_batch(rows)
-    return rows
-
-
-def _ident(schema: str, name: str) -> sql.Composed:
-    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
-
-
-def _column_list(table: WarehouseTable) -> sql.Composed:
-    return sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns)
 
 
 class PostgresWarehouse:
@@ -138,7 +77,7 @@ class PostgresWarehouse:
         dsn: str,
         *,
         rows_per_batch: int = 100_000,
-        full_reload_ratio: float = 0.5,
+        full_reload_ratio: float = 1.0,
         on_progress: ProgressCallback | None = None,
     ) -> None:
         self.dsn = dsn
@@ -184,25 +123,37 @@ class PostgresWarehouse:
     def publish(self, tables: list[WarehouseTable], run_id: str) -> LoadResult:
         """Write, audit and publish ``tables`` (and the star schema built from them)."""
         started = time.monotonic()
-        snapshot = LakeSnapshot(tables)
         try:
             with self.connect() as con, self._load_lock(con):
                 self._prepare(con)
-                plans = self._plan(con, snapshot)
-                counts = {p.name: p.rows for p in plans}
-                if all(p.mode == "unchanged" for p in plans):
-                    return LoadResult(self.masked, counts, time.monotonic() - started, True)
-                self._stage(con, snapshot, plans)
-                self._publish(con, plans, run_id)
-                self._finish(con, plans)
+                counts = published_from_same_lake(con, tables)
+                skipped = counts is not None
+                if counts is None:
+                    snapshot = LakeSnapshot(tables)
+                    try:
+                        counts, skipped = self._write_audit_publish(con, snapshot, run_id)
+                    finally:
+                        snapshot.close()
         except psycopg.Error as error:
             raise WarehouseError(
                 f"loading the PostgreSQL warehouse {self.masked} failed, the published tables "
                 f"are unchanged: {self._one_line(error)}"
             ) from None
-        finally:
-            snapshot.close()
-        return LoadResult(self.masked, counts, time.monotonic() - started)
+        return LoadResult(self.masked, counts, time.monotonic() - started, skipped)
+
+    def _write_audit_publish(
+        self, con: psycopg.Connection[Any], snapshot: LakeSnapshot, run_id: str
+    ) -> tuple[dict[str, int], bool]:
+        """Rows per table after the load, and whether it was skipped (every table unchanged)."""
+        plans = plan_tables(con, snapshot, self.full_reload_ratio)
+        counts = {p.name: p.rows for p in plans}
+        if all(p.mode == "unchanged" for p in plans):
+            remember_versions(con, plans)
+            return counts, True
+        self._stage(con, snapshot, plans)
+        self._publish(con, plans, run_id)
+        self._finish(con, plans)
+        return counts, False
 
     def table_rows(self, name: str) -> list[tuple[Any, ...]]:
         """Every row of a published table, ordered by its columns (key first)."""
@@ -213,7 +164,7 @@ class PostgresWarehouse:
                     f"no table {name!r} in the warehouse {self.masked}; run `treasury load` first"
                 )
             order = sql.SQL(", ").join(sql.Literal(i + 1) for i in range(len(columns)))
-            query = sql.SQL("SELECT * FROM {} ORDER BY {}").format(_ident(PUBLIC, name), order)
+            query = sql.SQL("SELECT * FROM {} ORDER BY {}").format(ident(PUBLIC, name), order)
             return con.execute(query).fetchall()
 
     def _public_columns(self, con: psycopg.Connection[Any], name: str) -> list[str]:
@@ -246,7 +197,7 @@ class PostgresWarehouse:
         for column, comment in pg_ddl.MANIFEST_COLUMN_COMMENTS.items():
             con.execute(
                 sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
-                    _ident(PUBLIC, "load_manifest"), sql.Identifier(column), sql.Literal(comment)
+                    ident(PUBLIC, "load_manifest"), sql.Identifier(column), sql.Literal(comment)
                 )
             )
         self._ensure_reader_role(con)
@@ -266,57 +217,6 @@ class PostgresWarehouse:
                 f"create roles; ask an administrator to run: CREATE ROLE {READER_ROLE} NOLOGIN"
             ) from None
 
-    # ------------------------------------------------------------------ planning
-
-    def _plan(self, con: psycopg.Connection[Any], snapshot: LakeSnapshot) -> list[TablePlan]:
-        published = {
-            r[0]: (r[1], r[2])
-            for r in con.execute(
-                sql.SQL("SELECT table_name, definition_hash, checksum FROM {}").format(
-                    _ident(LOAD_STATE, "published_tables")
-                )
-            ).fetchall()
-        }
-        existing = {
-            r[0]
-            for r in con.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = %s", (PUBLIC,)
-            ).fetchall()
-        }
-        plans = []
-        for table in snapshot.tables:
-            lake = snapshot.slice_stats(table)
-            plan = TablePlan(
-                table, lake, "create", pg_ddl.definition_hash(table), table_checksum(lake)
-            )
-            prior = published.get(table.name)
-            if prior and table.name in existing and prior[0] == plan.definition:
-                plan.mode = "full"
-                self._diff(con, plan, prior[1])
-            plans.append(plan)
-        return plans
-
-    def _diff(self, con: psycopg.Connection[Any], plan: TablePlan, checksum: str) -> None:
-        """Decide unchanged, incremental or full from the published slices of the table."""
-        if checksum == plan.checksum:
-            plan.mode = "unchanged"
-            return
-        old = {
-            int(r[0]): (int(r[1]), str(r[2]))
-            for r in con.execute(
-                sql.SQL("SELECT slice, row_count, checksum FROM {} WHERE table_name = %s").format(
-                    _ident(LOAD_STATE, "published_slices")
-                ),
-                (plan.name,),
-            ).fetchall()
-        }
-        new = {s: (v.rows, v.checksum) for s, v in plan.lake.items()}
-        changed = sorted(s for s in old.keys() | new.keys() if old.get(s) != new.get(s))
-        cost = sum(new.get(s, (0, ""))[0] + old.get(s, (0, ""))[0] for s in changed)
-        total = max(plan.rows + sum(v[0] for v in old.values()), 1)
-        if cost <= self.full_reload_ratio * total:
-            plan.mode, plan.slices = "incremental", changed
-
     # ------------------------------------------------------------------ write and audit
 
     def _stage(
@@ -334,7 +234,7 @@ class PostgresWarehouse:
                     *pg_ddl.comments(STAGING, plan.table),
                 ]:
                     con.execute(statement)
-                con.execute(sql.SQL("ANALYZE {}").format(_ident(STAGING, plan.name)))
+                con.execute(sql.SQL("ANALYZE {}").format(ident(STAGING, plan.name)))
             self._progress("staged", plan.name, copied)
 
     def _copy(self, con: psycopg.Connection[Any], snapshot: LakeSnapshot, plan: TablePlan) -> int:
@@ -343,7 +243,7 @@ class PostgresWarehouse:
         batches = snapshot.batches(plan.table, slices, self.rows_per_batch)
         return copy_batches(
             con,
-            _ident(STAGING, plan.name),
+            ident(STAGING, plan.name),
             plan.table,
             batches,
             lambda rows: self._progress("copy", plan.name, rows),
@@ -368,7 +268,7 @@ class PostgresWarehouse:
             sql.SQL(", COALESCE(SUM({}), 0)").format(sql.Identifier(c)) for c in amounts
         )
         query = sql.SQL("SELECT {} AS slice, COUNT(*){} FROM {} GROUP BY 1").format(
-            sql.SQL(slice_sql(plan.table)), sums, _ident(schema, plan.name)
+            sql.SQL(slice_sql(plan.table)), sums, ident(schema, plan.name)
         )
         found = {
             int(r[0]): (int(r[1]), tuple(Decimal(v) for v in r[2:]))
@@ -397,10 +297,10 @@ class PostgresWarehouse:
             con.execute("SET LOCAL lock_timeout = '60s'")
             self._drop_foreign_keys_into(con, [p.name for p in created])
             for plan in created:
-                con.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_ident(PUBLIC, plan.name)))
+                con.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(ident(PUBLIC, plan.name)))
                 con.execute(
                     sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(
-                        _ident(STAGING, plan.name), sql.Identifier(PUBLIC)
+                        ident(STAGING, plan.name), sql.Identifier(PUBLIC)
                     )
                 )
             for plan in plans:
@@ -411,7 +311,7 @@ class PostgresWarehouse:
                 if plan.mode != "unchanged":
                     self._audit(con, PUBLIC, plan, plan.lake)
             self._grant(con, plans)
-            self._record(con, plans, run_id)
+            record_load(con, plans, run_id)
             self._progress("publishing", "", sum(p.rows_written for p in plans))
 
     def _drop_foreign_keys_into(self, con: psycopg.Connection[Any], names: list[str]) -> None:
@@ -428,7 +328,7 @@ class PostgresWarehouse:
             if source in STAR:
                 con.execute(
                     sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
-                        _ident(PUBLIC, source), sql.Identifier(constraint)
+                        ident(PUBLIC, source), sql.Identifier(constraint)
                     )
                 )
 
@@ -454,7 +354,7 @@ class PostgresWarehouse:
         Plain DML takes only row-level locks: readers are never blocked, never deadlock with
         the load, and (MVCC) see the old rows until the commit, then the new ones.
         """
-        target = _ident(PUBLIC, plan.name)
+        target = ident(PUBLIC, plan.name)
         if plan.mode == "full":
             con.execute(sql.SQL("DELETE FROM {}").format(target))
         else:
@@ -464,10 +364,10 @@ class PostgresWarehouse:
                 ),
                 (plan.slices,),
             )
-        columns = _column_list(plan.table)
+        columns = column_list(plan.table)
         con.execute(
             sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {}").format(
-                target, columns, columns, _ident(STAGING, plan.name)
+                target, columns, columns, ident(STAGING, plan.name)
             )
         )
 
@@ -488,53 +388,11 @@ class PostgresWarehouse:
             if con.execute("SELECT to_regclass(%s)", (f"{PUBLIC}.{name}",)).fetchone() != (None,)
         ]
         for name in [*(p.name for p in plans), *history]:
-            con.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(_ident(PUBLIC, name), reader))
-
-    def _record(self, con: psycopg.Connection[Any], plans: list[TablePlan], run_id: str) -> None:
-        """Remember the published slices and append this load to ``load_manifest``."""
-        state_tables = _ident(LOAD_STATE, "published_tables")
-        state_slices = _ident(LOAD_STATE, "published_slices")
-        with con.cursor() as cursor:
-            for plan in plans:
-                version = str(plan.table.build.get("version", ""))
-                if plan.mode != "unchanged":
-                    cursor.execute(
-                        sql.SQL(
-                            "INSERT INTO {} VALUES (%s, %s, %s, %s) ON CONFLICT (table_name) "
-                            "DO UPDATE SET definition_hash = EXCLUDED.definition_hash, "
-                            "checksum = EXCLUDED.checksum, lake_version = EXCLUDED.lake_version"
-                        ).format(state_tables),
-                        (plan.name, plan.definition, plan.checksum, version),
-                    )
-                    cursor.execute(
-                        sql.SQL("DELETE FROM {} WHERE table_name = %s").format(state_slices),
-                        (plan.name,),
-                    )
-                    cursor.executemany(
-                        sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s)").format(state_slices),
-                        [(plan.name, s, v.rows, v.checksum) for s, v in plan.lake.items()],
-                    )
-                cursor.execute(
-                    sql.SQL(
-                        "INSERT INTO {} (run_id, table_name, mode, row_count, rows_written, "
-                        "checksum, lake_version, bronze_batches) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-                    ).format(_ident(PUBLIC, "load_manifest")),
-                    (
-                        run_id,
-                        plan.name,
-                        plan.mode,
-                        plan.rows,
-                        plan.rows_written,
-                        plan.checksum,
-                        version,
-                        list(plan.table.build.get("bronze_batches", [])),
-                    ),
-                )
+            con.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(ident(PUBLIC, name), reader))
 
     def _finish(self, con: psycopg.Connection[Any], plans: list[TablePlan]) -> None:
         """Fresh planner statistics for what changed; an empty staging schema."""
         for plan in plans:
             if plan.mode in ("full", "incremental"):
-                con.execute(sql.SQL("VACUUM (ANALYZE) {}").format(_ident(PUBLIC, plan.name)))
+                con.execute(sql.SQL("VACUUM (ANALYZE) {}").format(ident(PUBLIC, plan.name)))
         con.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(STAGING)))

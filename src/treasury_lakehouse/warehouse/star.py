@@ -9,7 +9,8 @@ over the lake's Parquet and copies the result (so both warehouses hold the same 
 
 Surrogate keys are derived from the natural key (the top 60 bits of its MD5), so a security or an
 account keeps its key across loads and incremental loads only rewrite the rows that changed;
-``date_key`` is the ``YYYYMMDD`` integer BI tools expect.
+``date_key`` is the ``YYYYMMDD`` integer BI tools expect. Facts carry values, not lineage (that is
+in silver), so re-ingesting unchanged records rewrites silver rows but no fact rows.
 """
 
 from __future__ import annotations
@@ -179,8 +180,7 @@ FACT_PDT_SQL = f"""SELECT
   record_date,
   transaction_today_amt,
   transaction_mtd_amt,
-  transaction_fytd_amt,
-  batch_id
+  transaction_fytd_amt
 FROM {PDT}"""
 
 FACT_OCB_SQL = f"""WITH {_ERAS_CTE}
@@ -191,14 +191,12 @@ SELECT
   open_today_bal,
   close_today_bal,
   open_month_bal,
-  open_fiscal_year_bal,
-  batch_id
+  open_fiscal_year_bal
 FROM dated_accounts"""
 
 MIL = "millions of USD, exact"
 _DATE_KEY = Column("date_key", "INTEGER", "calendar date as YYYYMMDD; joins dim_date")
 _RECORD_DATE = Column("record_date", "DATE", "Daily Treasury Statement record date")
-_BATCH = Column("batch_id", "VARCHAR", "bronze batch this row version came from")
 
 DIM_DATE = StarTable(
     name="dim_date",
@@ -286,7 +284,6 @@ FACT_PUBLIC_DEBT_TRANSACTIONS = StarTable(
         Column("transaction_today_amt", "BIGINT", f"amount that day ({MIL})"),
         Column("transaction_mtd_amt", "BIGINT", f"month-to-date amount ({MIL})"),
         Column("transaction_fytd_amt", "BIGINT", f"fiscal-year-to-date amount ({MIL})"),
-        _BATCH,
     ),
     primary_key=("date_key", "security_key", "transaction_type"),
     foreign_keys=(
@@ -314,7 +311,6 @@ FACT_OPERATING_CASH_BALANCE = StarTable(
         ),
         Column("open_month_bal", "BIGINT", f"opening balance of the month ({MIL})"),
         Column("open_fiscal_year_bal", "BIGINT", f"opening balance of the fiscal year ({MIL})"),
-        _BATCH,
     ),
     primary_key=("date_key", "account_key"),
     foreign_keys=(
