@@ -52,7 +52,13 @@ class LakeError(TreasuryError):
 
 
 class LockHeldError(TreasuryError):
-    """Another run holds the lock of this home."""
+    """Another run holds the lock of this home (or of one of its parts).
+
+    Transient: the holder releases it when it finishes, so an orchestrator's retry can succeed;
+    the CLI still fails fast naming the holder.
+    """
+
+    transient = True
 
 
 class EngineError(TreasuryError):
