@@ -343,3 +343,27 @@ def test_history_tables_are_kept_and_readable(
     with psycopg.connect(postgres_dsn) as con:
         con.execute("SET ROLE treasury_reader")
         assert con.execute("SELECT COUNT(*) FROM quality_results").fetchone() == (1,)
+
+
+def test_the_cli_loads_postgres_and_reports_a_bad_warehouse_in_one_line(
+    fake_api: FakeFiscalDataApi, tmp_path: Path, postgres_dsn: str
+) -> None:
+    from click.testing import CliRunner
+
+    from treasury_lakehouse.cli import main
+
+    common = ["--home", str(tmp_path / "home"), "--api-url", fake_api.base_url]
+    fake_api.today = date(2021, 10, 29)
+    result = CliRunner().invoke(
+        main, ["run", *common, "--start", "2021-09-01", "--warehouse", postgres_dsn]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"warehouse  {postgres_dsn}" in result.output
+    assert query(postgres_dsn, "SELECT COUNT(*) > 0 FROM gold_daily_totals") == [(True,)]
+
+    bad = "postgresql://loader:Sup3r-s3cret@127.0.0.1:1/treasury"
+    result = CliRunner().invoke(main, ["load", *common, "--warehouse", bad])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: cannot connect to the PostgreSQL")
+    assert "Sup3r-s3cret" not in result.output and "loader:***@" in result.output
