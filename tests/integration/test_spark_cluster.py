@@ -16,6 +16,7 @@ import pytest
 from conftest import make_settings
 from treasury_lakehouse import pipeline
 from treasury_lakehouse.engines import spark_cluster
+from treasury_lakehouse.errors import EngineError
 from treasury_lakehouse.models.registry import GOLD_MODELS
 from treasury_lakehouse.testing import FakeFiscalDataApi
 from treasury_lakehouse.warehouse.duckdb import DuckDBWarehouse
@@ -43,7 +44,7 @@ def test_start_refuses_a_second_cluster_in_the_same_folder(
     cluster: spark_cluster.Cluster,
 ) -> None:
     assert spark_cluster.status(Path(cluster.work_dir)) == cluster
-    with pytest.raises(Exception, match="already running"):
+    with pytest.raises(EngineError, match="already running"):
         spark_cluster.start(Path(cluster.work_dir), master_port=spark_cluster.free_port())
 
 
