@@ -367,3 +367,18 @@ def test_the_cli_loads_postgres_and_reports_a_bad_warehouse_in_one_line(
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: cannot connect to the PostgreSQL")
     assert "Sup3r-s3cret" not in result.output and "loader:***@" in result.output
+
+
+def test_both_warehouses_hold_the_same_star_and_gold_rows(
+    fake_api: FakeFiscalDataApi, tmp_path: Path, postgres_dsn: str
+) -> None:
+    from treasury_lakehouse.warehouse.duckdb import DuckDBWarehouse
+
+    settings = make_settings(tmp_path / "home", fake_api, start=date(2021, 9, 1))
+    fake_api.today = date(2022, 5, 31)
+    pipeline.run(settings)  # into the embedded DuckDB warehouse
+    embedded = DuckDBWarehouse(settings.duckdb_warehouse_path)
+    PostgresWarehouse(postgres_dsn).publish(lake_tables(Lake(settings.lake)), "parity")
+    server = PostgresWarehouse(postgres_dsn)
+    for table in [*GOLD, *(t.name for t in STAR_TABLES)]:
+        assert sorted(server.table_rows(table)) == sorted(embedded.table_rows(table)), table
