@@ -382,3 +382,12 @@ def test_both_warehouses_hold_the_same_star_and_gold_rows(
     server = PostgresWarehouse(postgres_dsn)
     for table in [*GOLD, *(t.name for t in STAR_TABLES)]:
         assert sorted(server.table_rows(table)) == sorted(embedded.table_rows(table)), table
+
+
+def test_a_second_load_into_the_same_database_fails_fast(postgres_dsn: str) -> None:
+    from treasury_lakehouse.warehouse.postgres import LOAD_LOCK_KEY
+
+    with psycopg.connect(postgres_dsn, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (LOAD_LOCK_KEY,))
+        with pytest.raises(WarehouseError, match="another treasury load is publishing"):
+            PostgresWarehouse(postgres_dsn).publish([], "second")
