@@ -158,9 +158,10 @@ def echo_transform(result: TransformResult) -> None:
 
 
 def echo_load(result: LoadResult) -> None:
+    unchanged = "  (lake unchanged since the last load: nothing written)" if result.skipped else ""
     click.echo(
         f"warehouse  {mask_dsn(result.warehouse)}: {len(result.tables)} tables, "
-        f"rows {sum(result.tables.values()):,}  {result.seconds:.1f}s"
+        f"rows {sum(result.tables.values()):,}  {result.seconds:.1f}s{unchanged}"
     )
 
 
@@ -220,7 +221,7 @@ def transform(**flags: Any) -> None:
 @settings_options
 @handle_errors
 def load(**flags: Any) -> None:
-    """Publish the lake's silver and gold tables to the warehouse, all at once."""
+    """Publish the lake's silver, gold and star-schema tables to the warehouse, all at once."""
     echo_load(pipeline.load(build_settings(**flags)))
 
 
