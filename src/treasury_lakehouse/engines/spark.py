@@ -47,6 +47,9 @@ SPARK_CONF: Mapping[str, str] = {
     "spark.driver.memory": "4g",
     "spark.executor.memory": "2g",
     "spark.sql.shuffle.partitions": "8",
+    # the silver plan is wide: HotSpot never JIT-compiles a method over 8,000 bytes of bytecode,
+    # so a bigger whole-stage-codegen method would run interpreted; let Spark split those stages
+    "spark.sql.codegen.hugeMethodLimit": "8000",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
