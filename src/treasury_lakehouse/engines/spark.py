@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
@@ -29,6 +30,7 @@ from sqlglot.errors import ErrorLevel, SqlglotError
 from treasury_lakehouse.catalog import Dataset, get_dataset
 from treasury_lakehouse.engines.base import PARTITION_COLUMN, QUARANTINE_FILE, SilverCounts
 from treasury_lakehouse.errors import EngineError
+from treasury_lakehouse.lake.files import atomic_write_bytes
 from treasury_lakehouse.models.registry import GoldModel
 from treasury_lakehouse.models.silver import LINEAGE_COLUMNS, silver_columns, silver_sql
 
@@ -59,6 +61,25 @@ SPARK_CONF: Mapping[str, str] = {
 }
 
 _SPARK_FAILURES = (PySparkException, Py4JError)
+
+#: the driver logs errors only (Spark's default prints its profile and INFO/WARN lines to stderr)
+LOG4J2_PROPERTIES = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+"""
+
+
+def _quiet_driver_logging() -> dict[str, str]:
+    """Driver JVM options pointing log4j2 at :data:`LOG4J2_PROPERTIES` (written to a temp file)."""
+    path = Path(tempfile.gettempdir()) / "treasury-lakehouse-log4j2.properties"
+    if not path.exists() or path.read_text() != LOG4J2_PROPERTIES:
+        atomic_write_bytes(path, LOG4J2_PROPERTIES.encode())  # other processes may read it
+    return {"spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{path}"}
 
 
 def require_java() -> None:
@@ -156,7 +177,7 @@ class SparkEngine:
     def __init__(self, master: str = "local[*]", conf: Mapping[str, str] | None = None) -> None:
         require_java()
         self.master = master
-        self.conf = {**SPARK_CONF, **(conf or {})}
+        self.conf = {**SPARK_CONF, **_quiet_driver_logging(), **(conf or {})}
         self._session: SparkSession | None = None
 
     @property
