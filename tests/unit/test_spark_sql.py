@@ -117,3 +117,21 @@ def test_a_java_that_cannot_run_spark_is_reported_with_the_requirement(tmp_path:
     last = run.stderr.strip().splitlines()[-1]
     assert last.startswith("treasury_lakehouse.errors.EngineError: spark: cannot start a session")
     assert "Java 17" in last
+
+
+def test_without_the_spark_extra_the_registry_says_what_to_install(tmp_path: Path) -> None:
+    hide = tmp_path / "pyspark"  # a package that fails to import, shadowing the real one
+    hide.mkdir()
+    (hide / "__init__.py").write_text("raise ImportError('No module named pyspark')\n")
+    code = (
+        "from treasury_lakehouse.config import Settings\n"
+        "from treasury_lakehouse.engines import open_engine\n"
+        "open_engine(Settings(engine='spark'))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("treasury_lakehouse.errors.EngineError: the spark engine needs pyspark")
+    assert "treasury-lakehouse[spark]" in last

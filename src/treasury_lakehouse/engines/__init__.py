@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from treasury_lakehouse.errors import ConfigError
+from treasury_lakehouse.errors import ConfigError, EngineError
 
 if TYPE_CHECKING:
     from treasury_lakehouse.config import Settings
@@ -18,7 +18,12 @@ def open_engine(settings: Settings) -> Engine:
 
         return DuckDBEngine()
     if settings.engine == "spark":
-        from treasury_lakehouse.engines.spark import SparkEngine  # type: ignore[import-not-found,unused-ignore]
-
-        return SparkEngine(master=settings.spark_master)  # type: ignore[no-any-return,unused-ignore]
+        try:
+            from treasury_lakehouse.engines.spark import SparkEngine
+        except ImportError as error:
+            raise EngineError(
+                f"the spark engine needs pyspark and sqlglot ({error}): "
+                "pip install 'treasury-lakehouse[spark]' (make setup installs it)"
+            ) from error
+        return SparkEngine(master=settings.spark_master)
     raise ConfigError(f"unknown engine {settings.engine!r}")
