@@ -268,20 +268,10 @@ def test_cli_serve_prints_base_url(records_dir: Path) -> None:
 # --------------------------------------------------------------------------- real data
 
 
-def _shared_data_dir() -> Path:
-    env = os.environ.get("TREASURY_SHARED_DATA")
-    if env:
-        return Path(env)
-    return (Path(__file__).resolve().parents[2] / ".." / "shared" / "fiscaldata").resolve()
-
-
 @pytest.fixture(scope="module")
-def shared_data() -> Path:
-    """The real Fiscal Data records folder (skips the test when it is absent)."""
-    path = _shared_data_dir()
-    if not (path / "records").is_dir():
-        pytest.skip(f"real Fiscal Data records not found at {path} (set TREASURY_SHARED_DATA)")
-    return path
+def shared_data(shared_records: Path) -> Path:
+    """The real Fiscal Data records folder (conftest's fixture skips when it is absent)."""
+    return shared_records
 
 
 @pytest.mark.shared_data

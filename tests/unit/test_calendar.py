@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 from datetime import date
 from pathlib import Path
 
@@ -85,18 +84,9 @@ def test_fiscal_year_and_quarter(day: date, year: int, quarter: int) -> None:
     assert fiscal_quarter(day) == quarter
 
 
-def _shared_data() -> Path:
-    env = os.environ.get("TREASURY_SHARED_DATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / ".." / "shared" / "fiscaldata"
-
-
 @pytest.mark.shared_data
-def test_business_days_match_real_statement_dates() -> None:
-    path = _shared_data() / "records" / "operating_cash_balance.jsonl.gz"
-    if not path.exists():
-        pytest.skip(f"real Fiscal Data records not found at {path} (set TREASURY_SHARED_DATA)")
+def test_business_days_match_real_statement_dates(shared_records: Path) -> None:
+    path = shared_records / "records" / "operating_cash_balance.jsonl.gz"
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         real = {date.fromisoformat(json.loads(line)["record_date"]) for line in handle}
     assert set(business_days(min(real), max(real))) == real
