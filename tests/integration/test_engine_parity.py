@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from bronze_pages import PDT_ROW, write_bronze_page
 from independent_gold import expected_gold, read_records
 from treasury_lakehouse import pipeline
 from treasury_lakehouse.catalog import PUBLIC_DEBT_TRANSACTIONS
@@ -191,25 +192,6 @@ def test_silver_tables_and_row_counts_equal_the_reference(
 
 # --- quarantine: hand-made bad values -------------------------------------------------------
 
-GOOD = {
-    "record_date": "2024-01-02",
-    "transaction_type": "Issues",
-    "security_market": "Marketable",
-    "security_type": "Notes",
-    "security_type_desc": "null",
-    "transaction_today_amt": "100",
-    "transaction_mtd_amt": "100",
-    "transaction_fytd_amt": "900",
-    "table_nbr": "IIIA",
-    "table_nm": "Public Debt Transactions",
-    "src_line_nbr": "3",
-    "record_fiscal_year": "2024",
-    "record_fiscal_quarter": "2",
-    "record_calendar_year": "2024",
-    "record_calendar_quarter": "1",
-    "record_calendar_month": "01",
-    "record_calendar_day": "02",
-}
 #: (changes to a good row, the quarantine reason every engine must give)
 BAD_VALUES: list[tuple[dict[str, str], str]] = [
     ({"transaction_today_amt": "N/A"}, "transaction_today_amt: not a CURRENCY0: N/A"),
@@ -228,17 +210,6 @@ BAD_VALUES: list[tuple[dict[str, str], str]] = [
 ]
 
 
-def _bronze_page(path: Path, batch: str, at: datetime, rows: list[dict[str, str]]) -> Path:
-    columns: dict[str, pa.Array] = {k: pa.array([r[k] for r in rows], pa.string()) for k in GOOD}
-    n = len(rows)
-    columns["ingestion_timestamp"] = pa.array([at] * n, pa.timestamp("us", "UTC"))
-    columns["batch_id"] = pa.array([batch] * n, pa.string())
-    columns["page_number"] = pa.array([1] * n, pa.int32())
-    columns["row_index"] = pa.array(range(n), pa.int32())
-    pq.write_table(pa.table(columns), path)
-    return path
-
-
 def _quarantine(engine: Engine, bronze: list[Path], out: Path) -> tuple[SilverCounts, pa.Table]:
     silver_dir, quarantine_dir = out / "silver", out / "quarantine"
     silver_dir.mkdir(parents=True)
@@ -252,14 +223,14 @@ def test_bad_values_are_quarantined_with_the_same_reasons(
     request: pytest.FixtureRequest, engine: Engine, tmp_path: Path
 ) -> None:
     known_gap(request, engine, "quarantine")
-    first = [GOOD, *({**GOOD, **changes} for changes, _ in BAD_VALUES)]
+    first = [PDT_ROW, *({**PDT_ROW, **changes} for changes, _ in BAD_VALUES)]
     bronze = [
-        _bronze_page(tmp_path / "b1.parquet", "b1", datetime(2024, 1, 3, tzinfo=UTC), first),
-        _bronze_page(
+        write_bronze_page(tmp_path / "b1.parquet", "b1", datetime(2024, 1, 3, tzinfo=UTC), first),
+        write_bronze_page(
             tmp_path / "b2.parquet",
             "b2",
             datetime(2024, 1, 10, tzinfo=UTC),
-            [{**GOOD, "transaction_today_amt": "105"}],  # restates the good row
+            [{**PDT_ROW, "transaction_today_amt": "105"}],  # restates the good row
         ),
     ]
     counts, quarantined = _quarantine(engine, bronze, tmp_path / engine.name)

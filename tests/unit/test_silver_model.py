@@ -6,66 +6,36 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
+from bronze_pages import PDT_ROW, write_bronze_page
 from treasury_lakehouse.catalog import PUBLIC_DEBT_TRANSACTIONS
 from treasury_lakehouse.engines.duckdb import DuckDBEngine
 from treasury_lakehouse.models.silver import PATTERNS, silver_sql
-
-BASE = {
-    "record_date": "2024-01-02",
-    "transaction_type": "Issues",
-    "security_market": "Marketable",
-    "security_type": "Notes",
-    "security_type_desc": "null",
-    "transaction_today_amt": "100",
-    "transaction_mtd_amt": "100",
-    "transaction_fytd_amt": "900",
-    "table_nbr": "IIIA",
-    "table_nm": "Public Debt Transactions",
-    "src_line_nbr": "3",
-    "record_fiscal_year": "2024",
-    "record_fiscal_quarter": "2",
-    "record_calendar_year": "2024",
-    "record_calendar_quarter": "1",
-    "record_calendar_month": "01",
-    "record_calendar_day": "02",
-}
-
-
-def _page(path: Path, batch: str, at: datetime, rows: list[dict[str, str]]) -> Path:
-    columns = {k: pa.array([r[k] for r in rows], pa.string()) for k in BASE}
-    n = len(rows)
-    columns["batch_id"] = pa.array([batch] * n)
-    columns["ingestion_timestamp"] = pa.array([at] * n, pa.timestamp("us", "UTC"))
-    columns["page_number"] = pa.array([1] * n, pa.int32())
-    columns["row_index"] = pa.array(range(n), pa.int32())
-    pq.write_table(pa.table(columns), path)
-    return path
 
 
 def test_typing_dedup_and_quarantine(tmp_path: Path) -> None:
     early = datetime(2024, 1, 3, tzinfo=UTC)
     late = datetime(2024, 1, 10, tzinfo=UTC)
-    first = _page(
+    first = write_bronze_page(
         tmp_path / "a.parquet",
         "b1",
         early,
         [
-            BASE,
-            {**BASE, "security_type": "Bills", "security_type_desc": "Regular Series"},
-            {**BASE, "transaction_type": "Redemptions", "transaction_today_amt": " -7 "},
+            PDT_ROW,
+            {**PDT_ROW, "security_type": "Bills", "security_type_desc": "Regular Series"},
+            {**PDT_ROW, "transaction_type": "Redemptions", "transaction_today_amt": " -7 "},
         ],
     )
-    second = _page(
+    second = write_bronze_page(
         tmp_path / "b.parquet",
         "b2",
         late,
         [
-            {**BASE, "transaction_today_amt": "105"},  # restates the Notes issue (desc is "null")
-            {**BASE, "security_type": "Bonds", "transaction_today_amt": "1e3"},
-            {**BASE, "security_type": "null"},
+            {
+                **PDT_ROW,
+                "transaction_today_amt": "105",
+            },  # restates the Notes issue (desc is "null")
+            {**PDT_ROW, "security_type": "Bonds", "transaction_today_amt": "1e3"},
+            {**PDT_ROW, "security_type": "null"},
         ],
     )
     engine = DuckDBEngine()
