@@ -227,6 +227,15 @@ OPERATING_CASH_BALANCE = Dataset(
     ),
 )
 
+#: cash-balance rows that carry the Treasury General Account balance, across the three layouts
+#: (the same names gold_daily_cash_balance.sql selects)
+TGA_ACCOUNTS = (
+    "Federal Reserve Account",
+    "Treasury General Account (TGA)",
+    "Treasury General Account (TGA) Opening Balance",
+    "Treasury General Account (TGA) Closing Balance",
+)
+
 DATASETS: Mapping[str, Dataset] = {
     d.name: d for d in (OPERATING_CASH_BALANCE, PUBLIC_DEBT_TRANSACTIONS)
 }

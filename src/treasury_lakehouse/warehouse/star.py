@@ -29,20 +29,13 @@ from treasury_lakehouse.calendar import (
     fiscal_quarter,
     fiscal_year,
 )
-from treasury_lakehouse.catalog import OPERATING_CASH_BALANCE, Era
+from treasury_lakehouse.catalog import OPERATING_CASH_BALANCE, TGA_ACCOUNTS, Era
 from treasury_lakehouse.models.registry import Column
 from treasury_lakehouse.warehouse.base import WarehouseTable
 
 PDT = "silver_public_debt_transactions"
 OCB = "silver_operating_cash_balance"
 CALENDAR = "calendar_days"
-#: rows of these accounts carry the Treasury General Account balance (see gold_daily_cash_balance)
-TGA_ACCOUNTS = (
-    "Federal Reserve Account",
-    "Treasury General Account (TGA)",
-    "Treasury General Account (TGA) Opening Balance",
-    "Treasury General Account (TGA) Closing Balance",
-)
 OUTSIDE_ERAS = "outside_known_layouts"
 
 
