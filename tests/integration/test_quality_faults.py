@@ -158,13 +158,40 @@ def test_a_negative_balance_fails_the_negative_balance_check_only(
     assert tables == {"quality_results"}  # results kept, nothing published
 
 
-def test_a_quarantined_row_is_reported_not_counted_as_a_missing_line(
+def test_a_quarantined_row_feeding_gold_fails_and_is_not_counted_as_a_missing_line(
     fake_api: FakeFiscalDataApi, tmp_path: Path
 ) -> None:
     fake_api.restate(OCB, {"record_date": "2022-01-12", "account_type": TGA},
                      {"open_today_bal": "12,5"})  # fmt: skip
     report = pipeline.check(build_lake(fake_api, tmp_path))
-    assert not_passing(report) == {("quarantined_rows", f"quarantine_{OCB}", "warn")}
+    assert not_passing(report) == {
+        ("quarantined_rows", f"quarantine_{OCB}", "fail"),  # operating cash balance feeds gold
+        ("tga_continuity", "gold_daily_cash_balance", "fail"),  # so gold lacks that day's TGA
+    }
     [finding] = report.result("quarantined_rows").findings
-    assert finding.day == date(2022, 1, 12) and "open_today_bal: not a CURRENCY0" in finding.message
+    assert finding.day == date(2022, 1, 12) and finding.severity == "error"
+    assert "column open_today_bal raw value '12,5' is not a CURRENCY0" in finding.message
+    [gap] = report.result("tga_continuity").findings
+    assert gap.day == date(2022, 1, 12) and "no TGA opening balance and closing" in gap.message
     assert report.result("rows_per_day", f"received_{OCB}").findings == ()
+
+
+def test_a_day_that_vanished_from_the_source_fails_and_names_the_day_and_batch(
+    synthetic_records: Path, tmp_path: Path
+) -> None:
+    def drop(rows: list[dict[str, Any]]) -> list[Any]:
+        return [r for r in rows if r["record_date"] != "2022-02-16"]
+
+    with FakeFiscalDataApi(synthetic_records) as api:
+        settings = build_lake(api, tmp_path / "home")
+    records = edited_copy(synthetic_records, tmp_path / "records", PDT, drop)
+    with FakeFiscalDataApi(records) as api:  # the source re-answers February without 02-16
+        again = make_settings(tmp_path / "home", api, start=date(2022, 2, 1), end=END)
+        pipeline.ingest(again)
+        pipeline.transform(again)
+    report = pipeline.check(settings)
+    assert ("vanished_record_date", f"vanished_{PDT}", "fail") in not_passing(report)
+    [finding] = report.result("vanished_record_date", f"vanished_{PDT}").findings
+    assert finding.day == date(2022, 2, 16)
+    assert "window 2022-02-01..2022-02-28" in finding.message
+    assert report.result("vanished_record_date", f"vanished_{OCB}").findings == ()

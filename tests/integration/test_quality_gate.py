@@ -3,14 +3,16 @@ the lookback window so that it breaks continuity. The next ``treasury run`` exit
 and the published warehouse tables stay exactly as they were; the results are still kept.
 
 One test body for every warehouse: the embedded DuckDB file and PostgreSQL (``postgres`` marker; a
-database of its own on 127.0.0.1:5432, dropped afterwards).
+fresh database from the PostgreSQL tests' ``fresh_database``, dropped afterwards).
+
+Also: a TGA balance that arrives malformed is quarantined, and since operating cash balance feeds
+gold that blocks publishing (before, the day silently left ``gold_daily_cash_balance``).
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -20,6 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import make_settings
+from test_postgres_warehouse import fresh_database
 from treasury_lakehouse import pipeline
 from treasury_lakehouse.cli import main
 from treasury_lakehouse.config import Settings
@@ -30,7 +33,6 @@ from treasury_lakehouse.warehouse import open_warehouse
 from treasury_lakehouse.warehouse.base import lake_tables
 from treasury_lakehouse.warehouse.quality_store import read_quality
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 OCB = "operating_cash_balance"
 # the first run sees records through 2022-05-20; the second asks again from 05-13 (7-day lookback)
 RESTATED = {
@@ -44,15 +46,8 @@ def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "duckdb":
         yield f"duckdb:///{tmp_path / 'home' / 'warehouse.duckdb'}"
         return
-    psycopg = pytest.importorskip("psycopg")
-    name = f"treasury_quality_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database() as dsn:
+        yield dsn
 
 
 def published(settings: Settings, names: list[str]) -> dict[str, list[tuple[Any, ...]]]:
@@ -143,3 +138,37 @@ def _has_table(path: Path, name: str) -> bool:
     with duckdb.connect(str(path), read_only=True) as con:
         found = con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [name])
         return found.fetchone() is not None
+
+
+TGA = "Treasury General Account (TGA)"  # the layout of 2021-10-01..2022-04-15: one row a day
+
+
+def test_a_malformed_tga_balance_is_quarantined_and_blocks_publishing(
+    fake_api: FakeFiscalDataApi, tmp_path: Path
+) -> None:
+    """Reproduction: the day's TGA row arrives as ``"77,1234"``. Before, it was a quarantine
+    warning, 2022-01-12 vanished from ``gold_daily_cash_balance`` and the run exited 0."""
+    home = tmp_path / "home"
+    cli = ["--home", str(home), "--api-url", fake_api.base_url]
+    window = ["--start", "2021-12-01", "--end", "2022-01-31"]
+    assert CliRunner().invoke(main, ["run", *cli, *window]).exit_code == 0
+    settings = make_settings(home, fake_api)
+    names = [t.name for t in lake_tables(Lake(settings.lake))] + ["load_manifest"]
+    before = published(settings, names)
+    assert date(2022, 1, 12) in {row[0] for row in before["gold_daily_cash_balance"]}
+
+    day = {"record_date": "2022-01-12", "account_type": TGA}
+    assert fake_api.restate(OCB, day, {"close_today_bal": "77,1234"}) == 1
+    result = CliRunner().invoke(main, ["run", *cli, "--start", "2022-01-10", "--end", "2022-01-31"])
+    assert result.exit_code == 1, result.output
+    [error] = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert "quarantined_rows on quarantine_operating_cash_balance" in error
+    assert f"2022-01-12 [record_date=2022-01-12, account_type={TGA}]" in error
+    assert "operating_cash_balance row quarantined: column close_today_bal raw value '77,1234'" in (
+        error
+    )
+    assert published(settings, names) == before  # nothing published
+
+    checked = CliRunner().invoke(main, ["check", *cli, "--end", "2022-01-31"])
+    assert checked.exit_code == 1
+    assert "FAIL quarantined_rows on quarantine_operating_cash_balance" in checked.output

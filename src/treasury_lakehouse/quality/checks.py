@@ -8,6 +8,7 @@ built from the catalog entry of each dataset and the gold registry; the Treasury
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -19,10 +20,12 @@ from treasury_lakehouse.quality.spec import (
     Check,
     CheckContext,
     Evaluate,
+    Row,
     Rows,
     as_date,
     describe_key,
 )
+from treasury_lakehouse.quality.vanished import vanished_record_dates
 
 #: values seen in the real statements; a new one is flagged (warn), never dropped
 KNOWN_VALUES: Mapping[str, Mapping[str, tuple[str, ...]]] = {
@@ -142,15 +145,61 @@ def rows_per_day(dataset: Dataset, bounds: Mapping[str | None, tuple[int, int]])
     return evaluate
 
 
+def gold_fed_by(dataset: Dataset) -> tuple[str, ...]:
+    """The gold tables whose sources include ``dataset``'s silver table."""
+    silver = f"silver_{dataset.name}"
+    return tuple(m.name for m in GOLD_MODELS if silver in m.sources)
+
+
+#: silver's reasons: ``column: not a TYPE: value`` or ``column: natural key is missing``
+_BAD_VALUE = re.compile(r"(?P<column>[^:;]+): not a (?P<type>[A-Z0-9]+): (?P<value>.*)", re.DOTALL)
+
+
+def describe_reason(reason: object) -> str:
+    """Silver's quarantine reason on one line, each part as ``column <c> raw value '<v>' ...``."""
+    parts = []
+    for part in str(reason).split("; "):
+        bad = _BAD_VALUE.fullmatch(part)
+        if bad:
+            column, value, api_type = bad["column"], bad["value"], bad["type"]
+            parts.append(f"column {column} raw value {value!r} is not a {api_type}")
+        else:
+            parts.append(part.replace("\n", "\\n"))
+    return "; ".join(parts)
+
+
+def is_outstanding(row: Row) -> bool:
+    """A quarantined row still waiting for the source (silver's ``quarantine_status``; a
+    quarantine written before that column existed is all outstanding)."""
+    return row.get("quarantine_status") in (None, "outstanding")
+
+
 def quarantined_rows(dataset: Dataset) -> Evaluate:
-    """One warning per quarantined row, with the reason silver gave."""
+    """One finding per quarantined row, naming the dataset, day, key, column and raw value.
+
+    An outstanding row of a dataset that feeds gold is an ``error``: its day would be missing
+    or wrong in gold. A resolved row (a newer version reached silver), or any row of a dataset
+    that feeds no gold, is a ``warn``.
+    """
+    feeds = gold_fed_by(dataset)
 
     def evaluate(rows: Rows, ctx: CheckContext) -> list[Finding]:
-        return [
-            Finding("warn", as_date(row.get(dataset.date_column)),
-                    describe_key(row, dataset.natural_key), str(row.get("quarantine_reason")))
-            for row in rows
-        ]  # fmt: skip
+        findings = []
+        for row in rows:
+            outstanding = is_outstanding(row)
+            blocking = outstanding and bool(feeds)
+            effect = (
+                f"; it feeds {', '.join(feeds)}, so gold would be wrong for that day"
+                if blocking
+                else ("" if outstanding else "; resolved: a newer version is in silver")
+            )
+            findings.append(
+                Finding("error" if blocking else "warn", as_date(row.get(dataset.date_column)),
+                        describe_key(row, dataset.natural_key),
+                        f"{dataset.name} row quarantined: "
+                        f"{describe_reason(row.get('quarantine_reason'))}{effect}")
+            )  # fmt: skip
+        return findings
 
     return evaluate
 
@@ -192,10 +241,18 @@ def dataset_checks(dataset: Dataset) -> list[Check]:
                   ", ".join(f"{era or 'all'} {lo}..{hi}" for era, (lo, hi) in bounds.items()),
                   rows_per_day(dataset, bounds), key)
         )  # fmt: skip
+    feeds = gold_fed_by(dataset)
     checks.append(
-        Check("quarantined_rows", f"quarantine_{dataset.name}", "warn",
-              "rows kept aside by silver typing (bad value or missing key), with the reason",
-              "none", quarantined_rows(dataset), (*key, "quarantine_reason"))
+        Check("quarantined_rows", f"quarantine_{dataset.name}", "error" if feeds else "warn",
+              "rows kept aside by silver typing (bad value or missing key), with the reason; "
+              + ("an outstanding one blocks publishing (the dataset feeds gold)" if feeds
+                 else "a warning (the dataset feeds no gold)"),
+              "none", quarantined_rows(dataset))
+    )  # fmt: skip
+    checks.append(
+        Check("vanished_record_date", f"vanished_{dataset.name}", "error",
+              "every record date of bronze is held by the newest batch whose window covers it",
+              "none", vanished_record_dates(dataset))
     )  # fmt: skip
     return checks
 
@@ -224,7 +281,8 @@ def all_checks() -> list[Check]:
 
 
 def by_table(checks: Sequence[Check]) -> dict[str, list[Check]]:
+    """Checks grouped by the relation they read (so each is loaded once)."""
     grouped: dict[str, list[Check]] = defaultdict(list)
     for check in checks:
-        grouped[check.table].append(check)
+        grouped[check.source].append(check)
     return dict(grouped)

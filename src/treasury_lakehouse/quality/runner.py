@@ -14,7 +14,12 @@ from typing import Any
 
 import duckdb
 
-from treasury_lakehouse.catalog import DATASETS, Dataset
+from treasury_lakehouse.catalog import (
+    DATASETS,
+    OPERATING_CASH_BALANCE,
+    PUBLIC_DEBT_TRANSACTIONS,
+    Dataset,
+)
 from treasury_lakehouse.engines.duckdb import silver_view_sql
 from treasury_lakehouse.errors import LakeError
 from treasury_lakehouse.ingest.bronze import BronzeStore
@@ -22,6 +27,8 @@ from treasury_lakehouse.lake.layout import Lake
 from treasury_lakehouse.quality.checks import all_checks, by_table
 from treasury_lakehouse.quality.results import CheckResult, Finding, QualityReport
 from treasury_lakehouse.quality.spec import Check, CheckContext
+from treasury_lakehouse.quality.treasury import CASH_DAILY, TGA_DAYS
+from treasury_lakehouse.quality.vanished import vanished_sql
 
 
 def _lit(value: object) -> str:
@@ -55,6 +62,44 @@ def lake_sources(lake_root: Path) -> dict[str, str]:
     for table, version in lake.published_gold().items():
         sources[table] = f"SELECT * FROM read_parquet({_lit(version / '*.parquet')})"
     return sources
+
+
+def derived_sources(lake_root: Path, sources: dict[str, str]) -> dict[str, str]:
+    """Tables computed from the lake's: ``vanished_<dataset>`` (record dates the newest covering
+    bronze batch lacks, see :mod:`~treasury_lakehouse.quality.vanished`) and ``tga_days`` (one
+    row per statement day, with its TGA balances from gold, NULL where gold has none)."""
+    bronze, derived = BronzeStore(lake_root), {}
+    for name, dataset in DATASETS.items():
+        if f"bronze_{name}" in sources:
+            try:
+                sql = vanished_sql(dataset, sources[f"bronze_{name}"], bronze.batches(name))
+            except ValueError as error:
+                raise LakeError(f"quality: bronze manifest of {name}: {error}") from error
+            derived[f"vanished_{name}"] = sql
+    if CASH_DAILY in sources and f"received_{OPERATING_CASH_BALANCE.name}" in sources:
+        derived[TGA_DAYS] = tga_days_sql(sources)
+    return derived
+
+
+def tga_days_sql(sources: dict[str, str]) -> str:
+    """Every day with statement rows (silver or quarantined) in the span of Table I, with the TGA
+    balances of ``gold_daily_cash_balance`` (NULL when gold lacks the day)."""
+    cash, debt = (f"received_{d.name}" for d in (OPERATING_CASH_BALANCE, PUBLIC_DEBT_TRANSACTIONS))
+    received = [
+        f"SELECT TRY_CAST(record_date AS DATE) AS record_date FROM ({sources[t]}) AS r"
+        for t in (cash, debt)
+        if t in sources
+    ]
+    return f"""
+WITH days AS (SELECT DISTINCT record_date FROM ({" UNION ALL ".join(received)}) AS d
+              WHERE record_date IS NOT NULL),
+span AS (SELECT MIN(TRY_CAST(record_date AS DATE)) AS first_day,
+                MAX(TRY_CAST(record_date AS DATE)) AS last_day FROM ({sources[cash]}) AS c)
+SELECT days.record_date, g.tga_opening_balance_usd_mil, g.tga_closing_balance_usd_mil
+FROM days CROSS JOIN span
+LEFT JOIN ({sources[CASH_DAILY]}) AS g ON g.record_date = days.record_date
+WHERE days.record_date BETWEEN span.first_day AND span.last_day
+"""
 
 
 def _parquet_glob(version: Path | None) -> str | None:
@@ -106,6 +151,7 @@ def run_checks(
     sources = lake_sources(lake_root)
     if not sources:
         raise LakeError(f"nothing to check: {lake_root} has no bronze, silver or gold yet")
+    sources.update(derived_sources(lake_root, sources))
     results: list[CheckResult] = []
     con = duckdb.connect()
     try:
@@ -121,7 +167,7 @@ def run_checks(
             for check in table_checks:
                 findings = sorted(check.evaluate(rows, context), key=_finding_order)
                 results.append(
-                    CheckResult(check.name, table, check.severity, check.description,
+                    CheckResult(check.name, check.table, check.severity, check.description,
                                 check.tolerance, len(rows), tuple(findings))
                 )  # fmt: skip
     finally:

@@ -46,6 +46,13 @@ class Check:
     evaluate: Evaluate
     #: columns the check reads (the runner loads only these); empty = every column
     columns: tuple[str, ...] = ()
+    #: the relation the runner reads when it is not ``table`` itself (a view over it)
+    reads: str | None = None
+
+    @property
+    def source(self) -> str:
+        """The relation whose rows :attr:`evaluate` gets."""
+        return self.reads or self.table
 
 
 def describe_key(row: Row, columns: Sequence[str]) -> str:

@@ -5,9 +5,10 @@ published figures may differ from a published total by up to half a million per 
 A difference within that rounding is reported as ``warn`` (counted, not blocking); beyond it the
 identity is broken and the finding is an ``error``.
 
-* **TGA continuity** — a day's closing balance is the next business day's opening balance, in all
-  three layouts of Table I (read from ``gold_daily_cash_balance``). It is one figure published
-  twice, so there is no rounding: any difference is an error.
+* **TGA continuity** — every day with statement rows has its TGA opening and closing balance in
+  ``gold_daily_cash_balance`` (a day without them is an error, never skipped), and a day's closing
+  balance is the next business day's opening balance, in all three layouts of Table I. It is one
+  figure published twice, so there is no rounding: any difference is an error.
 * **TGA flows** — in the newest layout (from 2022-04-18) closing = opening + total deposits − total
   withdrawals; four rounded figures, tolerance ±2.
 * **Running totals** of Table III-A, per line: month-to-date = previous business day's
@@ -34,6 +35,8 @@ FLOW_TOLERANCE = 2
 RUNNING_TOTAL_TOLERANCE = 3
 
 CASH_DAILY = "gold_daily_cash_balance"
+#: one row per day with statement rows and its TGA balances from gold (built by the runner)
+TGA_DAYS = "tga_days"
 CASH_SILVER = f"silver_{OPERATING_CASH_BALANCE.name}"
 DEBT_SILVER = f"silver_{PUBLIC_DEBT_TRANSACTIONS.name}"
 
@@ -59,28 +62,49 @@ def _mil(value: int) -> str:
 
 
 def tga_continuity(rows: Rows, ctx: CheckContext) -> list[Finding]:
-    """closing(d) == opening(next business day), for each pair of days both present."""
+    """Every statement day has its TGA opening and closing balance, and closing(d) ==
+    opening(next business day) for each pair of days both present.
+
+    ``rows`` are :data:`TGA_DAYS`: one per day with statement rows, NULL balances where gold has
+    none (the TGA row was quarantined or never sent): that is an error, not a skipped day.
+    """
     by_day = {as_date(r["record_date"]): r for r in rows}
     findings = []
     for day in sorted(d for d in by_day if d is not None):
-        following = next_business_day(day)
-        if following not in by_day:
-            continue
-        closing = by_day[day]["tga_closing_balance_usd_mil"]
-        opening = by_day[following]["tga_opening_balance_usd_mil"]
-        row = f"record_date={day.isoformat()}, tga_closing_balance_usd_mil"
-        if closing is None or opening is None:
-            missing = "closing" if closing is None else f"opening of {following}"
-            findings.append(Finding("error", day, row, f"TGA {missing} balance is missing"))
-            continue
-        difference = int(closing) - int(opening)
-        if difference:
+        missing = _missing_balances(by_day[day])
+        if missing:
             findings.append(
-                Finding("error", day, row,
-                        f"closing {_mil(closing)} != opening {_mil(opening)} of {following} "
-                        f"(next business day), off by {difference:+,}")
+                Finding("error", day, f"record_date={day.isoformat()}, TGA",
+                        f"the day has statement rows but no TGA {missing} in "
+                        f"{CASH_DAILY} (its Table I row is missing or quarantined)")
             )  # fmt: skip
+        finding = _continuity(day, by_day)
+        if finding:
+            findings.append(finding)
     return findings
+
+
+def _missing_balances(row: Row) -> str:
+    names = {"opening balance": "tga_opening_balance_usd_mil",
+             "closing balance": "tga_closing_balance_usd_mil"}  # fmt: skip
+    return " and ".join(label for label, column in names.items() if row.get(column) is None)
+
+
+def _continuity(day: date, by_day: dict[date | None, Row]) -> Finding | None:
+    """closing(day) against opening(next business day), when both are there."""
+    following = next_business_day(day)
+    if following not in by_day:
+        return None  # a business day without any statement row is completeness's to report
+    closing = by_day[day]["tga_closing_balance_usd_mil"]
+    opening = by_day[following]["tga_opening_balance_usd_mil"]
+    if closing is None or opening is None:
+        return None  # reported above as a missing balance
+    difference = int(closing) - int(opening)
+    if not difference:
+        return None
+    return Finding("error", day, f"record_date={day.isoformat()}, tga_closing_balance_usd_mil",
+                   f"closing {_mil(closing)} != opening {_mil(opening)} of {following} "
+                   f"(next business day), off by {difference:+,}")  # fmt: skip
 
 
 def tga_flows(rows: Rows, ctx: CheckContext) -> list[Finding]:
@@ -194,8 +218,9 @@ def treasury_checks() -> list[Check]:
     debt_columns = (*_DEBT_KEY, "transaction_today_amt")
     return [
         Check("tga_continuity", CASH_DAILY, "error",
-              "TGA closing balance of a day = opening balance of the next business day",
-              "0 (the same figure published twice)", tga_continuity),
+              "every statement day has its TGA balances in gold, and a day's closing balance = "
+              "the next business day's opening balance",
+              "0 (the same figure published twice)", tga_continuity, reads=TGA_DAYS),
         Check("tga_flows", CASH_SILVER, "error",
               "TGA closing = opening + total deposits - total withdrawals (layout from 2022-04-18)",
               f"±{FLOW_TOLERANCE} million USD (four rounded figures) is a warning",
