@@ -1,11 +1,18 @@
-"""Shared fixtures: the fake Fiscal Data API (real HTTP on 127.0.0.1), records folders, settings."""
+"""Shared fixtures: the fake Fiscal Data API (real HTTP on 127.0.0.1), records folders, settings.
+
+Every test that needs an outside service (PostgreSQL, Java, the real records) goes through
+:func:`require_or_skip` when the service is missing: a skip on a developer's machine, a failure
+under ``TREASURY_REQUIRE_SERVICES=1`` (set by ``.ci/run``), so a green CI means the whole suite ran.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -14,13 +21,41 @@ from treasury_lakehouse.testing import FakeFiscalDataApi, generate_records
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_RECORDS = Path(os.environ.get("TREASURY_SHARED_DATA", REPO.parent / "shared" / "fiscaldata"))
+REQUIRE_SERVICES_VARIABLE = "TREASURY_REQUIRE_SERVICES"
+
+
+def services_required() -> bool:
+    """True when a missing service must fail the test instead of skipping it."""
+    return os.environ.get(REQUIRE_SERVICES_VARIABLE, "").strip() == "1"
+
+
+def require_or_skip(reason: str) -> NoReturn:
+    """Skip the test for a missing service, or fail it under ``TREASURY_REQUIRE_SERVICES=1``."""
+    if services_required():
+        pytest.fail(f"{reason} ({REQUIRE_SERVICES_VARIABLE}=1: every service must be there)")
+    pytest.skip(reason)
+
+
+def java_found() -> bool:
+    """A ``java`` on the PATH or under ``JAVA_HOME`` (what the Spark engine checks first)."""
+    home = os.environ.get("JAVA_HOME")
+    return shutil.which("java") is not None or bool(home and (Path(home) / "bin" / "java").exists())
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Spark tests need Java 17: without it they skip (fail under TREASURY_REQUIRE_SERVICES=1)."""
+    if item.get_closest_marker("spark") and not java_found():
+        require_or_skip(
+            "Spark needs Java 17 and none was found (apt install openjdk-17-jre-headless)"
+        )
 
 
 @pytest.fixture(scope="session")
 def shared_records() -> Path:
-    """The real Fiscal Data records of ../shared/fiscaldata; tests using it skip when absent."""
+    """The real Fiscal Data records of ../shared/fiscaldata; tests using it skip when absent
+    (fail under ``TREASURY_REQUIRE_SERVICES=1``)."""
     if not (SHARED_RECORDS / "records").is_dir():
-        pytest.skip(f"real records not found at {SHARED_RECORDS} (set TREASURY_SHARED_DATA)")
+        require_or_skip(f"real records not found at {SHARED_RECORDS} (set TREASURY_SHARED_DATA)")
     return SHARED_RECORDS
 
 

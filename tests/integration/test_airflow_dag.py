@@ -24,6 +24,7 @@ import duckdb
 import psycopg
 import pytest
 
+from conftest import require_or_skip
 from independent_gold import expected_gold, read_records
 from treasury_lakehouse.errors import ApiError, TransientApiError
 from treasury_lakehouse.models.registry import GOLD_MODELS
@@ -98,7 +99,9 @@ def postgres_database() -> Iterator[str]:
     try:
         admin = psycopg.connect(POSTGRES_ADMIN_DSN, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as error:
-        pytest.skip(f"PostgreSQL unreachable ({type(error).__name__}); set TREASURY_TEST_POSTGRES")
+        require_or_skip(
+            f"PostgreSQL unreachable ({type(error).__name__}); set TREASURY_TEST_POSTGRES"
+        )
     name = f"treasury_airflow_{uuid.uuid4().hex[:12]}"
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from conftest import make_settings
+from conftest import make_settings, require_or_skip
 from independent_gold import expected_gold, read_records
 from treasury_lakehouse import pipeline
 from treasury_lakehouse.config import mask_dsn
@@ -53,7 +53,7 @@ def fresh_database() -> Iterator[str]:
     try:
         admin = psycopg.connect(ADMIN_DSN, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as error:
-        pytest.skip(
+        require_or_skip(
             f"PostgreSQL unreachable at {mask_dsn(ADMIN_DSN)} ({error}); `.ci/run` starts it"
         )
     name = f"treasury_test_{uuid.uuid4().hex[:12]}"
