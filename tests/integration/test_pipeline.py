@@ -16,7 +16,7 @@ import pytest
 from conftest import make_settings
 from independent_gold import expected_gold, read_records
 from treasury_lakehouse import pipeline
-from treasury_lakehouse.errors import LockHeldError, SchemaDriftError
+from treasury_lakehouse.errors import LockHeldError, QualityGateError, SchemaDriftError
 from treasury_lakehouse.lake.layout import Lake
 from treasury_lakehouse.lake.lock import dataset_scope, home_lock
 from treasury_lakehouse.models.registry import GOLD_MODELS
@@ -76,8 +76,9 @@ def test_bad_values_are_quarantined_with_a_reason_never_dropped(
     sfp = {"record_date": "2022-01-07", "account_type": "Supplementary Financing Program Account"}
     fake_api.restate(OCB, sfp, {"account_type": "null"})
     settings = make_settings(tmp_path, fake_api, start=date(2022, 1, 3), end=date(2022, 1, 31))
-    result = pipeline.run(settings)
-    counts = {c.dataset: c for c in result.transform.silver}
+    with pytest.raises(QualityGateError, match="quarantined_rows on quarantine_"):
+        pipeline.run(settings)  # both datasets feed gold: an outstanding bad row blocks publishing
+    counts = {c.dataset: c for c in pipeline.transform(settings).silver}
     assert counts[OCB].quarantined == 2 and counts[PDT].quarantined == 1
     for c in counts.values():
         assert c.rows_in == c.silver + c.superseded + c.quarantined

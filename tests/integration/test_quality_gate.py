@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from test_postgres_warehouse import fresh_database
 
 from conftest import make_settings
-from test_postgres_warehouse import fresh_database
 from treasury_lakehouse import pipeline
 from treasury_lakehouse.cli import main
 from treasury_lakehouse.config import Settings

@@ -102,8 +102,10 @@ class QualityReport:
 
     def gate_message(self) -> str:
         """What a blocked run says, on one line: each failing check with its first days and rows."""
-        return f"{len(self.failed)} error-level checks failed: " + " | ".join(
-            r.summary() for r in self.failed
+        failed = " | ".join(r.summary() for r in self.failed)
+        return (
+            f"{len(self.failed)} error-level checks failed: {failed}. Every finding: "
+            "`treasury check`; how to continue: docs/cli.md, 'What a blocked run means'"
         )
 
     def summary(self) -> str:
