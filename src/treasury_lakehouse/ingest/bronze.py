@@ -27,6 +27,7 @@ from treasury_lakehouse.errors import CorruptLakeError, LakeError
 from treasury_lakehouse.ingest.manifest import (
     API_META,
     ENTRY_NAME,
+    REFETCH,
     REPAIR_HINT,
     ManifestEntry,
     corrupt_entry_error,
@@ -104,8 +105,11 @@ class BronzeStore:
                 found.append((base / name, problem))
         return found
 
-    def require_intact(self, dataset: str, batches: list[Batch] | None = None) -> None:
-        """Raise :class:`CorruptLakeError` for the first missing or wrong-sized committed file."""
+    def require_intact(
+        self, dataset: str, batches: list[Batch] | None = None, *, repairing: bool = False
+    ) -> None:
+        """Raise :class:`CorruptLakeError` for the first missing or wrong-sized committed file, or
+        (unless ``repairing``) for a damaged batch's window that repair has not fetched again."""
         for batch in self.batches(dataset) if batches is None else batches:
             for path, problem in self.damage(batch):
                 raise CorruptLakeError(
@@ -114,6 +118,19 @@ class BronzeStore:
                     path=str(path),
                     dataset=dataset,
                 )
+        pending = [] if repairing else self.pending_refetches(dataset)
+        if pending:
+            raise CorruptLakeError(
+                f"bronze of {dataset} lacks the window of a damaged batch that was moved aside "
+                f"({pending[0]}); run `treasury repair` to fetch it again",
+                path=str(pending[0]),
+                dataset=dataset,
+            )
+
+    def pending_refetches(self, dataset: str) -> list[Path]:
+        """Markers of damaged batches moved aside whose window is not yet fetched again."""
+        folder = self.damaged_dir(dataset) / REFETCH
+        return sorted(p for p in folder.glob("*.json") if ".tmp-" not in p.name)
 
     def max_seq(self, dataset: str) -> int:
         """The greatest seq ever committed: in the manifest or moved to ``_damaged``."""
@@ -150,13 +167,16 @@ class BronzeStore:
         pages: Iterable[Page],
         window: Window,
         on_page: Callable[[Page], None] | None = None,
+        *,
+        repairing: bool = False,
     ) -> Batch | None:
         """Write the pages as one batch and commit it; ``None`` when the API sent no rows.
 
         Refuses (:class:`CorruptLakeError`, before reading a page) while the dataset's committed
-        bronze is damaged: a new batch cannot heal it, ``treasury repair`` can.
+        bronze is damaged: a new batch cannot heal it, ``treasury repair`` can (``repairing``:
+        repair fetching a damaged batch's window again).
         """
-        self.require_intact(dataset.name)
+        self.require_intact(dataset.name, repairing=repairing)
         writer = _BatchWriter(self.dataset_dir(dataset.name), dataset)
         try:
             for page in pages:

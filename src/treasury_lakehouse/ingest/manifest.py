@@ -18,6 +18,8 @@ from treasury_lakehouse.errors import CorruptLakeError
 ENTRY_NAME = re.compile(r"^(?P<seq>\d+)_(?P<batch_id>[^/]+)\.json$")
 #: the batch's record of the API's answers (written before the manifest entry, with the pages)
 API_META = "api_meta.json"
+#: ``<lake>/_damaged/<dataset>/_refetch/``: windows of damaged batches not yet fetched again
+REFETCH = "_refetch"
 REPAIR_HINT = "run `treasury repair` to move it aside and re-fetch its window from the API"
 
 

@@ -32,11 +32,11 @@ from treasury_lakehouse.catalog import get_dataset
 from treasury_lakehouse.config import Settings
 from treasury_lakehouse.ingest.bronze import BronzeStore
 from treasury_lakehouse.ingest.client import FiscalDataClient
+from treasury_lakehouse.ingest.manifest import REFETCH
 from treasury_lakehouse.ingest.paging import Window
-from treasury_lakehouse.lake.files import TMP_MARK, atomic_write_json
+from treasury_lakehouse.lake.files import atomic_write_json
 from treasury_lakehouse.lake.verify import Damage, VerifyReport
 
-REFETCH = "_refetch"
 REFETCHED = "_refetched"
 
 
@@ -142,30 +142,36 @@ def _refetch_pending(
     result: RepairResult,
 ) -> None:
     """Fetch every window still waiting in ``_damaged/<dataset>/_refetch`` as a new batch."""
-    pending = [
-        marker
-        for name in settings.datasets
-        for marker in sorted((bronze.damaged_dir(name) / REFETCH).glob("*.json"))
-        if TMP_MARK not in marker.name
-    ]
+    pending = [(name, m) for name in settings.datasets for m in bronze.pending_refetches(name)]
     if not pending:
         return
     with open_client() as client:
-        for marker in pending:
-            todo = json.loads(marker.read_text())
-            dataset, window = get_dataset(todo["dataset"]), parse_window(todo["window"])
-            batch = bronze.write_batch(dataset, client.pages(dataset, window), window)
-            done = {**todo, "batch_id": batch.batch_id if batch else None}
-            atomic_write_json(marker.parents[1] / REFETCHED / marker.name, done)
-            marker.unlink()
-            if batch is None:
-                result.act("fetched", f"{dataset.name} {window}: the API has no rows there now")
-            else:
-                result.act(
-                    "fetched",
-                    f"{dataset.name} {window}: {batch.rows:,} rows in new batch "
-                    f"{batch.batch_id} (seq {batch.seq})",
+        for name, marker in pending:
+            try:
+                todo = json.loads(marker.read_bytes())
+                window = parse_window(todo["window"])
+            except (OSError, ValueError, KeyError, TypeError) as error:
+                result.unresolved.append(
+                    f"{marker} does not parse ({type(error).__name__}); it names a window of "
+                    f"{name} to fetch again: run `treasury ingest --dataset {name} --start "
+                    f"{settings.initial_start}`, then move it to {marker.parents[1] / REFETCHED}"
                 )
+                continue
+            dataset = get_dataset(name)
+            batch = bronze.write_batch(
+                dataset, client.pages(dataset, window), window, repairing=True
+            )
+            atomic_write_json(
+                marker.parents[1] / REFETCHED / marker.name,
+                {**todo, "batch_id": batch.batch_id if batch else None},
+            )
+            marker.unlink()
+            fetched = (
+                f"{batch.rows:,} rows in new batch {batch.batch_id} (seq {batch.seq})"
+                if batch
+                else "the API has no rows there now"
+            )
+            result.act("fetched", f"{name} {window}: {fetched}")
 
 
 def _set_warehouse_aside(

@@ -29,7 +29,7 @@ from treasury_lakehouse.ingest.bronze import Batch, BronzeStore
 from treasury_lakehouse.lake.files import TMP_MARK
 from treasury_lakehouse.lake.layout import BUILD_INFO, Lake
 
-DamageKind = Literal["manifest", "bronze", "version", "commit", "warehouse"]
+DamageKind = Literal["manifest", "bronze", "refetch", "version", "commit", "warehouse"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class Damage:
         what = {
             "manifest": "bronze manifest entry",
             "bronze": "bronze file",
+            "refetch": "window of a damaged batch moved aside, not yet fetched again:",
             "version": "lake version",
             "commit": "lake reference",
             "warehouse": "warehouse",
@@ -133,6 +134,9 @@ def verify_bronze(bronze: BronzeStore, dataset: str, report: VerifyReport) -> No
                 found = _unreadable_footers(bronze.dataset_dir(dataset), batch)
         for path, problem in found:
             report.damaged.append(_bronze_damage(batch, entry.path, path, problem))
+    for marker in bronze.pending_refetches(dataset):
+        problem = "run `treasury repair` to fetch it"
+        report.damaged.append(Damage("refetch", str(marker), problem, dataset=dataset))
     if unrecorded and report.checksums:
         report.notes.append(
             f"{dataset}: no checksum recorded in {unrecorded} batch(es) written before checksums "
