@@ -409,9 +409,15 @@ def verify(settings: Settings) -> VerifyReport:
     opens (see :mod:`treasury_lakehouse.lake.verify`); reads only, under the home's locks so that
     no run changes the lake meanwhile. Damage is in ``report.damaged`` (this function does not
     raise for it: :func:`require_intact` does)."""
+    _require_lake(settings)
     scopes = [dataset_scope(name) for name in settings.datasets] + [GOLD_SCOPE, WAREHOUSE_SCOPE]
     with home_lock(settings.home, "verify", scopes):
         return verify_lake(settings)
+
+
+def _require_lake(settings: Settings) -> None:
+    if not settings.lake.is_dir():
+        raise LakeError(f"no lake at {settings.lake}: nothing to verify or repair")
 
 
 def require_intact(report: VerifyReport) -> None:
@@ -431,6 +437,7 @@ def repair(settings: Settings) -> RepairResult:
     damaged batches' windows again as new batches, under every lock (see
     :mod:`treasury_lakehouse.lake.repair`). ``run`` afterwards rebuilds silver, gold and the
     warehouse."""
+    _require_lake(settings)
     with _locked(settings, "repair", datasets=True, gold=True, warehouse=True):
         return repair_lake(settings, verify_lake(settings), lambda: _api_client(settings))
 

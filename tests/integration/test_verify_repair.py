@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from datetime import date
 from pathlib import Path
 
+import psycopg
 import pytest
 from click.testing import CliRunner, Result
 
@@ -16,6 +18,7 @@ from treasury_lakehouse.cli import main
 from treasury_lakehouse.config import Settings
 from treasury_lakehouse.errors import CorruptLakeError
 from treasury_lakehouse.ingest.bronze import BronzeStore
+from treasury_lakehouse.lake import repair as repair_module
 from treasury_lakehouse.lake.layout import Lake
 from treasury_lakehouse.models.registry import GOLD_MODELS
 from treasury_lakehouse.testing import FakeFiscalDataApi, Fault
@@ -338,3 +341,72 @@ def test_repair_of_a_clean_lake_does_nothing(home: Path, fake_api: FakeFiscalDat
     assert lines(result) == [lines(result)[0]]
     assert lines(result)[0].startswith("repair     nothing to repair: no damage; checked ")
     assert not (home / "lake" / "_damaged").exists()
+
+
+def test_verify_and_repair_on_a_home_without_a_lake_say_so(
+    fake_api: FakeFiscalDataApi, tmp_path: Path
+) -> None:
+    for command in ("verify", "repair"):
+        result = treasury(tmp_path / "nowhere", fake_api, command)
+        assert result.exit_code == 1
+        assert lines(result) == [
+            f"Error: no lake at {tmp_path / 'nowhere' / 'lake'}: nothing to verify or repair"
+        ]
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_postgresql_warehouse_that_does_not_answer_is_damage_repair_cannot_fix(
+    home: Path, fake_api: FakeFiscalDataApi
+) -> None:
+    dsn = "postgresql://treasury:secret@127.0.0.1:1/warehouse"
+    verify = treasury(home, fake_api, "verify", "--warehouse", dsn)
+    assert verify.exit_code == 1
+    assert lines(verify)[0].startswith(
+        "damaged    warehouse postgresql://treasury:***@127.0.0.1:1/"
+    )
+    assert "secret" not in verify.output
+    repair = treasury(home, fake_api, "repair", "--warehouse", dsn)
+    assert repair.exit_code == 1
+    assert "repair cannot fix a PostgreSQL server" in repair.output
+
+
+@pytest.mark.postgres
+def test_verify_connects_to_a_postgresql_warehouse(home: Path, fake_api: FakeFiscalDataApi) -> None:
+    dsn = os.environ.get("TREASURY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+    try:
+        psycopg.connect(dsn, connect_timeout=3).close()
+    except psycopg.OperationalError as error:
+        pytest.skip(f"PostgreSQL unreachable ({error}); `.ci/run` starts it")
+    verify = treasury(home, fake_api, "verify", "--warehouse", dsn)
+    assert verify.exit_code == 0, verify.output
+    assert "1 warehouse connections" in lines(verify)[-1]
+
+
+def test_a_repair_that_dies_between_moving_the_folder_and_the_entry_loses_nothing(
+    home: Path, fake_api: FakeFiscalDataApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = gold(home)
+    entry = entry_of(home)
+    entry.write_bytes(b"garbage")  # its window only survives in the pages it moves aside
+    real_move, moves = repair_module._move, []
+
+    def die_before_the_entry(source: Path, target: Path) -> None:
+        if source == entry:
+            raise KeyboardInterrupt("killed between the folder and the entry")
+        moves.append(source)
+        real_move(source, target)
+
+    monkeypatch.setattr(repair_module, "_move", die_before_the_entry)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.repair(settings(home, fake_api))
+    assert len(moves) == 1 and entry.exists()
+    monkeypatch.undo()
+
+    assert treasury(home, fake_api, "verify").exit_code == 1
+    repair = treasury(home, fake_api, "repair")
+    assert repair.exit_code == 0, repair.output  # the noted window is fetched
+    assert any(
+        line.startswith(f"fetched    {OCB} 2022-01-03..2022-03-15") for line in lines(repair)
+    )
+    assert treasury(home, fake_api, "run").exit_code == 0
+    assert gold(home) == before

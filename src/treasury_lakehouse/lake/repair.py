@@ -112,9 +112,14 @@ def damaged_batches(report: VerifyReport) -> list[DamagedBatch]:
 def _move_batch(
     bronze: BronzeStore, batch: DamagedBatch, earliest: date, result: RepairResult
 ) -> None:
+    """Note the window to fetch again, then move the batch's folder, then its entry: a crash at
+    any point leaves either visible damage or a noted window, never a silently lost window."""
     source = bronze.dataset_dir(batch.dataset)
     target = bronze.damaged_dir(batch.dataset)
-    window = batch.window or _salvage_window(batch, source)
+    marker = target / REFETCH / f"{batch.entry.stem}.json"
+    window = batch.window or _noted_window(marker) or _salvage_window(batch, source)
+    if window is not None:
+        atomic_write_json(marker, {"dataset": batch.dataset, "window": window, "seq": batch.seq})
     folder = source / f"batch-{batch.batch_id}" if batch.batch_id else None
     if folder is not None and folder.exists():
         _move(folder, target / folder.name)
@@ -130,9 +135,6 @@ def _move_batch(
             f"{batch.entry.name} of {batch.dataset} is too corrupt to tell which record dates it "
             f"held; to fetch them again run `{command}` (the dataset's whole history)"
         )
-        return
-    marker = target / REFETCH / f"{batch.entry.stem}.json"
-    atomic_write_json(marker, {"dataset": batch.dataset, "window": window, "seq": batch.seq})
 
 
 def _refetch_pending(
@@ -202,6 +204,15 @@ def parse_window(text: str) -> Window:
         return None if value.strip() in ("…", "", "None") else date.fromisoformat(value.strip())
 
     return Window(side(start), side(end))
+
+
+def _noted_window(marker: Path) -> str | None:
+    """The window an interrupted repair already noted for this entry, if any."""
+    try:
+        window = json.loads(marker.read_bytes()).get("window")
+        return str(parse_window(window)) if isinstance(window, str) else None
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _salvage_window(batch: DamagedBatch, source: Path) -> str | None:
