@@ -7,6 +7,7 @@ traceback), 2 bad usage.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import sys
 import traceback
@@ -20,7 +21,7 @@ import click
 from treasury_lakehouse import pipeline
 from treasury_lakehouse.catalog import DATASETS
 from treasury_lakehouse.config import ENGINES, Settings, mask_dsn, parse_date, settings_from_env
-from treasury_lakehouse.errors import ConfigError, TreasuryError
+from treasury_lakehouse.errors import ConfigError, LakeError, TreasuryError
 from treasury_lakehouse.ingest.paging import Page
 from treasury_lakehouse.pipeline import IngestResult, TransformResult
 from treasury_lakehouse.quality import QualityReport
@@ -259,6 +260,22 @@ def status(as_json: bool, **flags: Any) -> None:
     for name, rows in report["gold"].items():
         click.echo(f"{name:<26} rows {rows or 0:,}")
     echo_quality_status(report.get("quality"))
+    echo_damage_status(report["damaged"], report["damaged_files"])
+
+
+def echo_damage_status(count: int, damaged: list[str]) -> None:
+    if not count:
+        click.echo(
+            "damaged    0 (bronze files there, sizes as recorded; `treasury verify` checks all)"
+        )
+        return
+    click.echo(f"damaged    {count}:")
+    for line in damaged:
+        click.echo(f"  {line}")
+    click.echo(
+        "Warning: the lake is damaged: `treasury verify` lists every damaged file, "
+        "`treasury repair` moves them aside and fetches them again"
+    )
 
 
 def echo_quality_status(quality: dict[str, Any] | None) -> None:
@@ -271,6 +288,46 @@ def echo_quality_status(quality: dict[str, Any] | None) -> None:
         f"quality    {quality['stage']} {quality['run_id']} at {quality['checked_at']}: {verdict}"
         f"{f'; warnings: {warnings}' if warnings else ''}"
     )
+
+
+@main.command()
+@settings_options
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@handle_errors
+def verify(as_json: bool, **flags: Any) -> None:
+    """Check every bronze file against its recorded size and sha256, every published version and
+    the warehouse; exit 1 naming each damaged file."""
+    report = pipeline.verify(build_settings(**flags))
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, sort_keys=True))
+        if not report.ok:
+            sys.exit(1)
+        return
+    for damage in report.damaged:
+        click.echo(f"damaged    {damage.summary()}")
+    for note in report.notes:
+        click.echo(f"note       {note}")
+    click.echo(f"verify     {report.summary()}")
+    pipeline.require_intact(report)
+
+
+@main.command()
+@settings_options
+@handle_errors
+def repair(**flags: Any) -> None:
+    """Move damaged bronze batches and warehouse file aside (never deleting them) and fetch the
+    damaged windows again; then `treasury run` rebuilds the rest."""
+    result = pipeline.repair(build_settings(**flags))
+    if not result.before.damaged and not result.actions:
+        click.echo(f"repair     nothing to repair: {result.before.summary()}")
+        return
+    for line in result.actions:
+        click.echo(line)
+    if result.unresolved:
+        for line in result.unresolved:
+            click.echo(f"todo       {line}")
+        raise LakeError(f"repair left {len(result.unresolved)} thing(s) to do (the `todo` lines)")
+    click.echo("next       `treasury run` rebuilds silver, gold and the warehouse")
 
 
 @main.command()

@@ -51,6 +51,11 @@ class LakeError(TreasuryError):
     """The lake on disk is not in the shape the platform wrote it in."""
 
 
+class CorruptLakeError(LakeError):
+    """A committed lake file is unreadable, missing or altered (context ``path``);
+    ``treasury repair`` can fix it."""
+
+
 class LockHeldError(TreasuryError):
     """Another run holds the lock of this home (or of one of its parts).
 

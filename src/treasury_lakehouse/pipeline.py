@@ -1,4 +1,5 @@
-"""The facade: ``ingest``, ``transform``, ``check``, ``load``, ``run`` and ``status``.
+"""The facade: ``ingest``, ``transform``, ``check``, ``load``, ``run``, ``status``, ``verify`` and
+``repair``.
 
 The CLI and the Airflow DAGs call only these. Each public step takes the home's lock; ``run`` takes
 it once for all of its steps.
@@ -21,6 +22,7 @@ from treasury_lakehouse.config import Settings
 from treasury_lakehouse.engines import open_engine
 from treasury_lakehouse.engines.base import SilverCounts
 from treasury_lakehouse.errors import (
+    CorruptLakeError,
     LakeError,
     LockHeldError,
     QualityGateError,
@@ -33,6 +35,8 @@ from treasury_lakehouse.ingest.paging import Page, Window
 from treasury_lakehouse.lake.files import atomic_write_json, new_version, remove_orphans
 from treasury_lakehouse.lake.layout import BUILD_INFO, Lake, read_build_info
 from treasury_lakehouse.lake.lock import GOLD_SCOPE, WAREHOUSE_SCOPE, dataset_scope, home_lock
+from treasury_lakehouse.lake.repair import RepairResult, repair_lake
+from treasury_lakehouse.lake.verify import VerifyReport, verify_lake
 from treasury_lakehouse.models.registry import GOLD_MODELS
 from treasury_lakehouse.quality import CheckContext, QualityReport, run_checks
 from treasury_lakehouse.quality.store import append_report, latest_report
@@ -355,7 +359,10 @@ def _new_run_id() -> str:
 
 
 def status(settings: Settings) -> dict[str, Any]:
-    """Per dataset: bronze batches and rows, silver and quarantined rows, watermark; gold rows."""
+    """Per dataset: bronze batches and rows, silver and quarantined rows, watermark; gold rows;
+    ``damaged``: how many bronze files are missing or of the wrong size (a cheap check without
+    checksums: ``verify`` checks everything). An unreadable manifest entry raises
+    :class:`CorruptLakeError`."""
     bronze, lake = BronzeStore(settings.lake), Lake(settings.lake)
     datasets = {}
     for name in settings.datasets:
@@ -372,12 +379,15 @@ def status(settings: Settings) -> dict[str, Any]:
             "last_batch": batches[-1].batch_id if batches else None,
         }
     gold = {name: read_build_info(v).get("rows") for name, v in lake.published_gold().items()}
+    damage = verify_lake(settings, checksums=False, versions=False, warehouse=False)
     return {
         "home": str(settings.home),
         "warehouse": settings.warehouse if settings.warehouse_kind == "duckdb" else "postgresql",
         "datasets": datasets,
         "gold": gold,
         "quality": _quality_status(settings),
+        "damaged": len(damage.damaged),
+        "damaged_files": [d.summary() for d in damage.damaged],
     }
 
 
@@ -392,3 +402,51 @@ def _quality_status(settings: Settings) -> dict[str, Any] | None:
 
 def status_json(settings: Settings) -> str:
     return json.dumps(status(settings), indent=2, sort_keys=True)
+
+
+def verify(settings: Settings) -> VerifyReport:
+    """Check that everything the lake committed is there and readable, and that the warehouse
+    opens (see :mod:`treasury_lakehouse.lake.verify`); reads only, under the home's locks so that
+    no run changes the lake meanwhile. Damage is in ``report.damaged`` (this function does not
+    raise for it: :func:`require_intact` does)."""
+    _require_lake(settings)
+    scopes = [dataset_scope(name) for name in settings.datasets] + [GOLD_SCOPE, WAREHOUSE_SCOPE]
+    with home_lock(settings.home, "verify", scopes):
+        return verify_lake(settings)
+
+
+def _require_lake(settings: Settings) -> None:
+    if not settings.lake.is_dir():
+        raise LakeError(f"no lake at {settings.lake}: nothing to verify or repair")
+
+
+def require_intact(report: VerifyReport) -> None:
+    """Raise :class:`CorruptLakeError` naming the damage, if any was found."""
+    if report.damaged:
+        first = report.damaged[0]
+        more = f" and {len(report.damaged) - 1} more" if len(report.damaged) > 1 else ""
+        raise CorruptLakeError(
+            f"{len(report.damaged)} damaged: {first.path}{more}; `treasury repair` sets the "
+            "damage aside and fetches damaged bronze again, then `treasury run` rebuilds the rest",
+            path=first.path,
+        )
+
+
+def repair(settings: Settings) -> RepairResult:
+    """Verify, then move damaged bronze batches and a damaged warehouse file aside and fetch the
+    damaged batches' windows again as new batches, under every lock (see
+    :mod:`treasury_lakehouse.lake.repair`). ``run`` afterwards rebuilds silver, gold and the
+    warehouse."""
+    _require_lake(settings)
+    with _locked(settings, "repair", datasets=True, gold=True, warehouse=True):
+        return repair_lake(settings, verify_lake(settings), lambda: _api_client(settings))
+
+
+def _api_client(settings: Settings) -> FiscalDataClient:
+    return FiscalDataClient(
+        settings.api_url,
+        timeout_s=settings.timeout_s,
+        max_retries=settings.max_retries,
+        max_wait_s=settings.max_retry_wait_s,
+        page_size=settings.page_size,
+    )

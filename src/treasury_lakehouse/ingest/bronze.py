@@ -3,8 +3,10 @@
 A batch is one ingestion of one dataset. Each page becomes one Parquet file holding every API field
 as the string received plus ingestion metadata; files are written under a temporary name, flushed
 and renamed. The batch counts only once its manifest entry ``_manifest/<seq>_<batch_id>.json`` is
-written (atomically, last). Nothing committed is ever rewritten; orphans of a crashed run are
-removed by the next one.
+written (atomically, last); it records each committed file's size and sha256, so damage (a lost,
+truncated or altered file) is found by :mod:`treasury_lakehouse.lake.verify`. Nothing committed is
+ever rewritten; orphans of a crashed run are removed by the next one. ``treasury repair`` moves a
+damaged batch, with its manifest entry, to ``<lake>/_damaged/<dataset>/`` (never deleting it).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import json
 import shutil
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,21 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from treasury_lakehouse.catalog import Dataset
-from treasury_lakehouse.errors import LakeError
+from treasury_lakehouse.errors import CorruptLakeError, LakeError
+from treasury_lakehouse.ingest.manifest import (
+    API_META,
+    ENTRY_NAME,
+    REFETCH,
+    REPAIR_HINT,
+    ManifestEntry,
+    corrupt_entry_error,
+    file_problem,
+    read_entry,
+    sha256_of,
+)
+from treasury_lakehouse.ingest.manifest import (
+    Batch as Batch,  # re-exported: callers import Batch from here
+)
 from treasury_lakehouse.ingest.paging import Page, Window, drift
 from treasury_lakehouse.lake.files import atomic_write_json, publish_file, temporary_sibling
 
@@ -37,65 +52,93 @@ METADATA_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class Batch:
-    """A committed bronze batch, as its manifest entry describes it."""
-
-    dataset: str
-    batch_id: str
-    seq: int
-    rows: int
-    pages: int
-    min_record_date: date | None
-    max_record_date: date | None
-    ingested_at: str
-    window: str
-    fields: tuple[str, ...]
-    files: tuple[str, ...]
-    data_types: dict[str, str]
-
-    @classmethod
-    def from_entry(cls, entry: dict[str, Any]) -> Batch:
-        def day(v: str | None) -> date | None:
-            return date.fromisoformat(v) if v else None
-
-        return cls(
-            dataset=entry["dataset"],
-            batch_id=entry["batch_id"],
-            seq=entry["seq"],
-            rows=entry["rows"],
-            pages=entry["pages"],
-            min_record_date=day(entry["min_record_date"]),
-            max_record_date=day(entry["max_record_date"]),
-            ingested_at=entry["ingested_at"],
-            window=entry["window"],
-            fields=tuple(entry["fields"]),
-            files=tuple(entry["files"]),
-            data_types=dict(entry["data_types"]),
-        )
-
-
 class BronzeStore:
     """Bronze batches of every dataset under ``<lake>/bronze``."""
 
     def __init__(self, lake: Path) -> None:
         self.root = lake / "bronze"
+        self.damaged_root = lake / "_damaged"
 
     def dataset_dir(self, dataset: str) -> Path:
         return self.root / dataset
 
-    def batches(self, dataset: str) -> list[Batch]:
-        """Committed batches in commit order."""
+    def damaged_dir(self, dataset: str) -> Path:
+        """Where ``treasury repair`` keeps a dataset's damaged batches and their entries."""
+        return self.damaged_root / dataset
+
+    def entries(self, dataset: str) -> list[ManifestEntry]:
+        """Every manifest entry in commit order, read tolerantly (for verify and repair)."""
         manifest = self.dataset_dir(dataset) / "_manifest"
         if not manifest.is_dir():
             return []
-        entries = sorted(p for p in manifest.glob("*.json") if ".tmp-" not in p.name)
-        return [Batch.from_entry(json.loads(p.read_text())) for p in entries]
+        paths = sorted(p for p in manifest.glob("*.json") if ".tmp-" not in p.name)
+        return [read_entry(p, dataset) for p in paths]
+
+    def batches(self, dataset: str) -> list[Batch]:
+        """Committed batches in commit order; :class:`CorruptLakeError` for an unreadable entry."""
+        batches = []
+        for entry in self.entries(dataset):
+            if entry.batch is None:
+                raise corrupt_entry_error(entry)
+            batches.append(entry.batch)
+        return batches
 
     def files(self, dataset: str) -> list[Path]:
-        """Every committed Parquet file of a dataset (uncommitted ones are invisible)."""
+        """Every committed Parquet file of a dataset (uncommitted ones are invisible).
+
+        Raises :class:`CorruptLakeError` naming the first file that is missing or whose size
+        differs from the manifest's record (a cheap check: checksums are left to ``verify``).
+        """
+        batches = self.batches(dataset)
+        self.require_intact(dataset, batches)
         base = self.dataset_dir(dataset)
-        return [base / f for batch in self.batches(dataset) for f in batch.files]
+        return [base / f for batch in batches for f in batch.files]
+
+    def damage(self, batch: Batch, checksums: bool = False) -> list[tuple[Path, str]]:
+        """The damaged committed files of a batch, each with what is wrong with it."""
+        base = self.dataset_dir(batch.dataset)
+        found = []
+        for name in batch.committed_files:
+            sha256 = batch.file_sha256.get(name) if checksums else None
+            problem = file_problem(base / name, batch.file_bytes.get(name), sha256)
+            if problem:
+                found.append((base / name, problem))
+        return found
+
+    def require_intact(
+        self, dataset: str, batches: list[Batch] | None = None, *, repairing: bool = False
+    ) -> None:
+        """Raise :class:`CorruptLakeError` for the first missing or wrong-sized committed file, or
+        (unless ``repairing``) for a damaged batch's window that repair has not fetched again."""
+        for batch in self.batches(dataset) if batches is None else batches:
+            for path, problem in self.damage(batch):
+                raise CorruptLakeError(
+                    f"bronze file {path} of {dataset} batch {batch.batch_id} is damaged "
+                    f"({problem}); {REPAIR_HINT} (`treasury verify` lists all damage)",
+                    path=str(path),
+                    dataset=dataset,
+                )
+        pending = [] if repairing else self.pending_refetches(dataset)
+        if pending:
+            raise CorruptLakeError(
+                f"bronze of {dataset} lacks the window of a damaged batch that was moved aside "
+                f"({pending[0]}); run `treasury repair` to fetch it again",
+                path=str(pending[0]),
+                dataset=dataset,
+            )
+
+    def pending_refetches(self, dataset: str) -> list[Path]:
+        """Markers of damaged batches moved aside whose window is not yet fetched again."""
+        folder = self.damaged_dir(dataset) / REFETCH
+        return sorted(p for p in folder.glob("*.json") if ".tmp-" not in p.name)
+
+    def max_seq(self, dataset: str) -> int:
+        """The greatest seq ever committed: in the manifest or moved to ``_damaged``."""
+        names = [p.name for p in (self.dataset_dir(dataset) / "_manifest").glob("*.json")]
+        names += [p.name for p in (self.damaged_dir(dataset) / "_manifest").glob("*.json")]
+        seqs = [int(m["seq"]) for m in map(ENTRY_NAME.match, names) if m]
+        seqs += [e.seq for e in self.entries(dataset) if e.seq is not None]
+        return max(seqs, default=0)
 
     def watermark(self, dataset: str) -> date | None:
         """The greatest record date in committed bronze."""
@@ -124,8 +167,16 @@ class BronzeStore:
         pages: Iterable[Page],
         window: Window,
         on_page: Callable[[Page], None] | None = None,
+        *,
+        repairing: bool = False,
     ) -> Batch | None:
-        """Write the pages as one batch and commit it; ``None`` when the API sent no rows."""
+        """Write the pages as one batch and commit it; ``None`` when the API sent no rows.
+
+        Refuses (:class:`CorruptLakeError`, before reading a page) while the dataset's committed
+        bronze is damaged: a new batch cannot heal it, ``treasury repair`` can (``repairing``:
+        repair fetching a damaged batch's window again).
+        """
+        self.require_intact(dataset.name, repairing=repairing)
         writer = _BatchWriter(self.dataset_dir(dataset.name), dataset)
         try:
             for page in pages:
@@ -138,7 +189,7 @@ class BronzeStore:
         if writer.rows == 0:
             writer.abort()
             return None
-        seq = max((b.seq for b in self.batches(dataset.name)), default=0) + 1
+        seq = self.max_seq(dataset.name) + 1
         entry = writer.manifest_entry(seq, window)
         manifest = self.dataset_dir(dataset.name) / "_manifest"
         manifest.mkdir(parents=True, exist_ok=True)
@@ -159,6 +210,8 @@ class _BatchWriter:
         self.fields: list[str] = []
         self.dates: list[str] = []
         self.metas: list[dict[str, Any]] = []
+        self.file_bytes: dict[str, int] = {}
+        self.file_sha256: dict[str, str] = {}
 
     def add(self, page: Page) -> None:
         if not page.rows:
@@ -169,6 +222,7 @@ class _BatchWriter:
         final = self.directory / f"page-{page.number:06d}.parquet"
         tmp = temporary_sibling(final)
         pq.write_table(table, tmp, compression="zstd")
+        self._record(final, tmp)
         publish_file(tmp, final)
         self.files.append(f"{self.directory.name}/{final.name}")
         self.rows += table.num_rows
@@ -177,6 +231,12 @@ class _BatchWriter:
         if valid:
             self.dates += [min(valid), max(valid)]
         self.metas.append({"page": page.number, "url": page.url, "meta": page.meta})
+
+    def _record(self, final: Path, written: Path) -> None:
+        """Remember the size and sha256 of a file as written, for the manifest entry."""
+        name = f"{self.directory.name}/{final.name}"
+        self.file_bytes[name] = written.stat().st_size
+        self.file_sha256[name] = sha256_of(written)
 
     def _table(self, page: Page) -> pa.Table:
         names: list[str] = list(page.meta.get("dataTypes") or {})
@@ -198,7 +258,9 @@ class _BatchWriter:
         return pa.table(columns)
 
     def manifest_entry(self, seq: int, window: Window) -> dict[str, Any]:
-        atomic_write_json(self.directory / "api_meta.json", self.metas)
+        meta_path = self.directory / API_META
+        atomic_write_json(meta_path, self.metas)
+        self._record(meta_path, meta_path)
         first_meta = self.metas[0]["meta"] if self.metas else {}
         return {
             "dataset": self.dataset.name,
@@ -207,6 +269,8 @@ class _BatchWriter:
             "rows": self.rows,
             "pages": len(self.metas),
             "files": self.files,
+            "file_bytes": self.file_bytes,
+            "file_sha256": self.file_sha256,
             "fields": self.fields,
             "data_types": first_meta.get("dataTypes", {}),
             "drift": drift(self.dataset, first_meta.get("dataTypes", {})),

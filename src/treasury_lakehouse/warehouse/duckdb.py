@@ -92,7 +92,14 @@ class DuckDBWarehouse:
     def _carry_over(self, con: duckdb.DuckDBPyConnection) -> None:
         if not self.path.exists():
             return
-        con.execute(f"ATTACH {_lit(self.path)} AS previous (READ_ONLY)")
+        try:
+            con.execute(f"ATTACH {_lit(self.path)} AS previous (READ_ONLY)")
+        except duckdb.Error as error:
+            raise WarehouseError(
+                f"the warehouse file {self.path} does not open ({' '.join(str(error).split())}); "
+                "it can be rebuilt from the lake: `treasury repair` moves it aside, then "
+                "`treasury load` (or `treasury run`) builds a new one"
+            ) from error
         existing = {
             r[0]
             for r in con.execute(
