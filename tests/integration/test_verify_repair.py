@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner, Result
 
+from conftest import require_or_skip
 from treasury_lakehouse import pipeline
 from treasury_lakehouse.cli import main
 from treasury_lakehouse.config import Settings
@@ -376,7 +377,7 @@ def test_verify_connects_to_a_postgresql_warehouse(home: Path, fake_api: FakeFis
     try:
         psycopg.connect(dsn, connect_timeout=3).close()
     except psycopg.OperationalError as error:
-        pytest.skip(f"PostgreSQL unreachable ({error}); `.ci/run` starts it")
+        require_or_skip(f"PostgreSQL unreachable ({error}); `.ci/run` starts it")
     verify = treasury(home, fake_api, "verify", "--warehouse", dsn)
     assert verify.exit_code == 0, verify.output
     assert "1 warehouse connections" in lines(verify)[-1]
