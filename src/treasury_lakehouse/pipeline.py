@@ -21,6 +21,7 @@ from treasury_lakehouse.config import Settings
 from treasury_lakehouse.engines import open_engine
 from treasury_lakehouse.engines.base import SilverCounts
 from treasury_lakehouse.errors import (
+    ConfigError,
     LakeError,
     LockHeldError,
     QualityGateError,
@@ -75,17 +76,37 @@ class RunResult:
 
 
 def ingest_window(settings: Settings, watermark: date | None) -> Window:
-    """The record-date window of the next ingestion.
+    """The record-date window of the next ingestion of a dataset whose bronze ends at
+    ``watermark``.
 
-    An explicit ``--start`` is a backfill; otherwise the committed watermark minus the lookback
-    (to catch restatements), or the initial start date on the first run.
+    An explicit ``--start`` is a backfill. Otherwise the window starts ``lookback_days`` before
+    its anchor, to catch restatements: the committed watermark (``window_anchor="watermark"``,
+    the CLI's default), or ``end`` (``"end"``, the DAG's: a run for a past date re-fetches that
+    date's window; a lake whose watermark is older still starts there, so no gap is left). An
+    empty bronze starts at the initial start date. A window whose start is after its end is a
+    :class:`ConfigError`: it would fetch nothing and pass for a successful run.
     """
+    lookback = timedelta(days=settings.lookback_days)
+    if settings.window_anchor == "end" and settings.end is None:
+        raise ConfigError(
+            "window anchor 'end' needs an end date (--end): the window is the lookback before it"
+        )
     if settings.start is not None:
-        start = settings.start
-    elif watermark is not None:
-        start = watermark - timedelta(days=settings.lookback_days)
+        start, origin = settings.start, "--start"
+    elif watermark is None:
+        start, origin = settings.initial_start, "the initial start date (TREASURY_START_DATE)"
+    elif settings.window_anchor == "end" and settings.end is not None:
+        start = min(settings.end, watermark) - lookback
+        origin = f"--end {settings.end} - lookback {settings.lookback_days} days"
     else:
-        start = settings.initial_start
+        start = watermark - lookback
+        origin = f"the watermark {watermark} - lookback {settings.lookback_days} days"
+    if settings.end is not None and start > settings.end:
+        raise ConfigError(
+            f"the window would start on {start} ({origin}), after its end {settings.end}: "
+            "nothing would be fetched. To re-fetch an earlier range give --start, or "
+            "--window-anchor end to start the lookback before --end"
+        )
     return Window(start, settings.end)
 
 
@@ -128,18 +149,19 @@ def ingest(settings: Settings, on_page: PageCallback | None = None) -> list[Inge
 
 def _ingest(settings: Settings, on_page: PageCallback | None) -> list[IngestResult]:
     bronze = BronzeStore(settings.lake)
+    windows = {name: ingest_window(settings, bronze.watermark(name)) for name in settings.datasets}
     results = []
     with FiscalDataClient(
         settings.api_url,
         timeout_s=settings.timeout_s,
+        retry_budget_s=settings.retry_budget_s,
         max_retries=settings.max_retries,
-        max_wait_s=settings.max_retry_wait_s,
         page_size=settings.page_size,
     ) as client:
         for name in settings.datasets:
             dataset = get_dataset(name)
             bronze.remove_uncommitted(name)
-            window = ingest_window(settings, bronze.watermark(name))
+            window = windows[name]
             started = time.monotonic()
             counter = _PageCounter(name, on_page)
             batch = bronze.write_batch(dataset, client.pages(dataset, window), window, counter)
@@ -154,7 +176,24 @@ def _ingest(settings: Settings, on_page: PageCallback | None) -> list[IngestResu
                     seconds=time.monotonic() - started,
                 )
             )
+    _require_some_bronze(results)
     return results
+
+
+def _require_some_bronze(results: list[IngestResult]) -> None:
+    """A dataset whose first window was empty has nothing to build silver from: say so here,
+    naming the window, rather than letting the transform ask for an ingest that just ran."""
+    empty = [r for r in results if r.batch_id is None and r.watermark is None]
+    if empty:
+        committed = ", ".join(f"{r.dataset} {r.rows:,} rows" for r in results if r.batch_id)
+        raise LakeError(
+            "the API has no records of "
+            + ", ".join(f"{r.dataset} in {r.window}" for r in empty)
+            + " and bronze holds none yet, so there is nothing to transform: ask for an earlier "
+            "--start (or TREASURY_START_DATE)"
+            + (f"; committed meanwhile: {committed}" if committed else ""),
+            datasets=[r.dataset for r in empty],
+        )
 
 
 class _PageCounter:
