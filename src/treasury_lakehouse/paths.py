@@ -72,6 +72,12 @@ def require_writable_home(settings: Settings) -> None:
         _check_location(warehouse, "warehouse")
         if warehouse.is_dir():
             raise ConfigError(f"warehouse {warehouse} is a folder; the warehouse is a file")
+        if "?" in os.path.abspath(warehouse):
+            raise ConfigError(
+                f"the DuckDB warehouse {os.path.abspath(warehouse)} has a '?' in its path, which "
+                "DuckDB cannot write (it misplaces the file's write-ahead log, duckdb issue "
+                "13472); give --warehouse duckdb:////a/path/without/it.duckdb"
+            )
         folders.append(warehouse.parent)
     for folder in folders:  # checked all before creating any
         _require_writable_dir(folder, "home" if folder == settings.home else "warehouse folder")
