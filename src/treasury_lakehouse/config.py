@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from treasury_lakehouse.catalog import DATASETS, get_dataset
 from treasury_lakehouse.errors import ConfigError
@@ -51,10 +51,7 @@ def mask_dsn(dsn: str) -> str:
 
 def strip_userinfo(url: str) -> str:
     """``https://user:pw@host/path`` → ``https://host/path``: what may be stored and logged."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    return re.sub(r"^([A-Za-z][\w+.-]*://)[^/?#]*@", r"\1", url)
 
 
 def _is_http_url(url: str) -> bool:
