@@ -176,13 +176,12 @@ def _ingest(settings: Settings, on_page: PageCallback | None) -> list[IngestResu
                     seconds=time.monotonic() - started,
                 )
             )
-    _require_some_bronze(results)
     return results
 
 
 def _require_some_bronze(results: list[IngestResult]) -> None:
-    """A dataset whose first window was empty has nothing to build silver from: say so here,
-    naming the window, rather than letting the transform ask for an ingest that just ran."""
+    """In ``run``: a dataset whose first window was empty has nothing to build silver from; say
+    so, naming the window, rather than let the transform ask for the ingest that just ran."""
     empty = [r for r in results if r.batch_id is None and r.watermark is None]
     if empty:
         committed = ", ".join(f"{r.dataset} {r.rows:,} rows" for r in results if r.batch_id)
@@ -382,6 +381,7 @@ def run(settings: Settings, on_page: PageCallback | None = None) -> RunResult:
     run_id = _new_run_id()
     with _locked(settings, f"run {run_id}", datasets=True, gold=True, warehouse=True):
         ingested = _ingest(settings, on_page)
+        _require_some_bronze(ingested)
         transformed = _transform(settings)
         quality = _check(settings, run_id, stage="run", warehouse_locked=True)
         _gate(quality)
