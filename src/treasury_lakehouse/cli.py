@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -226,8 +227,11 @@ def echo_transform(result: TransformResult) -> None:
 
 def echo_load(result: LoadResult) -> None:
     unchanged = "  (lake unchanged since the last load: nothing written)" if result.skipped else ""
+    where = result.warehouse
+    if not where.startswith(("postgresql:", "postgres:")):  # a DuckDB file: say where it is
+        where = os.path.abspath(where)
     click.echo(
-        f"warehouse  {mask_dsn(result.warehouse)}: {len(result.tables)} tables, "
+        f"warehouse  {mask_dsn(where)}: {len(result.tables)} tables, "
         f"rows {sum(result.tables.values()):,}  {result.seconds:.1f}s{unchanged}"
     )
 
