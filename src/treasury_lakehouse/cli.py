@@ -379,4 +379,6 @@ def report(**flags: Any) -> None:
     """Write an HTML report with charts of the published gold tables to <home>/report/."""
     from treasury_lakehouse.report import build_report
 
-    click.echo(f"report     {build_report(writing_settings(**flags))}")
+    settings = build_settings(**flags)
+    require_lake(settings)
+    click.echo(f"report     {build_report(settings)}")

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from treasury_lakehouse.catalog import get_dataset
@@ -21,7 +21,6 @@ from treasury_lakehouse.config import Settings
 from treasury_lakehouse.engines import open_engine
 from treasury_lakehouse.engines.base import SilverCounts
 from treasury_lakehouse.errors import (
-    ConfigError,
     LakeError,
     LockHeldError,
     QualityGateError,
@@ -30,7 +29,8 @@ from treasury_lakehouse.errors import (
 )
 from treasury_lakehouse.ingest.bronze import BronzeStore, check_contract, require_committed
 from treasury_lakehouse.ingest.client import FiscalDataClient
-from treasury_lakehouse.ingest.paging import Page, Window
+from treasury_lakehouse.ingest.paging import Page
+from treasury_lakehouse.ingest.window import ingest_window
 from treasury_lakehouse.lake.files import atomic_write_json, new_version, remove_orphans
 from treasury_lakehouse.lake.layout import BUILD_INFO, Lake, read_build_info
 from treasury_lakehouse.lake.lock import GOLD_SCOPE, WAREHOUSE_SCOPE, dataset_scope, home_lock
@@ -73,41 +73,6 @@ class RunResult:
     load: LoadResult
     extra: dict[str, Any] = field(default_factory=dict)
     quality: QualityReport | None = None
-
-
-def ingest_window(settings: Settings, watermark: date | None) -> Window:
-    """The record-date window of the next ingestion of a dataset whose bronze ends at
-    ``watermark``.
-
-    An explicit ``--start`` is a backfill. Otherwise the window starts ``lookback_days`` before
-    its anchor, to catch restatements: the committed watermark (``window_anchor="watermark"``,
-    the CLI's default), or ``end`` (``"end"``, the DAG's: a run for a past date re-fetches that
-    date's window; a lake whose watermark is older still starts there, so no gap is left). An
-    empty bronze starts at the initial start date. A window whose start is after its end is a
-    :class:`ConfigError`: it would fetch nothing and pass for a successful run.
-    """
-    lookback = timedelta(days=settings.lookback_days)
-    if settings.window_anchor == "end" and settings.end is None:
-        raise ConfigError(
-            "window anchor 'end' needs an end date (--end): the window is the lookback before it"
-        )
-    if settings.start is not None:
-        start, origin = settings.start, "--start"
-    elif watermark is None:
-        start, origin = settings.initial_start, "the initial start date (TREASURY_START_DATE)"
-    elif settings.window_anchor == "end" and settings.end is not None:
-        start = min(settings.end, watermark) - lookback
-        origin = f"--end {settings.end} - lookback {settings.lookback_days} days"
-    else:
-        start = watermark - lookback
-        origin = f"the watermark {watermark} - lookback {settings.lookback_days} days"
-    if settings.end is not None and start > settings.end:
-        raise ConfigError(
-            f"the window would start on {start} ({origin}), after its end {settings.end}: "
-            "nothing would be fetched. To re-fetch an earlier range give --start, or "
-            "--window-anchor end to start the lookback before --end"
-        )
-    return Window(start, settings.end)
 
 
 @contextmanager

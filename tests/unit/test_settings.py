@@ -15,7 +15,7 @@ from treasury_lakehouse.config import (
     strip_userinfo,
 )
 from treasury_lakehouse.errors import ConfigError
-from treasury_lakehouse.pipeline import ingest_window
+from treasury_lakehouse.ingest.window import ingest_window
 
 
 @pytest.mark.parametrize(
