@@ -118,12 +118,12 @@ def test_invalid_api_urls_are_one_line_at_once_from_the_cli(url: str, tmp_path: 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 410, 422])
 def test_4xx_fail_at_once_without_retry(fake_api: FakeFiscalDataApi, status: int) -> None:
     fake_api.inject_faults([Fault(status=status, times=5)])
-    slept: list[float] = []
-    client = FiscalDataClient(fake_api.base_url, sleep=slept.append)
+    client = FiscalDataClient(fake_api.base_url)
+    started = time.monotonic()
     with pytest.raises(ApiError, match=f"HTTP {status}") as error:
         client.page(OPERATING_CASH_BALANCE, WINDOW, 1)
-    assert not error.value.transient
-    assert len(fake_api.requests) == 1 and slept == []
+    assert time.monotonic() - started < 1.0
+    assert not error.value.transient and len(fake_api.requests) == 1
 
 
 @pytest.mark.parametrize("status", [408, 425, 429, 500, 502, 503, 504])
@@ -167,3 +167,19 @@ def test_credentials_in_the_api_url_reach_neither_bronze_nor_the_logs(
     assert urls and all(u.startswith(fake_api.base_url) for u in urls), urls
     stored = [p.read_text() for p in (tmp_path / "lake").rglob("*.json")]
     assert stored and not any(password in text or "alice" in text for text in stored)
+
+
+def test_a_refused_connection_suggests_the_demo_within_the_budget(tmp_path: Path) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, never listening: connections are refused
+        url = f"http://127.0.0.1:{port}/services/api/fiscal_service/"
+        started = time.monotonic()
+        result = CliRunner().invoke(
+            main, ["ingest", "--home", str(tmp_path), "--api-url", url, "--retry-budget", "1"]
+        )
+    assert time.monotonic() - started < 1 + 10 + 1.0  # budget + the connect timeout cap
+    assert result.exit_code == 1
+    [line] = result.output.strip().splitlines()
+    assert line.startswith(f"Error: GET {url}") and "ConnectError" in line
+    assert "`treasury demo` (`make demo`) to try the pipeline offline" in line
