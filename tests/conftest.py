@@ -84,7 +84,7 @@ def make_settings(home: Path, api: FakeFiscalDataApi, **overrides: object) -> Se
     values: dict[str, object] = {
         "home": home,
         "api_url": api.base_url,
-        "max_retry_wait_s": 5.0,
+        "retry_budget_s": 10.0,
         "timeout_s": 10.0,
     }
     values.update(overrides)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -20,14 +21,25 @@ import click
 
 from treasury_lakehouse import pipeline
 from treasury_lakehouse.catalog import DATASETS
-from treasury_lakehouse.config import ENGINES, Settings, mask_dsn, parse_date, settings_from_env
+from treasury_lakehouse.config import (
+    ENGINES,
+    MAX_LOOKBACK_DAYS,
+    WINDOW_ANCHORS,
+    Settings,
+    mask_dsn,
+    parse_date,
+    settings_from_env,
+)
 from treasury_lakehouse.errors import ConfigError, LakeError, TreasuryError
 from treasury_lakehouse.ingest.paging import Page
+from treasury_lakehouse.paths import check_home, require_lake, require_writable_home
 from treasury_lakehouse.pipeline import IngestResult, TransformResult
 from treasury_lakehouse.quality import QualityReport
 from treasury_lakehouse.warehouse.base import LoadResult
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: the demo's own home, so a demo never writes into the real one
+DEMO_HOME = Path("data-demo")
 
 
 def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
@@ -39,15 +51,25 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> date
         raise click.BadParameter(str(error)) from None
 
 
-def settings_options(func: F) -> F:
+def _start_date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
+    start = _date(ctx, param, value)
+    if start is not None and start > date.today():
+        raise click.BadParameter(f"{start} is later than today ({date.today()}): nothing to fetch")
+    return start
+
+
+HOME_HELP = "Lake and embedded warehouse folder [env TREASURY_HOME; default ./data]"
+DEMO_HOME_HELP = "Lake and warehouse folder of the demo [default ./data-demo; TREASURY_HOME unused]"
+
+
+def settings_options(func: F, home_help: str = HOME_HELP) -> F:
     """The options every command shares; each falls back to its TREASURY_* variable."""
     options = [
+        click.option("--home", type=click.Path(path_type=Path), help=home_help),
         click.option(
-            "--home",
-            type=click.Path(path_type=Path),
-            help="Lake and embedded warehouse folder [env TREASURY_HOME; default ./data]",
+            "--api-url",
+            help="Fiscal Data API base URL, http(s) [env TREASURY_API_URL; default the live API]",
         ),
-        click.option("--api-url", help="Fiscal Data API base URL [env TREASURY_API_URL]"),
         click.option(
             "--dataset",
             "datasets",
@@ -57,9 +79,10 @@ def settings_options(func: F) -> F:
         ),
         click.option(
             "--start",
-            callback=_date,
+            callback=_start_date,
             metavar="YYYY-MM-DD",
-            help="Backfill from this record date (instead of watermark - lookback)",
+            help="Backfill from this record date, today at the latest (instead of the anchor "
+            "minus the lookback)",
         ),
         click.option(
             "--end",
@@ -69,8 +92,29 @@ def settings_options(func: F) -> F:
         ),
         click.option(
             "--lookback-days",
-            type=int,
-            help="Days before the watermark asked again for restatements [default 7]",
+            type=click.IntRange(0, MAX_LOOKBACK_DAYS),
+            help="Days before the anchor asked again for restatements "
+            "[env TREASURY_LOOKBACK_DAYS; default 7]",
+        ),
+        click.option(
+            "--window-anchor",
+            type=click.Choice(WINDOW_ANCHORS),
+            help="Start the window at the lake's watermark minus the lookback, or at --end minus "
+            "the lookback (re-fetch the days before a past date, as the DAG does) "
+            "[env TREASURY_WINDOW_ANCHOR; default watermark]",
+        ),
+        click.option(
+            "--http-timeout",
+            "timeout_s",
+            type=click.FloatRange(0, 86400, min_open=True),
+            help="Seconds one HTTP request may take [env TREASURY_HTTP_TIMEOUT; default 30]",
+        ),
+        click.option(
+            "--retry-budget",
+            "retry_budget_s",
+            type=click.FloatRange(0, 86400, min_open=True),
+            help="Seconds one page may spend on attempts and waits between retries "
+            "[env TREASURY_RETRY_BUDGET; default 120]",
         ),
         click.option(
             "--engine",
@@ -82,8 +126,9 @@ def settings_options(func: F) -> F:
         ),
         click.option(
             "--warehouse",
-            help="duckdb:///path or postgresql://user@host:port/db "
-            "[env TREASURY_WAREHOUSE; default duckdb:///<home>/warehouse.duckdb]",
+            help="duckdb:///relative/path, duckdb:////absolute/path (4 slashes) or "
+            "postgresql://user@host:port/db "
+            "[env TREASURY_WAREHOUSE; default <home>/warehouse.duckdb]",
         ),
     ]
     for option in reversed(options):
@@ -91,9 +136,25 @@ def settings_options(func: F) -> F:
     return func
 
 
+def demo_settings_options(func: F) -> F:
+    """The shared options, with the demo's own default home in ``--help``."""
+    return settings_options(func, home_help=DEMO_HOME_HELP)
+
+
 def build_settings(**flags: Any) -> Settings:
+    """Settings from the variables and flags; raises when the home cannot be a folder."""
     datasets = flags.pop("datasets", ()) or None
-    return settings_from_env(datasets=tuple(datasets) if datasets else None, **flags)
+    settings = settings_from_env(datasets=tuple(datasets) if datasets else None, **flags)
+    check_home(settings)
+    return settings
+
+
+def writing_settings(**flags: Any) -> Settings:
+    """:func:`build_settings` for a command that writes: the home (and the DuckDB warehouse's
+    folder) must be writable before anything is fetched or changed."""
+    settings = build_settings(**flags)
+    require_writable_home(settings)
+    return settings
 
 
 def handle_errors(func: F) -> F:
@@ -108,6 +169,13 @@ def handle_errors(func: F) -> F:
             if debug:
                 traceback.print_exc()
             click.echo(f"Error: {error}", err=True)
+            sys.exit(1)
+        except OSError as error:  # the file system refused: still one line
+            if debug:
+                traceback.print_exc()
+            where = f": {error.filename}" if error.filename else ""
+            reason = error.strerror or str(error)
+            click.echo(f"Error: {reason}{where} (--debug shows the traceback)", err=True)
             sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
@@ -160,8 +228,11 @@ def echo_transform(result: TransformResult) -> None:
 
 def echo_load(result: LoadResult) -> None:
     unchanged = "  (lake unchanged since the last load: nothing written)" if result.skipped else ""
+    where = result.warehouse
+    if not where.startswith(("postgresql:", "postgres:")):  # a DuckDB file: say where it is
+        where = os.path.abspath(where)
     click.echo(
-        f"warehouse  {mask_dsn(result.warehouse)}: {len(result.tables)} tables, "
+        f"warehouse  {mask_dsn(where)}: {len(result.tables)} tables, "
         f"rows {sum(result.tables.values()):,}  {result.seconds:.1f}s{unchanged}"
     )
 
@@ -193,7 +264,7 @@ def main(debug: bool) -> None:
 @handle_errors
 def run(**flags: Any) -> None:
     """Ingest, transform and load: the whole pipeline, incrementally."""
-    settings = build_settings(**flags)
+    settings = writing_settings(**flags)
     result = pipeline.run(settings, on_page=Progress())
     echo_ingest(result.ingest)
     echo_transform(result.transform)
@@ -207,7 +278,7 @@ def run(**flags: Any) -> None:
 @handle_errors
 def ingest(**flags: Any) -> None:
     """Fetch new and restated records into a new bronze batch per dataset."""
-    echo_ingest(pipeline.ingest(build_settings(**flags), on_page=Progress()))
+    echo_ingest(pipeline.ingest(writing_settings(**flags), on_page=Progress()))
 
 
 @main.command()
@@ -215,7 +286,7 @@ def ingest(**flags: Any) -> None:
 @handle_errors
 def transform(**flags: Any) -> None:
     """Rebuild silver and gold from committed bronze."""
-    echo_transform(pipeline.transform(build_settings(**flags)))
+    echo_transform(pipeline.transform(writing_settings(**flags)))
 
 
 @main.command()
@@ -223,7 +294,7 @@ def transform(**flags: Any) -> None:
 @handle_errors
 def load(**flags: Any) -> None:
     """Publish the lake's silver, gold and star-schema tables to the warehouse, all at once."""
-    echo_load(pipeline.load(build_settings(**flags)))
+    echo_load(pipeline.load(writing_settings(**flags)))
 
 
 @main.command()
@@ -232,7 +303,7 @@ def load(**flags: Any) -> None:
 @handle_errors
 def check(every_check: bool, **flags: Any) -> None:
     """Run the data-quality checks on what the lake holds, without loading; exit 1 on errors."""
-    report = pipeline.check(build_settings(**flags))
+    report = pipeline.check(writing_settings(**flags))
     echo_quality(report, every_check)
     pipeline.require_passed(report)
 
@@ -244,6 +315,7 @@ def check(every_check: bool, **flags: Any) -> None:
 def status(as_json: bool, **flags: Any) -> None:
     """Show bronze batches and rows, silver and quarantined rows and the watermark per dataset."""
     settings = build_settings(**flags)
+    require_lake(settings)
     if as_json:
         click.echo(pipeline.status_json(settings))
         return
@@ -317,7 +389,7 @@ def verify(as_json: bool, **flags: Any) -> None:
 def repair(**flags: Any) -> None:
     """Move damaged bronze batches and warehouse file aside (never deleting them) and fetch the
     damaged windows again; then `treasury run` rebuilds the rest."""
-    result = pipeline.repair(build_settings(**flags))
+    result = pipeline.repair(writing_settings(**flags))
     if not result.before.damaged and not result.actions:
         click.echo(f"repair     nothing to repair: {result.before.summary()}")
         return
@@ -331,7 +403,7 @@ def repair(**flags: Any) -> None:
 
 
 @main.command()
-@settings_options
+@demo_settings_options
 @click.option(
     "--records",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -348,8 +420,8 @@ def demo(records: Path | None, today: date | None, **flags: Any) -> None:
     """Run the whole pipeline offline against the project's fake Fiscal Data API."""
     from treasury_lakehouse.demo import run_demo
 
-    flags["home"] = flags.get("home") or Path("data-demo")
-    settings = build_settings(**flags)
+    flags["home"] = flags.get("home") or DEMO_HOME
+    settings = writing_settings(**flags)
     result = run_demo(settings, records=records, today=today, on_page=Progress())
     echo_ingest(result.ingest)
     echo_transform(result.transform)
@@ -364,4 +436,6 @@ def report(**flags: Any) -> None:
     """Write an HTML report with charts of the published gold tables to <home>/report/."""
     from treasury_lakehouse.report import build_report
 
-    click.echo(f"report     {build_report(build_settings(**flags))}")
+    settings = build_settings(**flags)
+    require_lake(settings)
+    click.echo(f"report     {build_report(settings)}")

@@ -6,6 +6,7 @@ and are masked whenever a setting is shown (:func:`mask_dsn`).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -13,15 +14,22 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from treasury_lakehouse.catalog import DATASETS, get_dataset
 from treasury_lakehouse.errors import ConfigError
 
 EngineName = Literal["duckdb", "spark"]
 ENGINES: tuple[EngineName, ...] = ("duckdb", "spark")
+#: where an incremental window starts: from the lake's watermark (the CLI's default), or from
+#: ``end`` (the DAG: a run for a past date re-fetches that date's window)
+WindowAnchor = Literal["watermark", "end"]
+WINDOW_ANCHORS: tuple[WindowAnchor, ...] = ("watermark", "end")
 
 LIVE_API_URL = "https://api.fiscaldata.treasury.gov/services/api/fiscal_service/"
 DEFAULT_START_DATE = date(2005, 10, 1)
+#: more than the whole record (it starts in 2005): a bigger lookback can only be a typo
+MAX_LOOKBACK_DAYS = 10000
 
 
 def parse_date(value: str, what: str) -> date:
@@ -33,14 +41,41 @@ def parse_date(value: str, what: str) -> date:
 
 
 def mask_dsn(dsn: str) -> str:
-    """``postgresql://user:secret@host/db`` → ``postgresql://user:***@host/db``."""
-    masked = re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", dsn)
-    return re.sub(r"(password=)\S+", r"\1***", masked)
+    """``postgresql://user:secret@host/db`` → ``postgresql://user:***@host/db``.
+
+    Also ``postgresql://:secret@host/db`` (no user) and ``password=secret`` key/value DSNs.
+    """
+    masked = re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", dsn)
+    return re.sub(r"(password=)[^\s&]+", r"\1***", masked)
+
+
+def strip_userinfo(url: str) -> str:
+    """``https://user:pw@host/path`` → ``https://host/path``: what may be stored and logged."""
+    return re.sub(r"^([A-Za-z][\w+.-]*://)[^/?#]*@", r"\1", url)
+
+
+def _is_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    return parts.scheme in ("http", "https") and bool(re.fullmatch(r"[\w.:%~-]+", host))
+
+
+def _invalid(message: str, name: str) -> ConfigError:
+    return ConfigError(message, field=name)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything a run needs, validated once and passed down."""
+    """Everything a run needs, validated once and passed down.
+
+    ``timeout_s`` bounds each HTTP request; ``retry_budget_s`` bounds everything one page may spend
+    on attempts and waits, so an API that never answers fails within ``timeout_s + retry_budget_s``.
+    ``window_anchor`` says where an incremental window starts (see ``pipeline.ingest_window``).
+    """
 
     home: Path = Path("data")
     api_url: str = LIVE_API_URL
@@ -49,34 +84,63 @@ class Settings:
     end: date | None = None
     initial_start: date = DEFAULT_START_DATE
     lookback_days: int = 7
+    window_anchor: WindowAnchor = "watermark"
     engine: EngineName = "duckdb"
     warehouse: str = ""
     spark_master: str = "local[*]"
     page_size: int = 10000
-    timeout_s: float = 60.0
+    timeout_s: float = 30.0
+    retry_budget_s: float = 120.0
     max_retries: int = 6
-    max_retry_wait_s: float = 120.0
     progress: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in self.datasets:
-            get_dataset(name)
+            try:
+                get_dataset(name)
+            except ConfigError as error:
+                raise _invalid(str(error), "datasets") from None
         if self.engine not in ENGINES:
-            raise ConfigError(f"engine {self.engine!r} is not one of {', '.join(ENGINES)}")
+            raise _invalid(f"engine {self.engine!r} is not one of {', '.join(ENGINES)}", "engine")
+        if self.window_anchor not in WINDOW_ANCHORS:
+            raise _invalid(
+                f"window anchor {self.window_anchor!r} is not one of {', '.join(WINDOW_ANCHORS)}",
+                "window_anchor",
+            )
         if self.start and self.end and self.start > self.end:
-            raise ConfigError(f"--start {self.start} is after --end {self.end}")
-        if self.lookback_days < 0:
-            raise ConfigError(f"lookback must be 0 days or more, not {self.lookback_days}")
+            raise _invalid(f"--start {self.start} is after --end {self.end}", "start")
+        if not 0 <= self.lookback_days <= MAX_LOOKBACK_DAYS:
+            raise _invalid(
+                f"lookback must be 0 to {MAX_LOOKBACK_DAYS} days, not {self.lookback_days}",
+                "lookback_days",
+            )
         if not 1 <= self.page_size <= 10000:
-            raise ConfigError(f"page size must be between 1 and 10000, not {self.page_size}")
+            raise _invalid(
+                f"page size must be between 1 and 10000, not {self.page_size}", "page_size"
+            )
+        for name in ("timeout_s", "retry_budget_s"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and 0 < value <= 86400):
+                raise _invalid(f"{name} must be more than 0 and at most 86400 s, not {value}", name)
+        self._normalize_urls()
+
+    def _normalize_urls(self) -> None:
+        if not _is_http_url(self.api_url):
+            raise _invalid(
+                f"API URL {strip_userinfo(self.api_url)!r} is not an http:// or https:// URL "
+                "with a host",
+                "api_url",
+            )
         if not self.api_url.endswith("/"):
             object.__setattr__(self, "api_url", self.api_url + "/")
         if not self.warehouse:
-            object.__setattr__(self, "warehouse", f"duckdb:///{self.home / 'warehouse.duckdb'}")
+            object.__setattr__(self, "warehouse", default_warehouse(self.home))
         if not self.warehouse.startswith(("duckdb://", "postgresql://", "postgres://")):
-            raise ConfigError(
-                f"warehouse {mask_dsn(self.warehouse)!r} must start with duckdb:/// or postgresql://"
+            raise _invalid(
+                f"warehouse {mask_dsn(self.warehouse)!r} must start with duckdb:/// or "
+                "postgresql://",
+                "warehouse",
             )
 
     @property
@@ -89,7 +153,9 @@ class Settings:
 
     @property
     def duckdb_warehouse_path(self) -> Path:
-        """The file of a ``duckdb:///path`` warehouse."""
+        """The file of a ``duckdb://`` warehouse, as in SQLAlchemy URLs: what follows
+        ``duckdb:///`` is the path, so ``duckdb:///rel/w.duckdb`` is relative to the working
+        directory and ``duckdb:////abs/w.duckdb`` (four slashes) is absolute."""
         return Path(
             self.warehouse.removeprefix("duckdb://").removeprefix("/") or "warehouse.duckdb"
         )
@@ -102,6 +168,11 @@ class Settings:
         return replace(self, **given)
 
 
+def default_warehouse(home: Path) -> str:
+    """``<home>/warehouse.duckdb`` as a ``duckdb://`` URL (4 slashes when ``home`` is absolute)."""
+    return f"duckdb:///{home / 'warehouse.duckdb'}"
+
+
 _ENV_FIELDS = {
     "TREASURY_HOME": "home",
     "TREASURY_API_URL": "api_url",
@@ -109,9 +180,12 @@ _ENV_FIELDS = {
     "TREASURY_ENGINE": "engine",
     "TREASURY_START_DATE": "initial_start",
     "TREASURY_LOOKBACK_DAYS": "lookback_days",
+    "TREASURY_WINDOW_ANCHOR": "window_anchor",
     "TREASURY_SPARK_MASTER": "spark_master",
     "TREASURY_DATASETS": "datasets",
     "TREASURY_PAGE_SIZE": "page_size",
+    "TREASURY_HTTP_TIMEOUT": "timeout_s",
+    "TREASURY_RETRY_BUDGET": "retry_budget_s",
 }
 
 
@@ -119,12 +193,20 @@ def _convert(name: str, value: str) -> Any:
     if name == "home":
         return Path(value)
     if name == "initial_start":
-        return parse_date(value, "TREASURY_START_DATE")
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            raise ConfigError(f"{value!r} is not a date in the form YYYY-MM-DD") from None
     if name in ("lookback_days", "page_size"):
         try:
             return int(value)
         except ValueError:
-            raise ConfigError(f"{name}: {value!r} is not a whole number") from None
+            raise ConfigError(f"{value!r} is not a whole number") from None
+    if name in ("timeout_s", "retry_budget_s"):
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"{value!r} is not a number of seconds") from None
     if name == "datasets":
         return tuple(v.strip() for v in value.split(",") if v.strip())
     return value
@@ -132,13 +214,28 @@ def _convert(name: str, value: str) -> Any:
 
 def settings_from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Defaults, then the ``TREASURY_*`` variables of ``env`` (the process's by default), then
-    ``overrides`` (CLI flags; ``None`` means not given)."""
+    ``overrides`` (CLI flags; ``None`` means not given).
+
+    An error in a value that came from a variable names the variable.
+    """
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
+    source: dict[str, str] = {}
     for var, name in _ENV_FIELDS.items():
         if env.get(var):
-            values[name] = _convert(name, env[var])
-    values.update({k: v for k, v in overrides.items() if v is not None})
+            try:
+                values[name] = _convert(name, env[var])
+            except ConfigError as error:
+                raise ConfigError(f"{var}: {error}", variable=var) from None
+            source[name] = var
+    given = {k: v for k, v in overrides.items() if v is not None}
+    values.update(given)
     if "home" in values:
         values["home"] = Path(values["home"])
-    return Settings(**values)
+    try:
+        return Settings(**values)
+    except ConfigError as error:
+        culprit = str(error.context.get("field"))
+        if culprit in source and culprit not in given:
+            raise ConfigError(f"{source[culprit]}: {error}", variable=source[culprit]) from None
+        raise

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from treasury_lakehouse.catalog import get_dataset
@@ -31,7 +31,8 @@ from treasury_lakehouse.errors import (
 )
 from treasury_lakehouse.ingest.bronze import BronzeStore, check_contract, require_committed
 from treasury_lakehouse.ingest.client import FiscalDataClient
-from treasury_lakehouse.ingest.paging import Page, Window
+from treasury_lakehouse.ingest.paging import Page
+from treasury_lakehouse.ingest.window import ingest_window
 from treasury_lakehouse.lake.files import atomic_write_json, new_version, remove_orphans
 from treasury_lakehouse.lake.layout import BUILD_INFO, Lake, read_build_info
 from treasury_lakehouse.lake.lock import GOLD_SCOPE, WAREHOUSE_SCOPE, dataset_scope, home_lock
@@ -78,21 +79,6 @@ class RunResult:
     quality: QualityReport | None = None
 
 
-def ingest_window(settings: Settings, watermark: date | None) -> Window:
-    """The record-date window of the next ingestion.
-
-    An explicit ``--start`` is a backfill; otherwise the committed watermark minus the lookback
-    (to catch restatements), or the initial start date on the first run.
-    """
-    if settings.start is not None:
-        start = settings.start
-    elif watermark is not None:
-        start = watermark - timedelta(days=settings.lookback_days)
-    else:
-        start = settings.initial_start
-    return Window(start, settings.end)
-
-
 @contextmanager
 def _locked(
     settings: Settings,
@@ -132,18 +118,13 @@ def ingest(settings: Settings, on_page: PageCallback | None = None) -> list[Inge
 
 def _ingest(settings: Settings, on_page: PageCallback | None) -> list[IngestResult]:
     bronze = BronzeStore(settings.lake)
+    windows = {name: ingest_window(settings, bronze.watermark(name)) for name in settings.datasets}
     results = []
-    with FiscalDataClient(
-        settings.api_url,
-        timeout_s=settings.timeout_s,
-        max_retries=settings.max_retries,
-        max_wait_s=settings.max_retry_wait_s,
-        page_size=settings.page_size,
-    ) as client:
+    with _api_client(settings) as client:
         for name in settings.datasets:
             dataset = get_dataset(name)
             bronze.remove_uncommitted(name)
-            window = ingest_window(settings, bronze.watermark(name))
+            window = windows[name]
             started = time.monotonic()
             counter = _PageCounter(name, on_page)
             batch = bronze.write_batch(dataset, client.pages(dataset, window), window, counter)
@@ -159,6 +140,22 @@ def _ingest(settings: Settings, on_page: PageCallback | None) -> list[IngestResu
                 )
             )
     return results
+
+
+def _require_some_bronze(results: list[IngestResult]) -> None:
+    """In ``run``: a dataset whose first window was empty has nothing to build silver from; say
+    so, naming the window, rather than let the transform ask for the ingest that just ran."""
+    empty = [r for r in results if r.batch_id is None and r.watermark is None]
+    if empty:
+        committed = ", ".join(f"{r.dataset} {r.rows:,} rows" for r in results if r.batch_id)
+        raise LakeError(
+            "the API has no records of "
+            + ", ".join(f"{r.dataset} in {r.window}" for r in empty)
+            + " and bronze holds none yet, so there is nothing to transform: ask for an earlier "
+            "--start (or TREASURY_START_DATE)"
+            + (f"; committed meanwhile: {committed}" if committed else ""),
+            datasets=[r.dataset for r in empty],
+        )
 
 
 class _PageCounter:
@@ -347,6 +344,7 @@ def run(settings: Settings, on_page: PageCallback | None = None) -> RunResult:
     run_id = _new_run_id()
     with _locked(settings, f"run {run_id}", datasets=True, gold=True, warehouse=True):
         ingested = _ingest(settings, on_page)
+        _require_some_bronze(ingested)
         transformed = _transform(settings)
         quality = _check(settings, run_id, stage="run", warehouse_locked=True)
         _gate(quality)
@@ -446,7 +444,7 @@ def _api_client(settings: Settings) -> FiscalDataClient:
     return FiscalDataClient(
         settings.api_url,
         timeout_s=settings.timeout_s,
+        retry_budget_s=settings.retry_budget_s,
         max_retries=settings.max_retries,
-        max_wait_s=settings.max_retry_wait_s,
         page_size=settings.page_size,
     )

@@ -19,6 +19,7 @@ from treasury_lakehouse.config import Settings
 from treasury_lakehouse.errors import ConfigError, LakeError
 from treasury_lakehouse.lake.files import atomic_write_bytes
 from treasury_lakehouse.lake.layout import Lake
+from treasury_lakehouse.paths import glob_escape
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,8 @@ def _gold(lake: Lake, table: str, query: str) -> list[tuple[Any, ...]]:
     if version is None:
         raise LakeError(f"no published {table} in {lake.root}; run `treasury run` first")
     with duckdb.connect() as con:
-        con.execute(f"CREATE VIEW t AS SELECT * FROM read_parquet('{version}/*.parquet')")
+        pattern = (glob_escape(version) + "/*.parquet").replace("'", "''")
+        con.execute(f"CREATE VIEW t AS SELECT * FROM read_parquet('{pattern}')")
         return con.execute(query).fetchall()
 
 

@@ -25,7 +25,7 @@ import psycopg
 import pytest
 
 from conftest import require_or_skip
-from independent_gold import expected_gold, read_records
+from independent_gold import apply_restatement, expected_gold, read_records
 from treasury_lakehouse.errors import ApiError, TransientApiError
 from treasury_lakehouse.models.registry import GOLD_MODELS
 from treasury_lakehouse.testing import FakeFiscalDataApi, Fault
@@ -368,6 +368,40 @@ def test_backfill_of_past_dates_yields_the_gold_of_one_run_over_the_range(
 
     assert daily == _warehouse_gold(single_home)
     assert daily == _expected(synthetic_records, date(2022, 3, 1), date(2022, 4, 21))
+
+
+@pytest.mark.slow
+def test_a_backfill_after_a_later_run_refetches_its_window_and_its_restatement(
+    medallion: Any,
+    fake_api: FakeFiscalDataApi,
+    synthetic_records: Path,
+    treasury_env: pytest.MonkeyPatch,
+) -> None:
+    """Reproduction: a past date's window started at the watermark, after its own end, so the
+    run fetched nothing and published the current lake as that date's statement."""
+    treasury_env.setenv("TREASURY_API_URL", fake_api.base_url)
+    treasury_env.setenv("TREASURY_START_DATE", "2022-03-01")
+    _run_dag(medallion, _at("2022-04-22"))  # statement 2022-04-21
+    restated = {
+        "record_date": "2022-03-14",
+        "transaction_type": "Redemptions",
+        "security_market": "Marketable",
+        "security_type": "Bills",
+    }
+    fake_api.restate(PDT, restated, {"transaction_today_amt": "1"})
+    fake_api.clear_requests()
+
+    _run_dag(medallion, _at("2022-03-15"))  # statement 2022-03-14, 38 days before the watermark
+
+    assert fake_api.requests and all(
+        "record_date%3Agte%3A2022-03-07%2Crecord_date%3Alte%3A2022-03-14" in r
+        for r in fake_api.requests
+    ), fake_api.requests
+    pdt = read_records(synthetic_records, PDT, date(2022, 3, 1), date(2022, 4, 21))
+    assert apply_restatement(pdt, restated, {"transaction_today_amt": "1"}) == 1
+    ocb = read_records(synthetic_records, OCB, date(2022, 3, 1), date(2022, 4, 21))
+    home = Path(os.environ["TREASURY_HOME"])
+    assert _warehouse_gold(home) == expected_gold(pdt, ocb)
 
 
 @pytest.mark.slow

@@ -68,7 +68,7 @@ def test_retries_are_bounded(fake_api: FakeFiscalDataApi) -> None:
 
 def test_total_wait_is_bounded(fake_api: FakeFiscalDataApi) -> None:
     fake_api.inject_faults([Fault(status=429, retry_after="50", times=10)])
-    client, slept = _client(fake_api, max_wait_s=120.0)
+    client, slept = _client(fake_api, retry_budget_s=120.0)
     with pytest.raises(TransientApiError, match="gave up"):
         list(client.pages(OPERATING_CASH_BALANCE, WINDOW))
     assert sum(slept) <= 120.0

@@ -42,7 +42,7 @@ def gold(home: Path) -> dict[str, list[tuple[object, ...]]]:
 
 
 def settings(home: Path, api: FakeFiscalDataApi) -> Settings:
-    return Settings(home=home, api_url=api.base_url, timeout_s=10.0, max_retry_wait_s=5.0)
+    return Settings(home=home, api_url=api.base_url, timeout_s=10.0, retry_budget_s=5.0)
 
 
 @pytest.fixture

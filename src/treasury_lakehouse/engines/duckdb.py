@@ -11,6 +11,7 @@ from treasury_lakehouse.engines.base import PARTITION_COLUMN, QUARANTINE_FILE, S
 from treasury_lakehouse.errors import EngineError
 from treasury_lakehouse.models.registry import GoldModel
 from treasury_lakehouse.models.silver import LINEAGE_COLUMNS, silver_columns, silver_sql
+from treasury_lakehouse.paths import glob_escape
 
 
 def _lit(path: Path | str) -> str:
@@ -24,7 +25,7 @@ def _q(name: str) -> str:
 def silver_view_sql(dataset: Dataset, silver_dir: Path) -> str:
     """A SELECT of a published silver table (the partition column left out)."""
     columns = ", ".join(_q(c) for c in silver_columns(dataset))
-    glob = _lit(silver_dir / "**" / "*.parquet")
+    glob = _lit(glob_escape(silver_dir) + "/**/*.parquet")
     return f"SELECT {columns} FROM read_parquet({glob}, hive_partitioning = true)"
 
 
@@ -43,7 +44,7 @@ class DuckDBEngine:
     def build_silver(
         self, dataset: Dataset, bronze_files: list[Path], silver_dir: Path, quarantine_dir: Path
     ) -> SilverCounts:
-        files = "[" + ", ".join(_lit(f) for f in bronze_files) + "]"
+        files = "[" + ", ".join(_lit(glob_escape(f)) for f in bronze_files) + "]"
         con = self.con
         try:
             con.execute(
@@ -113,7 +114,8 @@ class DuckDBEngine:
                 f"COPY (SELECT {columns} FROM ({model.sql}) AS model ORDER BY {key}) "
                 f"TO {target} (FORMAT PARQUET)"
             )
-            row = self.con.execute(f"SELECT COUNT(*) FROM read_parquet({target})").fetchone()
+            written = _lit(glob_escape(out_dir / f"{model.name}.parquet"))
+            row = self.con.execute(f"SELECT COUNT(*) FROM read_parquet({written})").fetchone()
         except duckdb.Error as error:
             raise EngineError(f"duckdb: gold model {model.name} failed: {error}") from error
         return int(row[0]) if row else 0

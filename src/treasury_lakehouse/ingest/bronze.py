@@ -317,6 +317,8 @@ def check_contract(dataset: Dataset, batch: Batch) -> list[str]:
 def require_committed(batches: list[Batch], dataset: str) -> None:
     if not batches:
         raise LakeError(
-            f"bronze has no committed batch of {dataset}; run `treasury ingest` first",
+            f"bronze has no committed batch of {dataset}: no ingest has run yet, or the API had no "
+            "records in the windows asked so far; ingest (an earlier window with --start or "
+            "TREASURY_START_DATE if it answered nothing)",
             dataset=dataset,
         )

@@ -10,6 +10,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from treasury_lakehouse.catalog import Dataset
+from treasury_lakehouse.config import strip_userinfo
 from treasury_lakehouse.errors import TransientApiError
 
 MAX_PAGE_SIZE = 10000
@@ -70,7 +71,11 @@ class Page:
 
 
 def parse_page(body: Any, number: int, url: str) -> Page:
-    """Check the shape of a decoded page; malformed is transient (a proxy page, a cut body)."""
+    """Check the shape of a decoded page; malformed is transient (a proxy page, a cut body).
+
+    The page keeps ``url`` without credentials: it is stored in bronze and shown in messages.
+    """
+    url = strip_userinfo(url)
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
         raise TransientApiError(f"page {number} of {url} has no 'data' list", url=url)
     meta = body.get("meta")

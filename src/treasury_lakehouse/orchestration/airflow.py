@@ -17,8 +17,12 @@ Design decisions (see docs/airflow.md):
   Daily Treasury Statement's usual 4 pm release, with a ``CronTriggerTimetable`` so the logical date
   is the moment the run is due and daylight-saving changes are handled by the timezone.
 * Window: a run due on New York day *D* asks the API for record dates up to the business day before
-  *D* — the statement published at 4 pm on *D*. The start comes from the lake's own watermark (minus
-  the lookback), so a run over a past date reproduces what the daily run of that date fetched.
+  *D* — the statement published at 4 pm on *D* — starting ``TREASURY_LOOKBACK_DAYS`` earlier
+  (``window_anchor="end"``). The window comes from *D*, not from the lake's watermark, so re-running
+  or backfilling a past date re-fetches that date's window and its restatements reach gold; an empty
+  lake starts at ``TREASURY_START_DATE``, and a lake whose watermark is older than the window starts
+  at the watermark minus the lookback, so no gap is left. The whole lake is then published: later
+  dates stay.
 * ``catchup=False``: the first run already ingests everything from ``TREASURY_START_DATE`` and each
   run re-reads the lookback, so replaying every missed weekday would only repeat work; use
   ``airflow backfill create`` for an explicit range. ``max_active_runs=1``: runs share one home.
@@ -34,7 +38,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
@@ -55,11 +59,17 @@ from airflow.sdk.exceptions import (
     AirflowSkipException,
 )
 
-from treasury_lakehouse.calendar import previous_business_day
 from treasury_lakehouse.catalog import DATASETS
-from treasury_lakehouse.config import DEFAULT_START_DATE, Settings, mask_dsn, settings_from_env
+from treasury_lakehouse.config import DEFAULT_START_DATE, Settings, mask_dsn
 from treasury_lakehouse.errors import ConfigError, TreasuryError
 from treasury_lakehouse.models.registry import GOLD_MODELS
+from treasury_lakehouse.orchestration.windows import (
+    TIMEZONE,
+    scheduled_run_settings,
+    statement_date,
+)
+
+__all__ = ["TIMEZONE", "build_dag", "statement_date"]
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -68,7 +78,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DAG_ID = "treasury_medallion"
-TIMEZONE = "America/New_York"
 #: weekdays at 18:00 New York time: the DTS is released around 4 pm; two hours absorb late releases
 SCHEDULE_CRON = "0 18 * * 1-5"
 TAGS = ("treasury", "fiscal-data", "medallion")
@@ -100,19 +109,6 @@ LIBPQ_EXTRAS = (
 
 
 # ---------------------------------------------------------------- pure decisions
-
-
-def statement_date(run_moment: datetime) -> date:
-    """The newest record date a run due at ``run_moment`` asks the API for.
-
-    The Daily Treasury Statement of business day *B* is published around 4 pm New York time on the
-    next business day, so a run on New York day *D* (scheduled at 18:00) can read the statement of
-    the business day before *D*. Runs on a weekend or holiday ask for a statement that may not be
-    out yet; the API then answers with what is published and the next run's lookback completes it.
-    """
-    if run_moment.tzinfo is None:
-        raise ValueError(f"run moment {run_moment} has no timezone")
-    return previous_business_day(run_moment.astimezone(ZoneInfo(TIMEZONE)).date())
 
 
 def gold_assets() -> dict[str, Asset]:
@@ -183,9 +179,9 @@ def _run_moment(context: Context) -> datetime:
 
 
 def run_settings(context: Context, **overrides: Any) -> Settings:
-    """The ``TREASURY_*`` settings, with the API window ending at the run's statement date."""
-    end = statement_date(_run_moment(context))
-    return call_facade(lambda: settings_from_env(end=end, **overrides))
+    """The ``TREASURY_*`` settings, with the API window ending at the run's statement date and
+    starting the lookback before it (``window_anchor="end"``), whatever the lake's watermark."""
+    return call_facade(lambda: scheduled_run_settings(_run_moment(context), **overrides))
 
 
 def dataset_settings(context: Context, dataset: str) -> Settings:
@@ -230,7 +226,8 @@ def with_warehouse_connection(settings: Settings) -> Settings:
 
 
 def ingest_dataset(dataset: str) -> dict[str, Any]:
-    """Task: fetch one dataset's window (watermark − lookback .. statement date) into bronze."""
+    """Task: fetch one dataset's window (statement date − lookback .. statement date) into
+    bronze."""
     from treasury_lakehouse import pipeline
 
     settings = dataset_settings(get_current_context(), dataset)

@@ -24,6 +24,7 @@ from treasury_lakehouse.engines.duckdb import silver_view_sql
 from treasury_lakehouse.errors import LakeError
 from treasury_lakehouse.ingest.bronze import BronzeStore
 from treasury_lakehouse.lake.layout import Lake
+from treasury_lakehouse.paths import glob_escape
 from treasury_lakehouse.quality.checks import all_checks, by_table
 from treasury_lakehouse.quality.results import CheckResult, Finding, QualityReport
 from treasury_lakehouse.quality.spec import Check, CheckContext
@@ -47,7 +48,7 @@ def lake_sources(lake_root: Path) -> dict[str, str]:
     for name, dataset in DATASETS.items():
         files = bronze.files(name)
         if files:
-            listed = "[" + ", ".join(_lit(f) for f in files) + "]"
+            listed = "[" + ", ".join(_lit(glob_escape(f)) for f in files) + "]"
             sources[f"bronze_{name}"] = (
                 f"SELECT * FROM read_parquet({listed}, union_by_name = true)"
             )
@@ -60,7 +61,7 @@ def lake_sources(lake_root: Path) -> dict[str, str]:
             sources[f"quarantine_{name}"] = f"SELECT * FROM read_parquet({_lit(quarantined)})"
         sources[f"received_{name}"] = received_sql(dataset, sources[f"silver_{name}"], quarantined)
     for table, version in lake.published_gold().items():
-        sources[table] = f"SELECT * FROM read_parquet({_lit(version / '*.parquet')})"
+        sources[table] = f"SELECT * FROM read_parquet({_lit(glob_escape(version) + '/*.parquet')})"
     return sources
 
 
@@ -105,7 +106,7 @@ WHERE days.record_date BETWEEN span.first_day AND span.last_day
 def _parquet_glob(version: Path | None) -> str | None:
     if version is None or not any(version.rglob("*.parquet")):
         return None
-    return str(version / "**" / "*.parquet")
+    return glob_escape(version) + "/**/*.parquet"
 
 
 def received_sql(dataset: Dataset, silver: str, quarantine_glob: str | None) -> str:

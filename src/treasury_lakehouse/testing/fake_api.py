@@ -4,11 +4,13 @@ It serves every dataset of a records folder (``records/<dataset>.jsonl.gz`` and
 ``meta/<dataset>.json``) at ``/services/api/fiscal_service/<endpoint>`` with the real API's query
 semantics, and lets a test (or a person, over ``/_control/...``) move the publication date,
 restate published records and inject faults (error statuses, latency, truncated or HTML bodies,
-dropped connections).
+dropped connections). ``/_control`` answers only requests from loopback (403 otherwise), so a server
+bound to a public address cannot be steered by others.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import sys
 import threading
@@ -412,6 +414,12 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _send_control(self, method: str, path: str, body: bytes) -> None:
+        if not _is_loopback(self.client_address[0]):
+            self._send_body(
+                HTTPStatus.FORBIDDEN,
+                {"error": "Forbidden", "message": "/_control answers only on loopback"},
+            )
+            return
         status, payload = self.fake._control(method, path, body)
         self._send_body(status, payload)
 
@@ -460,6 +468,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(payload)
+
+
+def _is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and IPv4-mapped loopback (``::ffff:127.0.0.1``)."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 def _json_bytes(body: dict[str, Any] | str) -> bytes:

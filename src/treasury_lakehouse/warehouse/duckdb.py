@@ -18,6 +18,7 @@ import duckdb
 
 from treasury_lakehouse.errors import WarehouseError
 from treasury_lakehouse.lake.files import temporary_sibling
+from treasury_lakehouse.paths import glob_escape
 from treasury_lakehouse.warehouse.base import LoadResult, WarehouseTable
 from treasury_lakehouse.warehouse.star import create_star
 
@@ -76,7 +77,7 @@ class DuckDBWarehouse:
                 f"({', '.join(_q(c) for c in table.unique_key)})"
             )
         if table.files:
-            files = "[" + ", ".join(_lit(f) for f in table.files) + "]"
+            files = "[" + ", ".join(_lit(glob_escape(f)) for f in table.files) + "]"
             names = ", ".join(_q(c.name) for c in table.columns)
             con.execute(
                 f"INSERT INTO {_q(table.name)} ({names}) SELECT {names} "

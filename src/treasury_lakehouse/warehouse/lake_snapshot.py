@@ -22,6 +22,7 @@ from decimal import Decimal
 import duckdb
 import pyarrow as pa
 
+from treasury_lakehouse.paths import glob_escape
 from treasury_lakehouse.warehouse.base import WarehouseTable
 from treasury_lakehouse.warehouse.star import CALENDAR, calendar_for, star_tables_for
 
@@ -81,7 +82,7 @@ def table_checksum(slices: dict[int, SliceStats]) -> str:
 
 def _relation_sql(table: WarehouseTable) -> str:
     casts = ", ".join(f"CAST({_q(c.name)} AS {c.sql_type}) AS {_q(c.name)}" for c in table.columns)
-    files = "[" + ", ".join(_lit(f) for f in table.files) + "]"
+    files = "[" + ", ".join(_lit(glob_escape(f)) for f in table.files) + "]"
     return (
         f"SELECT {casts} FROM read_parquet({files}, hive_partitioning = true, union_by_name = true)"
     )
