@@ -57,6 +57,8 @@ class Settings:
     max_retries: int = 6
     max_retry_wait_s: float = 120.0
     progress: bool = False
+    #: lake versions referenced by this many most recent commits survive pruning (at least 2)
+    keep_commits: int = 3
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -68,6 +70,8 @@ class Settings:
             raise ConfigError(f"--start {self.start} is after --end {self.end}")
         if self.lookback_days < 0:
             raise ConfigError(f"lookback must be 0 days or more, not {self.lookback_days}")
+        if self.keep_commits < 2:
+            raise ConfigError(f"keep_commits must be 2 or more, not {self.keep_commits}")
         if not 1 <= self.page_size <= 10000:
             raise ConfigError(f"page size must be between 1 and 10000, not {self.page_size}")
         if not self.api_url.endswith("/"):
