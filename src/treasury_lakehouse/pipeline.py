@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -237,10 +237,15 @@ def _transform(settings: Settings, run_id: str) -> TransformResult:
         silver=silver,
         quarantine=quarantine,
         gold=gold_versions,
-        counts={"silver": {b.counts.dataset: b.counts.silver for b in built}, "gold": gold},
+        counts={"silver": {b.counts.dataset: _accounting(b.counts) for b in built}, "gold": gold},
     )
     prune_versions(lake.root, settings.keep_commits)
     return TransformResult([b.counts for b in built], gold, time.monotonic() - started, commit.seq)
+
+
+def _accounting(counts: SilverCounts) -> dict[str, int]:
+    """The row accounting of one dataset's silver build, as recorded in the lake commit."""
+    return {k: v for k, v in asdict(counts).items() if k != "dataset"}
 
 
 def _carried_forward(settings: Settings, lake: Lake) -> tuple[int, dict[str, str], dict[str, str]]:

@@ -78,6 +78,10 @@ def test_transform_publishes_every_version_as_one_commit_and_load_records_it(
     assert record["created_at"].endswith("+00:00")
     assert set(record["silver"]) == set(record["quarantine"]) == {PDT, OCB}
     assert set(record["gold"]) == GOLD_TABLES
+    for counts in result.transform.silver:
+        accounting = record["counts"]["silver"][counts.dataset]
+        assert (accounting["rows_in"], accounting["silver"]) == (counts.rows_in, counts.silver)
+    assert record["counts"]["gold"] == result.transform.gold
     commit = read_commit(settings.lake, 1)
     assert set(commit.references()) == _version_dirs(settings.lake)  # nothing else on disk
     assert not list(settings.lake.rglob(LEGACY_POINTER))  # one source of truth
