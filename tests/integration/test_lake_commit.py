@@ -129,8 +129,8 @@ def test_a_lake_of_current_pointers_is_adopted_once_into_commit_1(
     pipeline.transform(settings)
     legacy = _make_legacy(settings.lake)
 
-    with ThreadPoolExecutor(4) as pool:  # concurrent readers adopt it once, under the lock
-        adopted = list(pool.map(lambda _: current_commit(settings.lake), range(4)))
+    with ThreadPoolExecutor(8) as pool:  # concurrent readers adopt it once, under the lock
+        adopted = list(pool.map(lambda _: current_commit(settings.lake), range(8)))
     assert commit_seqs(settings.lake) == [1]
     assert {c.seq for c in adopted if c} == {1} and all(adopted)
     first = adopted[0]

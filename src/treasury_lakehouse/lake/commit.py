@@ -164,9 +164,12 @@ def head_commit(root: Path) -> LakeCommit | None:
 def current_commit(root: Path) -> LakeCommit | None:
     """The current commit; a lake written before commits existed is adopted into commit 1."""
     head = head_commit(root)
-    if head is None and _legacy_pointers(root):
+    if head is not None:
+        return head
+    if _legacy_pointers(root):
         return adopt_legacy(root)
-    return head
+    # pointers are removed only once commit 1 exists: it may have been adopted just now
+    return head_commit(root)
 
 
 def require_commit(root: Path) -> LakeCommit:
