@@ -148,6 +148,26 @@ def test_a_lake_of_current_pointers_is_adopted_once_into_commit_1(
     assert pipeline.transform(settings).commit == 2
 
 
+def test_the_issues_reproduction_a_removed_pointer_no_longer_publishes_fewer_tables(
+    fake_api: FakeFiscalDataApi, tmp_path: Path
+) -> None:
+    """Before lake commits, `load` exited 0 without silver_operating_cash_balance (and without
+    the star tables built from it) once that table's `_current` pointer was gone."""
+    settings = _settings(tmp_path, fake_api)
+    pipeline.run(settings)
+    before = _warehouse(settings)
+    _make_legacy(settings.lake)
+    (Lake(settings.lake).silver_dir(OCB) / LEGACY_POINTER).unlink()
+    (Lake(settings.lake).gold_dir("gold_daily_cash_balance") / LEGACY_POINTER).unlink()
+
+    lines = _cli_load(settings)
+    assert (
+        len(lines) == 1
+        and "lacks silver_operating_cash_balance, gold_daily_cash_balance" in (lines[0])
+    )
+    assert _warehouse(settings) == before
+
+
 # ---------------------------------------------------------------- damaged or incomplete commits
 
 
