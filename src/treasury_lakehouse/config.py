@@ -93,6 +93,8 @@ class Settings:
     retry_budget_s: float = 120.0
     max_retries: int = 6
     progress: bool = False
+    #: lake versions referenced by this many most recent commits survive pruning (at least 2)
+    keep_commits: int = 3
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -114,6 +116,10 @@ class Settings:
             raise _invalid(
                 f"lookback must be 0 to {MAX_LOOKBACK_DAYS} days, not {self.lookback_days}",
                 "lookback_days",
+            )
+        if self.keep_commits < 2:
+            raise _invalid(
+                f"keep_commits must be 2 or more, not {self.keep_commits}", "keep_commits"
             )
         if not 1 <= self.page_size <= 10000:
             raise _invalid(

@@ -2,7 +2,8 @@
 ``repair``.
 
 The CLI and the Airflow DAGs call only these. Each public step takes the home's lock; ``run`` takes
-it once for all of its steps.
+it once for all of its steps. ``transform`` publishes one lake commit; ``check`` and ``load`` read
+one commit, resolved once (:mod:`treasury_lakehouse.lake.commit`).
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
-from treasury_lakehouse.catalog import get_dataset
+from treasury_lakehouse.catalog import DATASETS, get_dataset
 from treasury_lakehouse.config import Settings
 from treasury_lakehouse.engines import open_engine
 from treasury_lakehouse.engines.base import SilverCounts
@@ -33,6 +34,13 @@ from treasury_lakehouse.ingest.bronze import BronzeStore, check_contract, requir
 from treasury_lakehouse.ingest.client import FiscalDataClient
 from treasury_lakehouse.ingest.paging import Page
 from treasury_lakehouse.ingest.window import ingest_window
+from treasury_lakehouse.lake.commit import (
+    LakeCommit,
+    commit_seqs,
+    prune_versions,
+    read_commit,
+    write_commit,
+)
 from treasury_lakehouse.lake.files import atomic_write_json, new_version, remove_orphans
 from treasury_lakehouse.lake.layout import BUILD_INFO, Lake, read_build_info
 from treasury_lakehouse.lake.lock import GOLD_SCOPE, WAREHOUSE_SCOPE, dataset_scope, home_lock
@@ -42,7 +50,7 @@ from treasury_lakehouse.models.registry import GOLD_MODELS
 from treasury_lakehouse.quality import CheckContext, QualityReport, run_checks
 from treasury_lakehouse.quality.store import append_report, latest_report
 from treasury_lakehouse.warehouse import open_warehouse
-from treasury_lakehouse.warehouse.base import LoadResult, lake_tables
+from treasury_lakehouse.warehouse.base import LoadResult, WarehouseTable, lake_tables
 from treasury_lakehouse.warehouse.quality_store import sync_quality
 
 log = logging.getLogger(__name__)
@@ -67,6 +75,8 @@ class TransformResult:
     silver: list[SilverCounts]
     gold: dict[str, int]
     seconds: float
+    #: the lake commit that published this transform's versions
+    commit: int = 0
 
 
 @dataclass(frozen=True)
@@ -107,6 +117,10 @@ def _locked(
     with home_lock(settings.home, purpose, scopes):
         for directory in leftovers:
             remove_orphans(directory)
+        if warehouse and settings.warehouse_kind == "duckdb":
+            from treasury_lakehouse.warehouse.duckdb import remove_leftovers
+
+            remove_leftovers(settings.duckdb_warehouse_path)
         yield
 
 
@@ -186,62 +200,102 @@ def check_contracts(settings: Settings) -> None:
         )
 
 
-def transform(settings: Settings) -> TransformResult:
-    """Rebuild silver of the chosen datasets from committed bronze, then every gold table."""
-    with _locked(settings, "transform", datasets=True, gold=True):
-        return _transform(settings)
+def transform(settings: Settings, run_id: str | None = None) -> TransformResult:
+    """Rebuild silver of the chosen datasets from committed bronze, then every gold table, and
+    publish them all as one lake commit (other datasets' silver is carried forward)."""
+    run_id = run_id or _new_run_id()
+    with _locked(settings, f"transform {run_id}", datasets=True, gold=True):
+        return _transform(settings, run_id)
 
 
-def _transform(settings: Settings) -> TransformResult:
+@dataclass(frozen=True)
+class _SilverBuild:
+    counts: SilverCounts
+    silver: str
+    quarantine: str
+
+
+def _transform(settings: Settings, run_id: str) -> TransformResult:
     started = time.monotonic()
+    lake = Lake(settings.lake)
+    base_seq, silver, quarantine = _carried_forward(settings, lake)
     engine = open_engine(settings)
     try:
-        silver = _silver(settings, engine)
-        gold = _build_gold(engine, Lake(settings.lake))
+        built = _silver(settings, engine)
+        for build in built:
+            silver[build.counts.dataset] = build.silver
+            quarantine[build.counts.dataset] = build.quarantine
+        gold, gold_versions = _build_gold(engine, lake, silver)
+        engine_name = str(engine.name)
     finally:
         engine.close()
-    return TransformResult(silver, gold, time.monotonic() - started)
+    commit = write_commit(
+        lake.root,
+        base_seq=base_seq,
+        run_id=run_id,
+        purpose="transform",
+        engine=engine_name,
+        silver=silver,
+        quarantine=quarantine,
+        gold=gold_versions,
+        counts={"silver": {b.counts.dataset: _accounting(b.counts) for b in built}, "gold": gold},
+    )
+    prune_versions(lake.root, settings.keep_commits)
+    return TransformResult([b.counts for b in built], gold, time.monotonic() - started, commit.seq)
 
 
-def build_silver(settings: Settings) -> list[SilverCounts]:
-    """Rebuild silver (and quarantine) of the chosen datasets only."""
-    with _locked(settings, "silver", datasets=True):
-        engine = open_engine(settings)
-        try:
-            return _silver(settings, engine)
-        finally:
-            engine.close()
+def _accounting(counts: SilverCounts) -> dict[str, int]:
+    """The row accounting of one dataset's silver build, as recorded in the lake commit."""
+    return {k: v for k, v in asdict(counts).items() if k != "dataset"}
 
 
-def build_gold(settings: Settings) -> dict[str, int]:
-    """Rebuild every gold table whose silver sources are published."""
-    with _locked(settings, "gold", gold=True):
-        engine = open_engine(settings)
-        try:
-            return _build_gold(engine, Lake(settings.lake))
-        finally:
-            engine.close()
+def _carried_forward(settings: Settings, lake: Lake) -> tuple[int, dict[str, str], dict[str, str]]:
+    """The commit a transform builds on, and the silver and quarantine versions it keeps of the
+    datasets it does not rebuild (each must still be on disk)."""
+    seqs = commit_seqs(lake.root)
+    try:
+        base = lake.commit()
+    except LakeError:
+        if set(settings.datasets) != set(DATASETS):
+            raise
+        log.warning("the current lake commit is unreadable; every dataset is rebuilt anew")
+        return (seqs[-1] if seqs else 0), {}, {}
+    if base is None:
+        return (seqs[-1] if seqs else 0), {}, {}
+    keep = [d for d in base.silver if d not in settings.datasets]
+    silver = {d: base.silver[d] for d in keep}
+    quarantine = {d: base.quarantine[d] for d in keep if d in base.quarantine}
+    paths = [lake.silver_dir(d) / v for d, v in silver.items()]
+    paths += [lake.quarantine_dir(d) / v for d, v in quarantine.items()]
+    for path in paths:
+        if not path.is_dir():
+            raise LakeError(
+                f"{path.relative_to(lake.root)} of lake commit {base.path} is missing; "
+                f"transform that dataset too (`treasury transform --dataset {path.parent.name}`)"
+            )
+    return base.seq, silver, quarantine
 
 
-def _silver(settings: Settings, engine: Any) -> list[SilverCounts]:
+def _silver(settings: Settings, engine: Any) -> list[_SilverBuild]:
     check_contracts(settings)
     bronze, lake = BronzeStore(settings.lake), Lake(settings.lake)
     return [_build_silver(engine, bronze, lake, name) for name in settings.datasets]
 
 
-def _build_silver(engine: Any, bronze: BronzeStore, lake: Lake, name: str) -> SilverCounts:
+def _build_silver(engine: Any, bronze: BronzeStore, lake: Lake, name: str) -> _SilverBuild:
     dataset = get_dataset(name)
     batches = bronze.batches(name)
     require_committed(batches, name)
     files = bronze.files(name)
     with (
-        new_version(lake.silver_dir(name)) as silver_dir,
-        new_version(lake.quarantine_dir(name)) as quarantine_dir,
+        new_version(lake.silver_dir(name)) as silver,
+        new_version(lake.quarantine_dir(name)) as quarantine,
     ):
+        silver_dir, quarantine_dir = silver.directory, quarantine.directory
         counts: SilverCounts = engine.build_silver(dataset, files, silver_dir, quarantine_dir)
         info = {
             "engine": engine.name,
-            "version": silver_dir.name.split(".tmp-")[0],
+            "version": silver.name,
             "bronze_batches": [b.batch_id for b in batches],
             "rows_in": counts.rows_in,
             "silver": counts.silver,
@@ -250,23 +304,26 @@ def _build_silver(engine: Any, bronze: BronzeStore, lake: Lake, name: str) -> Si
         }
         atomic_write_json(silver_dir / BUILD_INFO, info)
         atomic_write_json(quarantine_dir / BUILD_INFO, info)
-    return counts
+    return _SilverBuild(counts, silver.name, quarantine.name)
 
 
-def _build_gold(engine: Any, lake: Lake) -> dict[str, int]:
-    silver = lake.published_silver()
-    rows = {}
+def _build_gold(
+    engine: Any, lake: Lake, silver_versions: dict[str, str]
+) -> tuple[dict[str, int], dict[str, str]]:
+    """Every gold table whose silver sources are in ``silver_versions``: rows and versions."""
+    silver = {f"silver_{d}": lake.silver_dir(d) / v for d, v in silver_versions.items()}
+    rows, versions = {}, {}
     for model in GOLD_MODELS:
         if not set(model.sources) <= silver.keys():
             continue
         inputs = {source: silver[source] for source in model.sources}
-        with new_version(lake.gold_dir(model.name)) as out_dir:
-            rows[model.name] = engine.build_gold(model, inputs, out_dir)
+        with new_version(lake.gold_dir(model.name)) as out:
+            rows[model.name] = engine.build_gold(model, inputs, out.directory)
             atomic_write_json(
-                out_dir / BUILD_INFO,
+                out.directory / BUILD_INFO,
                 {
                     "engine": engine.name,
-                    "version": out_dir.name.split(".tmp-")[0],
+                    "version": out.name,
                     "rows": rows[model.name],
                     "silver_versions": {s: p.name for s, p in inputs.items()},
                     "bronze_batches": sorted(
@@ -278,30 +335,34 @@ def _build_gold(engine: Any, lake: Lake) -> dict[str, int]:
                     ),
                 },
             )
-    return rows
+        versions[model.name] = out.name
+    return rows, versions
 
 
 def load(settings: Settings, run_id: str | None = None) -> LoadResult:
-    """Publish the lake's silver and gold to the warehouse, all tables at once.
+    """Publish the current lake commit's silver and gold to the warehouse, all tables at once.
 
-    The quality checks run first: a lake whose error-level checks fail is not published
-    (:class:`QualityGateError`), so ``transform`` then ``load`` is gated like ``run``.
+    The commit is resolved once: it must name every catalog dataset's silver and every gold table,
+    all on disk (:class:`LakeError` otherwise). The quality checks run on exactly that commit
+    first, and a lake whose error-level checks fail is not published (:class:`QualityGateError`),
+    so ``transform`` then ``load`` is gated like ``run``; then exactly that commit is published.
     """
     run_id = run_id or _new_run_id()
     with _locked(settings, "load", warehouse=True):
-        _gate(_check(settings, run_id, stage="load", warehouse_locked=True))
-        return _load(settings, run_id)
+        commit = Lake(settings.lake).require_commit()
+        tables = lake_tables(commit)
+        _gate(_check(settings, run_id, stage="load", warehouse_locked=True, commit=commit))
+        return _load(settings, run_id, commit, tables)
 
 
-def _load(settings: Settings, run_id: str) -> LoadResult:
-    tables = lake_tables(Lake(settings.lake))
-    if not tables:
-        raise LakeError(f"nothing to load: {settings.lake} has no silver or gold yet")
-    return open_warehouse(settings).publish(tables, run_id)
+def _load(
+    settings: Settings, run_id: str, commit: LakeCommit, tables: list[WarehouseTable]
+) -> LoadResult:
+    return open_warehouse(settings).publish(tables, run_id, commit=commit.seq)
 
 
 def check(settings: Settings, run_id: str | None = None) -> QualityReport:
-    """Run every data-quality check on what the lake has published, without loading anything.
+    """Run every data-quality check on the current lake commit, without loading anything.
 
     The report is kept in ``<lake>/_quality`` (append-only) and in the warehouse's
     ``quality_results``; error-level failures are in ``report.failed`` (this function does not
@@ -315,9 +376,27 @@ def require_passed(report: QualityReport) -> None:
     _gate(report)
 
 
-def _check(settings: Settings, run_id: str, stage: str, warehouse_locked: bool) -> QualityReport:
-    report = run_checks(settings.lake, run_id, CheckContext.current(end=settings.end))
+def _check(
+    settings: Settings,
+    run_id: str,
+    stage: str,
+    warehouse_locked: bool,
+    commit: LakeCommit | None = None,
+) -> QualityReport:
+    """Check ``commit`` (by default the current one, resolved once) and keep the report.
+
+    When a load will publish (``commit`` given, checks passed) into the embedded warehouse, the
+    report goes into the new warehouse file before it is swapped in; otherwise it is recorded in
+    the warehouse in a transaction of its own.
+    """
+    publishing = commit is not None and stage != "check"
+    if commit is None:
+        commit = Lake(settings.lake).find_commit()
+    context = CheckContext.current(end=settings.end)
+    report = run_checks(settings.lake, run_id, context, commit=commit)
     append_report(settings.lake, report, stage)
+    if publishing and not report.failed and settings.warehouse_kind == "duckdb":
+        return report
     try:
         if warehouse_locked:
             sync_quality(settings)
@@ -345,10 +424,12 @@ def run(settings: Settings, on_page: PageCallback | None = None) -> RunResult:
     with _locked(settings, f"run {run_id}", datasets=True, gold=True, warehouse=True):
         ingested = _ingest(settings, on_page)
         _require_some_bronze(ingested)
-        transformed = _transform(settings)
-        quality = _check(settings, run_id, stage="run", warehouse_locked=True)
+        transformed = _transform(settings, run_id)
+        commit = read_commit(settings.lake, transformed.commit).require_readable()
+        tables = lake_tables(commit)
+        quality = _check(settings, run_id, stage="run", warehouse_locked=True, commit=commit)
         _gate(quality)
-        loaded = _load(settings, run_id)
+        loaded = _load(settings, run_id, commit, tables)
     return RunResult(run_id, ingested, transformed, loaded, quality=quality)
 
 
@@ -358,14 +439,19 @@ def _new_run_id() -> str:
 
 def status(settings: Settings) -> dict[str, Any]:
     """Per dataset: bronze batches and rows, silver and quarantined rows, watermark; gold rows;
-    ``damaged``: how many bronze files are missing or of the wrong size (a cheap check without
-    checksums: ``verify`` checks everything). An unreadable manifest entry raises
-    :class:`CorruptLakeError`."""
+    the current lake commit (or why it cannot be read); ``damaged``: how many bronze files are
+    missing or of the wrong size (a cheap check without checksums: ``verify`` checks everything).
+    An unreadable manifest entry raises :class:`CorruptLakeError`."""
     bronze, lake = BronzeStore(settings.lake), Lake(settings.lake)
+    try:
+        commit, commit_error = lake.commit(), None
+    except LakeError as error:
+        commit, commit_error = None, str(error)
+    silver = commit.versions("silver") if commit else {}
     datasets = {}
     for name in settings.datasets:
         batches = bronze.batches(name)
-        info = read_build_info(lake.current_silver(name))
+        info = read_build_info(silver.get(name))
         watermark = bronze.watermark(name)
         datasets[name] = {
             "bronze_batches": len(batches),
@@ -376,17 +462,22 @@ def status(settings: Settings) -> dict[str, Any]:
             "watermark": watermark.isoformat() if watermark else None,
             "last_batch": batches[-1].batch_id if batches else None,
         }
-    gold = {name: read_build_info(v).get("rows") for name, v in lake.published_gold().items()}
+    gold_versions = commit.versions("gold") if commit else {}
+    gold = {name: read_build_info(v).get("rows") for name, v in gold_versions.items()}
     damage = verify_lake(settings, checksums=False, versions=False, warehouse=False)
-    return {
+    result = {
         "home": str(settings.home),
         "warehouse": settings.warehouse if settings.warehouse_kind == "duckdb" else "postgresql",
         "datasets": datasets,
         "gold": gold,
+        "lake_commit": commit.seq if commit else None,
         "quality": _quality_status(settings),
         "damaged": len(damage.damaged),
         "damaged_files": [d.summary() for d in damage.damaged],
     }
+    if commit_error:
+        result["lake_commit_error"] = commit_error
+    return result
 
 
 def _quality_status(settings: Settings) -> dict[str, Any] | None:

@@ -17,6 +17,7 @@ import duckdb
 
 from treasury_lakehouse.config import Settings
 from treasury_lakehouse.errors import ConfigError, LakeError
+from treasury_lakehouse.lake.commit import LakeCommit
 from treasury_lakehouse.lake.files import atomic_write_bytes
 from treasury_lakehouse.lake.layout import Lake
 from treasury_lakehouse.paths import glob_escape
@@ -29,8 +30,8 @@ class Chart:
     caption: str
 
 
-def _gold(lake: Lake, table: str, query: str) -> list[tuple[Any, ...]]:
-    version = lake.current_gold(table)
+def _gold(lake: Lake, commit: LakeCommit | None, table: str, query: str) -> list[tuple[Any, ...]]:
+    version = commit.versions("gold").get(table) if commit else None
     if version is None:
         raise LakeError(f"no published {table} in {lake.root}; run `treasury run` first")
     with duckdb.connect() as con:
@@ -82,11 +83,13 @@ def _bar_chart(out: Path, labels: list[str], values: list[int], ylabel: str) -> 
 def build_report(settings: Settings) -> Path:
     """Write the report of the lake's published gold; returns the path of ``index.html``."""
     lake, out = Lake(settings.lake), settings.home / "report"
+    commit = lake.find_commit()  # one commit for every table of the page
     out.mkdir(parents=True, exist_ok=True)
     charts, tables = [], []
 
     cash = _gold(
         lake,
+        commit,
         "gold_daily_cash_balance",
         "SELECT record_date, tga_closing_balance_usd_mil FROM t "
         "WHERE tga_closing_balance_usd_mil IS NOT NULL ORDER BY 1",
@@ -115,6 +118,7 @@ def build_report(settings: Settings) -> Path:
 
     monthly = _gold(
         lake,
+        commit,
         "gold_monthly_debt_growth",
         "SELECT year, month, net_change_usd_mil, cumulative_net_change_usd_mil "
         "FROM t ORDER BY year, month",

@@ -149,11 +149,9 @@ def test_dagbag_parses_the_dag_with_schedule_retries_and_structure(medallion: An
     upstream = {t.task_id: t.upstream_task_ids for t in dag.tasks}
     assert upstream == {
         f"{PDT}.ingest": set(),
-        f"{PDT}.silver": {f"{PDT}.ingest"},
         f"{OCB}.ingest": set(),
-        f"{OCB}.silver": {f"{OCB}.ingest"},
-        "gold": {f"{PDT}.silver", f"{OCB}.silver"},
-        "quality_checks": {"gold"},
+        "transform": {f"{PDT}.ingest", f"{OCB}.ingest"},  # silver and gold: one lake commit
+        "quality_checks": {"transform"},
         "load": {"quality_checks"},
     }
     outlets = {a.uri for a in dag.get_task("load").outlets}
@@ -421,8 +419,8 @@ def test_a_terminal_api_error_fails_its_task_at_once_and_nothing_is_loaded(
     tis = {ti.task_id: ti for ti in run.get_task_instances()}
     assert run.state == "failed"
     assert (tis[f"{OCB}.ingest"].state, tis[f"{OCB}.ingest"].try_number) == ("failed", 1)
-    assert tis[f"{PDT}.silver"].state == "success"  # the other dataset ran in parallel
-    assert {tis[t].state for t in ("gold", "quality_checks", "load")} == {"upstream_failed"}
+    assert tis[f"{PDT}.ingest"].state == "success"  # the other dataset ran in parallel
+    assert {tis[t].state for t in ("transform", "quality_checks", "load")} == {"upstream_failed"}
     assert not (tmp_path / "treasury" / "warehouse.duckdb").exists()
 
 
@@ -450,7 +448,7 @@ def test_a_failed_quality_gate_stops_the_run_before_the_load(
 
     tis = {ti.task_id: ti for ti in run.get_task_instances()}
     assert run.state == "failed"
-    assert (tis["gold"].state, tis["quality_checks"].state) == ("success", "failed")
+    assert (tis["transform"].state, tis["quality_checks"].state) == ("success", "failed")
     assert tis["quality_checks"].try_number == 1
     assert tis["load"].state == "upstream_failed"
     with duckdb.connect(str(tmp_path / "treasury" / "warehouse.duckdb"), read_only=True) as con:

@@ -249,6 +249,12 @@ def test_same_scenario_on_synthetic_records_is_incremental_and_idempotent(
     assert_star_is_consistent(postgres_dsn)
 
     loaded = manifest(postgres_dsn, second.run_id)
+    commits = query(
+        postgres_dsn,
+        "SELECT DISTINCT lake_commit FROM load_manifest WHERE run_id = %s",
+        [second.run_id],
+    )
+    assert commits == [(second.transform.commit,)] and second.transform.commit == 2
     for table in ("silver_public_debt_transactions", "fact_public_debt_transactions", "dim_date"):
         mode, rows, written = loaded[table]
         assert mode == "incremental" and 0 < written < rows / 4, (table, loaded[table])

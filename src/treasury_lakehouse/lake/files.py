@@ -1,9 +1,9 @@
-"""Atomic file and directory publishing.
+"""Atomic file and directory writing.
 
 Files are written under a temporary name, flushed to disk and renamed into place. Whole tables
-(silver, gold, quarantine) are published as versions: a new directory is written beside the old
-one and a small ``_current`` pointer file is swapped by rename, so a reader sees the old or the new
-version, never a mix; nothing is ever rewritten in place.
+(silver, gold, quarantine) are written as versions: a new directory beside the old ones, flushed
+to disk (every file and directory) and renamed to its final name. A version is published only when
+a lake commit (:mod:`treasury_lakehouse.lake.commit`) references it; nothing is rewritten in place.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from typing import Any
 from treasury_lakehouse.errors import LakeError
 
 TMP_MARK = ".tmp-"
-CURRENT = "_current"
+#: the per-table pointer file of lakes written before lake commits (adopted once)
+LEGACY_POINTER = "_current"
 
 
 def _fsync_dir(path: Path) -> None:
@@ -62,14 +63,52 @@ def publish_file(tmp: Path, final: Path) -> None:
     _fsync_dir(final.parent)
 
 
+def create_exclusive(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path``, which must not exist yet (create-if-absent, durable).
+
+    The bytes are flushed under a temporary name, then hard-linked to ``path``: the link fails if
+    ``path`` exists, so two writers can never both create it and a reader sees all or nothing.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_sibling(path)
+    with open(tmp, "xb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise LakeError(f"{path} already exists; lake records are never rewritten") from None
+    finally:
+        tmp.unlink()
+    _fsync_dir(path.parent)
+
+
+def fsync_tree(directory: Path) -> None:
+    """Flush every file and directory under ``directory`` (and itself) to disk."""
+    for dirpath, _, filenames in os.walk(directory, topdown=False):
+        for name in filenames:
+            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(dirpath))
+
+
 def new_version_name() -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     return f"v{stamp}-{uuid.uuid4().hex[:6]}"
 
 
-def current_version(table_dir: Path) -> Path | None:
-    """The published version directory of a table, or ``None`` before the first publish."""
-    pointer = table_dir / CURRENT
+def is_version_name(name: str) -> bool:
+    """A finished version directory's name (``v<stamp>-<hex>``), not one being built."""
+    return name.startswith("v") and TMP_MARK not in name
+
+
+def legacy_current_version(table_dir: Path) -> Path | None:
+    """The version a pre-commit lake's ``_current`` pointer names, or ``None`` without one."""
+    pointer = table_dir / LEGACY_POINTER
     if not pointer.exists():
         return None
     version = table_dir / pointer.read_text().strip()
@@ -78,37 +117,37 @@ def current_version(table_dir: Path) -> Path | None:
     return version
 
 
-@contextmanager
-def new_version(table_dir: Path, keep: int = 2) -> Iterator[Path]:
-    """Yield an empty directory to fill; on success publish it as the table's current version.
+class VersionBuild:
+    """A table version being written: fill :attr:`directory`; :attr:`name` is its final name."""
 
-    On an exception the directory is removed and the previous version stays current.
+    def __init__(self, table_dir: Path) -> None:
+        self.table_dir = table_dir
+        self.name = new_version_name()
+        self.directory = table_dir / f"{self.name}{TMP_MARK}building"
+
+    @property
+    def final(self) -> Path:
+        return self.table_dir / self.name
+
+
+@contextmanager
+def new_version(table_dir: Path) -> Iterator[VersionBuild]:
+    """Yield a version to fill; on success flush it to disk and rename it to its final name.
+
+    The version is not published yet: a lake commit that references it does that. On an
+    exception the directory is removed.
     """
     table_dir.mkdir(parents=True, exist_ok=True)
-    version = table_dir / (new_version_name() + TMP_MARK + "building")
-    version.mkdir()
+    build = VersionBuild(table_dir)
+    build.directory.mkdir()
     try:
-        yield version
+        yield build
     except BaseException:
-        shutil.rmtree(version, ignore_errors=True)
+        shutil.rmtree(build.directory, ignore_errors=True)
         raise
-    final = table_dir / version.name.split(TMP_MARK)[0]
-    os.rename(version, final)
-    atomic_write_bytes(table_dir / CURRENT, final.name.encode())
-    _prune(table_dir, keep)
-
-
-def _prune(table_dir: Path, keep: int) -> None:
-    """Remove all but the newest ``keep`` published versions (the current one is always kept)."""
-    current = current_version(table_dir)
-    versions = sorted(
-        p
-        for p in table_dir.iterdir()
-        if p.is_dir() and p.name.startswith("v") and TMP_MARK not in p.name
-    )
-    for old in versions[:-keep]:
-        if old != current:
-            shutil.rmtree(old, ignore_errors=True)
+    fsync_tree(build.directory)
+    os.rename(build.directory, build.final)
+    _fsync_dir(table_dir)
 
 
 def remove_orphans(directory: Path) -> list[Path]:

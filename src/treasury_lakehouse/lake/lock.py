@@ -12,6 +12,7 @@ import fcntl
 import json
 import os
 import socket
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
@@ -26,6 +27,10 @@ def dataset_scope(dataset: str) -> str:
 
 GOLD_SCOPE = "gold"
 WAREHOUSE_SCOPE = "warehouse"
+#: the lake's commit log (writing a commit, adopting an old lake, pruning): held for moments only
+COMMIT_SCOPE = "lake-commit"
+#: how long a step waits for the commit lock before failing (it is held for moments only)
+COMMIT_WAIT_S = 120.0
 
 
 @contextmanager
@@ -38,21 +43,20 @@ def home_lock(home: Path, purpose: str, scopes: Iterable[str]) -> Iterator[None]
 
 
 @contextmanager
-def _one_lock(home: Path, scope: str, purpose: str) -> Iterator[None]:
+def commit_lock(home: Path, purpose: str) -> Iterator[None]:
+    """Hold the lake's commit-log lock, waiting up to :data:`COMMIT_WAIT_S` for it."""
+    with _one_lock(home, COMMIT_SCOPE, purpose, wait_s=COMMIT_WAIT_S):
+        yield
+
+
+@contextmanager
+def _one_lock(home: Path, scope: str, purpose: str, wait_s: float = 0.0) -> Iterator[None]:
     directory = home / ".locks"
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{scope}.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "{}"
-            raise LockHeldError(
-                f"another treasury run holds the lock of {home} ({scope}): {_describe(holder)}; "
-                "wait for it to finish (a lock is released when its process exits)",
-                path=str(path),
-            ) from None
+        _acquire(fd, home, scope, path, wait_s)
         info = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
@@ -68,6 +72,24 @@ def _one_lock(home: Path, scope: str, purpose: str) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _acquire(fd: int, home: Path, scope: str, path: Path, wait_s: float) -> None:
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.05)
+    holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "{}"
+    raise LockHeldError(
+        f"another treasury run holds the lock of {home} ({scope}): {_describe(holder)}; "
+        "wait for it to finish (a lock is released when its process exits)",
+        path=str(path),
+    )
 
 
 def _describe(holder: str) -> str:

@@ -2,8 +2,11 @@
 
 ::
 
-    <dataset>.ingest >> <dataset>.silver   (one task group per catalog dataset, in parallel)
-        >> gold >> quality_checks >> load  (load's outlets: one Asset per gold table)
+    <dataset>.ingest                       (one task group per catalog dataset, in parallel)
+        >> transform >> quality_checks >> load  (load's outlets: one Asset per gold table)
+
+``transform`` rebuilds silver of every dataset and gold and publishes them as one lake commit;
+``quality_checks`` checks the current commit and ``load`` checks and publishes one commit.
 
 Every task is one call into :mod:`treasury_lakehouse.pipeline` with the ``TREASURY_*`` settings;
 this module only decides *when* (the schedule), *up to which record date*
@@ -242,27 +245,28 @@ def ingest_dataset(dataset: str) -> dict[str, Any]:
     }
 
 
-def build_dataset_silver(dataset: str) -> dict[str, Any]:
-    """Task: rebuild one dataset's silver (and quarantine) from its committed bronze."""
+def transform_lake() -> dict[str, Any]:
+    """Task: rebuild silver (and quarantine) of every dataset and every gold table from
+    committed bronze, published as one lake commit."""
     from treasury_lakehouse import pipeline
 
-    settings = dataset_settings(get_current_context(), dataset)
-    [counts] = call_facade(lambda: pipeline.build_silver(settings))
+    context = get_current_context()
+    settings = run_settings(context)
+    run_id = pipeline_run_id(context["run_id"])
+    result = call_facade(lambda: pipeline.transform(settings, run_id=run_id))
     return {
-        "dataset": dataset,
-        "rows_in": counts.rows_in,
-        "silver": counts.silver,
-        "superseded": counts.superseded,
-        "quarantined": counts.quarantined,
+        "commit": result.commit,
+        "silver": {
+            c.dataset: {
+                "rows_in": c.rows_in,
+                "silver": c.silver,
+                "superseded": c.superseded,
+                "quarantined": c.quarantined,
+            }
+            for c in result.silver
+        },
+        "gold": result.gold,
     }
-
-
-def build_gold_tables() -> dict[str, int]:
-    """Task: rebuild every gold table whose silver sources are published (rows per table)."""
-    from treasury_lakehouse import pipeline
-
-    settings = run_settings(get_current_context())
-    return call_facade(lambda: pipeline.build_gold(settings))
 
 
 def run_quality_checks() -> dict[str, Any]:
@@ -304,11 +308,9 @@ def load_warehouse() -> dict[str, int]:
 
 
 def _dataset_group(dataset: str) -> TaskGroup:
-    """``<dataset>.ingest >> <dataset>.silver``."""
+    """``<dataset>.ingest``."""
     with TaskGroup(group_id=dataset, tooltip=DATASETS[dataset].title) as group:
-        ingested = task(task_id="ingest")(ingest_dataset)(dataset)
-        silvered = task(task_id="silver")(build_dataset_silver)(dataset)
-        ingested >> silvered
+        task(task_id="ingest")(ingest_dataset)(dataset)
     return group
 
 
@@ -332,11 +334,11 @@ def build_dag(dag_id: str = DAG_ID) -> DAG:
         tags=list(TAGS),
     ) as dag:
         datasets = [_dataset_group(name) for name in DATASETS]
-        gold = task(task_id="gold", trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS)(
-            build_gold_tables
-        )()
+        transformed = task(
+            task_id="transform", trigger_rule=TriggerRule.NONE_FAILED_MIN_ONE_SUCCESS
+        )(transform_lake)()
         checked = task(task_id="quality_checks")(run_quality_checks)()
         loaded = task(task_id="load", outlets=list(gold_assets().values()))(load_warehouse)()
-        datasets >> gold
-        gold >> checked >> loaded
+        datasets >> transformed
+        transformed >> checked >> loaded
     return dag

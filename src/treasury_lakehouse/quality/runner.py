@@ -23,6 +23,7 @@ from treasury_lakehouse.catalog import (
 from treasury_lakehouse.engines.duckdb import silver_view_sql
 from treasury_lakehouse.errors import LakeError
 from treasury_lakehouse.ingest.bronze import BronzeStore
+from treasury_lakehouse.lake.commit import LakeCommit
 from treasury_lakehouse.lake.layout import Lake
 from treasury_lakehouse.paths import glob_escape
 from treasury_lakehouse.quality.checks import all_checks, by_table
@@ -40,10 +41,19 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def lake_sources(lake_root: Path) -> dict[str, str]:
+def lake_sources(lake_root: Path, commit: LakeCommit | None = None) -> dict[str, str]:
     """A SELECT per table the lake has published: ``bronze_*``, ``silver_*``, ``quarantine_*``,
-    ``received_*`` (silver and quarantined keys) and the gold tables."""
-    lake, bronze = Lake(lake_root), BronzeStore(lake_root)
+    ``received_*`` (silver and quarantined keys) and the gold tables.
+
+    Silver, quarantine and gold are those of ``commit`` (by default the current lake commit,
+    resolved once); bronze is every committed batch.
+    """
+    bronze = BronzeStore(lake_root)
+    if commit is None:
+        commit = Lake(lake_root).find_commit()
+    silver = commit.versions("silver") if commit else {}
+    quarantine = commit.versions("quarantine") if commit else {}
+    gold = commit.versions("gold") if commit else {}
     sources: dict[str, str] = {}
     for name, dataset in DATASETS.items():
         files = bronze.files(name)
@@ -52,15 +62,15 @@ def lake_sources(lake_root: Path) -> dict[str, str]:
             sources[f"bronze_{name}"] = (
                 f"SELECT * FROM read_parquet({listed}, union_by_name = true)"
             )
-        version = lake.current_silver(name)
+        version = silver.get(name)
         if version is None:
             continue
         sources[f"silver_{name}"] = silver_view_sql(dataset, version)
-        quarantined = _parquet_glob(lake.current_quarantine(name))
+        quarantined = _parquet_glob(quarantine.get(name))
         if quarantined:
             sources[f"quarantine_{name}"] = f"SELECT * FROM read_parquet({_lit(quarantined)})"
         sources[f"received_{name}"] = received_sql(dataset, sources[f"silver_{name}"], quarantined)
-    for table, version in lake.published_gold().items():
+    for table, version in gold.items():
         sources[table] = f"SELECT * FROM read_parquet({_lit(glob_escape(version) + '/*.parquet')})"
     return sources
 
@@ -146,10 +156,12 @@ def run_checks(
     run_id: str,
     context: CheckContext | None = None,
     checks: Sequence[Check] | None = None,
+    commit: LakeCommit | None = None,
 ) -> QualityReport:
-    """Every check whose table the lake has published, as one report (nothing is written)."""
+    """Every check whose table the lake commit (by default the current one) has published, as
+    one report (nothing is written)."""
     context = context or CheckContext.current()
-    sources = lake_sources(lake_root)
+    sources = lake_sources(lake_root, commit)
     if not sources:
         raise LakeError(f"nothing to check: {lake_root} has no bronze, silver or gold yet")
     sources.update(derived_sources(lake_root, sources))

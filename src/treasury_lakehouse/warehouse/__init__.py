@@ -14,7 +14,7 @@ def open_warehouse(settings: Settings) -> Warehouse:
     if settings.warehouse_kind == "duckdb":
         from treasury_lakehouse.warehouse.duckdb import DuckDBWarehouse
 
-        return DuckDBWarehouse(settings.duckdb_warehouse_path)
+        return DuckDBWarehouse(settings.duckdb_warehouse_path, quality_lake=settings.lake)
     from treasury_lakehouse.warehouse.postgres import PostgresWarehouse  # type: ignore[import-not-found,unused-ignore]
 
     return PostgresWarehouse(settings.warehouse)  # type: ignore[no-any-return,unused-ignore]

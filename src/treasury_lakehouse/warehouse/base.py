@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from treasury_lakehouse.catalog import UNIT, get_dataset
+from treasury_lakehouse.catalog import DATASETS, UNIT, get_dataset
+from treasury_lakehouse.errors import LakeError
+from treasury_lakehouse.lake.commit import LakeCommit
 from treasury_lakehouse.lake.layout import Lake, read_build_info
-from treasury_lakehouse.models.registry import GOLD, Column
+from treasury_lakehouse.models.registry import GOLD, GOLD_MODELS, Column
 from treasury_lakehouse.models.silver import silver_columns
 
 
@@ -41,8 +43,11 @@ class LoadResult:
 class Warehouse(Protocol):
     kind: str
 
-    def publish(self, tables: list[WarehouseTable], run_id: str) -> LoadResult:
-        """Replace the published tables with these, all at once or not at all."""
+    def publish(
+        self, tables: list[WarehouseTable], run_id: str, commit: int | None = None
+    ) -> LoadResult:
+        """Replace the published tables with these, all at once or not at all; ``commit`` is
+        the lake commit they come from (recorded in ``load_manifest``)."""
         ...
 
     def table_rows(self, name: str) -> list[tuple[Any, ...]]:
@@ -80,12 +85,27 @@ def silver_table(dataset_name: str, version: Path) -> WarehouseTable:
     )
 
 
-def lake_tables(lake: Lake) -> list[WarehouseTable]:
-    """Every published silver and gold table of the lake, ready to load."""
-    tables = [
-        silver_table(t.removeprefix("silver_"), v) for t, v in lake.published_silver().items()
-    ]
-    for name, version in lake.published_gold().items():
+def missing_tables(commit: LakeCommit) -> list[str]:
+    """Catalog datasets without silver and gold models without a version in ``commit``."""
+    missing = [f"silver_{name}" for name in DATASETS if name not in commit.silver]
+    return missing + [model.name for model in GOLD_MODELS if model.name not in commit.gold]
+
+
+def lake_tables(source: LakeCommit | Lake) -> list[WarehouseTable]:
+    """Every silver and gold table of a lake commit (by default the current one), ready to load.
+
+    A warehouse never gets fewer tables than the catalog and the gold registry define: a commit
+    that lacks one, or names a version that is not on disk, is refused with one line.
+    """
+    commit = source.require_commit() if isinstance(source, Lake) else source.require_readable()
+    missing = missing_tables(commit)
+    if missing:
+        raise LakeError(
+            f"lake commit {commit.path} lacks {', '.join(missing)}; the warehouse is not "
+            "published: run `treasury transform` (every dataset) first"
+        )
+    tables = [silver_table(name, version) for name, version in commit.versions("silver").items()]
+    for name, version in commit.versions("gold").items():
         model = GOLD[name]
         tables.append(
             WarehouseTable(

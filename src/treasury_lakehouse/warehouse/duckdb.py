@@ -3,7 +3,10 @@
 A reader that opens the file sees the previous complete warehouse or the new one, never a mix.
 The star schema (:mod:`treasury_lakehouse.warehouse.star`) is built inside the new file from the
 silver tables just loaded, with the same SELECTs the PostgreSQL warehouse uses.
-Tables the pipeline does not rebuild (run history such as ``quality_results``) are carried over.
+Tables the pipeline does not rebuild (run history such as ``quality_results``) are carried over,
+and the quality reports kept in the lake that the old file lacks are added to the new file before
+the swap. The temporary files of a load that crashed are removed by the next one (under the
+warehouse lock: :func:`remove_leftovers`).
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from typing import Any
 import duckdb
 
 from treasury_lakehouse.errors import WarehouseError
-from treasury_lakehouse.lake.files import temporary_sibling
+from treasury_lakehouse.lake.files import TMP_MARK, temporary_sibling
 from treasury_lakehouse.paths import glob_escape
 from treasury_lakehouse.warehouse.base import LoadResult, WarehouseTable
+from treasury_lakehouse.warehouse.quality_store import insert_missing_duckdb
 from treasury_lakehouse.warehouse.star import create_star
 
 #: history tables kept across loads (created by other parts of the pipeline)
@@ -41,13 +45,28 @@ def create_table_sql(table: WarehouseTable) -> str:
     return f"CREATE TABLE {_q(table.name)} (\n  " + ",\n  ".join(columns) + "\n)"
 
 
+def remove_leftovers(path: Path) -> list[Path]:
+    """Delete the ``<file>.tmp-*`` files (and their ``.wal``) of loads that crashed.
+
+    Call only under the warehouse lock: a running load's temporary file looks the same.
+    """
+    removed = sorted(path.parent.glob(f"{path.name}{TMP_MARK}*")) if path.parent.is_dir() else []
+    for leftover in removed:
+        leftover.unlink(missing_ok=True)
+    return removed
+
+
 class DuckDBWarehouse:
     kind = "duckdb"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, quality_lake: Path | None = None) -> None:
         self.path = path
+        #: the lake whose kept quality reports go into each new file (``None``: only carried over)
+        self.quality_lake = quality_lake
 
-    def publish(self, tables: list[WarehouseTable], run_id: str) -> LoadResult:
+    def publish(
+        self, tables: list[WarehouseTable], run_id: str, commit: int | None = None
+    ) -> LoadResult:
         started = time.monotonic()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = temporary_sibling(self.path)
@@ -56,7 +75,9 @@ class DuckDBWarehouse:
                 counts = {t.name: self._load_table(con, t) for t in tables}
                 counts.update(create_star(con, set(counts)))
                 self._carry_over(con)
-                self._record_load(con, tables, counts, run_id)
+                if self.quality_lake is not None:
+                    insert_missing_duckdb(con, self.quality_lake)
+                self._record_load(con, tables, counts, run_id, commit)
                 con.execute("CHECKPOINT")
             os.replace(tmp, self.path)
         except duckdb.Error as error:
@@ -118,18 +139,22 @@ class DuckDBWarehouse:
         tables: list[WarehouseTable],
         counts: dict[str, int],
         run_id: str,
+        commit: int | None,
     ) -> None:
         con.execute(
             "CREATE TABLE IF NOT EXISTS load_manifest (run_id VARCHAR, table_name VARCHAR, "
             "row_count BIGINT, lake_version VARCHAR, bronze_batches VARCHAR, loaded_at TIMESTAMPTZ)"
         )
+        # the lake commit loaded (a column added after the first releases: older files lack it)
+        con.execute("ALTER TABLE load_manifest ADD COLUMN IF NOT EXISTS lake_commit BIGINT")
         now = datetime.now(UTC)
         for table in tables:
             batches = ",".join(table.build.get("bronze_batches", []))
             version = str(table.build.get("version", ""))
             con.execute(
-                "INSERT INTO load_manifest VALUES (?, ?, ?, ?, ?, ?)",
-                [run_id, table.name, counts[table.name], version, batches, now],
+                "INSERT INTO load_manifest (run_id, table_name, row_count, lake_version, "
+                "bronze_batches, loaded_at, lake_commit) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [run_id, table.name, counts[table.name], version, batches, now, commit],
             )
 
     def table_rows(self, name: str) -> list[tuple[Any, ...]]:

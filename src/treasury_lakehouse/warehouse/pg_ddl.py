@@ -183,6 +183,10 @@ BOOKKEEPING = [
         "bronze_batches text[] NOT NULL, loaded_at timestamptz NOT NULL DEFAULT now(), "
         "PRIMARY KEY (run_id, table_name))"
     ).format(sql.Identifier(PUBLIC)),
+    # added after the first releases: databases loaded before lake commits lack the column
+    sql.SQL("ALTER TABLE {}.load_manifest ADD COLUMN IF NOT EXISTS lake_commit bigint").format(
+        sql.Identifier(PUBLIC)
+    ),
     sql.SQL(
         "COMMENT ON TABLE {}.load_manifest IS 'One row per table and warehouse load: run id, "
         "lake version and bronze batches loaded, rows, checksum, how it was written "
@@ -199,5 +203,6 @@ MANIFEST_COLUMN_COMMENTS = {
     "checksum": "checksum of the table's content, equal to the lake's",
     "lake_version": "lake version (silver/gold build) the table was loaded from",
     "bronze_batches": "bronze batch ids the lake version was built from",
+    "lake_commit": "sequence number of the lake commit loaded (<lake>/_commits/<seq>.json)",
     "loaded_at": "when the load committed (UTC)",
 }

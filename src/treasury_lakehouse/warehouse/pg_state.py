@@ -140,8 +140,11 @@ def _diff(
         plan.mode, plan.slices = "incremental", changed
 
 
-def record_load(con: psycopg.Connection[Any], plans: list[TablePlan], run_id: str) -> None:
-    """Remember the published slices and append this load to ``load_manifest``."""
+def record_load(
+    con: psycopg.Connection[Any], plans: list[TablePlan], run_id: str, commit: int | None = None
+) -> None:
+    """Remember the published slices and append this load (from lake ``commit``) to
+    ``load_manifest``."""
     state_slices = _ident(LOAD_STATE, "published_slices")
     remember_versions(con, plans)
     with con.cursor() as cursor:
@@ -159,8 +162,8 @@ def record_load(con: psycopg.Connection[Any], plans: list[TablePlan], run_id: st
             cursor.execute(
                 sql.SQL(
                     "INSERT INTO {} (run_id, table_name, mode, row_count, rows_written, "
-                    "checksum, lake_version, bronze_batches) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+                    "checksum, lake_version, bronze_batches, lake_commit) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 ).format(_ident(PUBLIC, "load_manifest")),
                 (
                     run_id,
@@ -171,6 +174,7 @@ def record_load(con: psycopg.Connection[Any], plans: list[TablePlan], run_id: st
                     plan.checksum,
                     version,
                     list(plan.table.build.get("bronze_batches", [])),
+                    commit,
                 ),
             )
 

@@ -120,8 +120,11 @@ class PostgresWarehouse:
 
     # ------------------------------------------------------------------ the protocol
 
-    def publish(self, tables: list[WarehouseTable], run_id: str) -> LoadResult:
-        """Write, audit and publish ``tables`` (and the star schema built from them)."""
+    def publish(
+        self, tables: list[WarehouseTable], run_id: str, commit: int | None = None
+    ) -> LoadResult:
+        """Write, audit and publish ``tables`` (and the star schema built from them); ``commit``
+        is the lake commit they come from, recorded in ``load_manifest``."""
         started = time.monotonic()
         try:
             with self.connect() as con, self._load_lock(con):
@@ -131,7 +134,7 @@ class PostgresWarehouse:
                 if counts is None:
                     snapshot = LakeSnapshot(tables)
                     try:
-                        counts, skipped = self._write_audit_publish(con, snapshot, run_id)
+                        counts, skipped = self._write_audit_publish(con, snapshot, run_id, commit)
                     finally:
                         snapshot.close()
         except psycopg.Error as error:
@@ -142,7 +145,11 @@ class PostgresWarehouse:
         return LoadResult(self.masked, counts, time.monotonic() - started, skipped)
 
     def _write_audit_publish(
-        self, con: psycopg.Connection[Any], snapshot: LakeSnapshot, run_id: str
+        self,
+        con: psycopg.Connection[Any],
+        snapshot: LakeSnapshot,
+        run_id: str,
+        commit: int | None,
     ) -> tuple[dict[str, int], bool]:
         """Rows per table after the load, and whether it was skipped (every table unchanged)."""
         plans = plan_tables(con, snapshot, self.full_reload_ratio)
@@ -151,7 +158,7 @@ class PostgresWarehouse:
             remember_versions(con, plans)
             return counts, True
         self._stage(con, snapshot, plans)
-        self._publish(con, plans, run_id)
+        self._publish(con, plans, run_id, commit)
         self._finish(con, plans)
         return counts, False
 
@@ -289,7 +296,13 @@ class PostgresWarehouse:
 
     # ------------------------------------------------------------------ publish
 
-    def _publish(self, con: psycopg.Connection[Any], plans: list[TablePlan], run_id: str) -> None:
+    def _publish(
+        self,
+        con: psycopg.Connection[Any],
+        plans: list[TablePlan],
+        run_id: str,
+        commit: int | None,
+    ) -> None:
         """Swap full tables, rewrite changed slices, re-check, grant and record: one commit."""
         created = [p for p in plans if p.mode == "create"]
         with con.transaction():
@@ -311,7 +324,7 @@ class PostgresWarehouse:
                 if plan.mode != "unchanged":
                     self._audit(con, PUBLIC, plan, plan.lake)
             self._grant(con, plans)
-            record_load(con, plans, run_id)
+            record_load(con, plans, run_id, commit)
             self._progress("publishing", "", sum(p.rows_written for p in plans))
 
     def _drop_foreign_keys_into(self, con: psycopg.Connection[Any], names: list[str]) -> None:

@@ -4,7 +4,9 @@ Reports are written to the lake first (``<lake>/_quality``, append-only); :func:
 then inserts into the warehouse those runs it does not have yet, in one small transaction of its
 own that touches no published table. A run whose gate failed is recorded this way without
 publishing anything; a sync that could not happen (warehouse busy) is caught up by the next one.
-The DuckDB warehouse carries the table over when it is rebuilt (``CARRIED_OVER``).
+The DuckDB warehouse carries the table over when it is rebuilt (``CARRIED_OVER``), and a load
+that publishes adds its own report to the new file before the swap
+(:func:`insert_missing_duckdb`) instead of writing into the live file afterwards.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from treasury_lakehouse.errors import WarehouseError
 from treasury_lakehouse.quality.store import latest_report, read_reports
 
 if TYPE_CHECKING:
+    import duckdb
+
     from treasury_lakehouse.config import Settings
 
 log = logging.getLogger(__name__)
@@ -106,17 +110,27 @@ def _sync_duckdb(path: Path, lake: Path) -> int:
     try:
         with duckdb.connect(str(path)) as con:
             con.execute("BEGIN")
-            con.execute(_ddl(DUCKDB_TABLE))
-            have = con.execute(f"SELECT DISTINCT run_id, stage FROM {DUCKDB_TABLE}").fetchall()
-            rows = _missing_rows(lake, have)
-            if rows:
-                con.executemany(_insert(DUCKDB_TABLE, "?"), rows)
-            for statement in _comments(DUCKDB_TABLE):
-                con.execute(statement)
+            inserted = insert_missing_duckdb(con, lake)
             con.execute("COMMIT")
             con.execute("CHECKPOINT")
     except duckdb.Error as error:
         raise WarehouseError(f"recording quality results in {path} failed: {error}") from error
+    return inserted
+
+
+def insert_missing_duckdb(con: duckdb.DuckDBPyConnection, lake: Path) -> int:
+    """Insert into ``quality_results`` of an open DuckDB file the kept reports it lacks.
+
+    The DuckDB warehouse calls this on the new file of a load, before the swap; the caller owns
+    the transaction.
+    """
+    con.execute(_ddl(DUCKDB_TABLE))
+    have = con.execute(f"SELECT DISTINCT run_id, stage FROM {DUCKDB_TABLE}").fetchall()
+    rows = _missing_rows(lake, have)
+    if rows:
+        con.executemany(_insert(DUCKDB_TABLE, "?"), rows)
+    for statement in _comments(DUCKDB_TABLE):
+        con.execute(statement)
     return len(rows)
 
 

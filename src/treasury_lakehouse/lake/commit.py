@@ -1,0 +1,341 @@
+"""Lake commits: the one record of which silver, quarantine and gold versions are published.
+
+Every ``transform`` writes its versions, flushes them to disk, then publishes them all at once by
+creating ``<lake>/_commits/<seq:010d>.json``::
+
+    {"seq": 7, "created_at": "...", "run_id": "...", "purpose": "transform", "engine": "duckdb",
+     "silver": {dataset: version}, "quarantine": {dataset: version}, "gold": {table: version},
+     "counts": {...}}
+
+The current commit is the one with the highest ``seq``; a commit file is created once (hard link
+of a flushed temporary file, which fails if the name exists) and never rewritten. Readers resolve
+the commit once and read exactly the versions it names, so a concurrent ``transform`` cannot mix
+two versions into one load. Pruning keeps every version the last ``keep`` commits reference.
+Writing, adopting a pre-commit lake and pruning hold the commit lock (``<home>/.locks``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from treasury_lakehouse.errors import LakeError
+from treasury_lakehouse.lake.files import (
+    LEGACY_POINTER,
+    create_exclusive,
+    is_version_name,
+    legacy_current_version,
+    remove_orphans,
+)
+from treasury_lakehouse.lake.lock import commit_lock
+
+log = logging.getLogger(__name__)
+
+COMMITS = "_commits"
+Layer = Literal["silver", "quarantine", "gold"]
+#: where each layer's tables live under the lake root
+LAYER_DIRS: Mapping[Layer, str] = {"silver": "silver", "quarantine": "_quarantine", "gold": "gold"}
+_COMMIT_FILE = re.compile(r"^(\d{10})\.json$")
+#: pruning keeps the versions of at least this many commits (a load may still read the previous)
+MIN_KEEP = 2
+
+
+@dataclass(frozen=True)
+class LakeCommit:
+    """One published state of the lake: a version per silver, quarantine and gold table."""
+
+    root: Path
+    seq: int
+    created_at: str
+    run_id: str
+    purpose: str
+    engine: str
+    silver: Mapping[str, str] = field(default_factory=dict)
+    quarantine: Mapping[str, str] = field(default_factory=dict)
+    gold: Mapping[str, str] = field(default_factory=dict)
+    counts: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        return commit_path(self.root, self.seq)
+
+    def versions(self, layer: Layer) -> dict[str, Path]:
+        """Table name → version directory of one layer (not checked for existence)."""
+        names: Mapping[str, str] = getattr(self, layer)
+        base = self.root / LAYER_DIRS[layer]
+        return {table: base / table / version for table, version in sorted(names.items())}
+
+    def references(self) -> list[Path]:
+        """Every version directory this commit names."""
+        return [path for layer in LAYER_DIRS for path in self.versions(layer).values()]
+
+    def missing(self) -> list[str]:
+        """The referenced versions that are not on disk, as ``layer/table/version``."""
+        return [str(path.relative_to(self.root)) for path in self.references() if not path.is_dir()]
+
+    def require_readable(self) -> LakeCommit:
+        """This commit, if every version it names exists; otherwise one-line :class:`LakeError`."""
+        missing = self.missing()
+        if missing:
+            raise LakeError(
+                f"lake commit {self.path} references missing versions: {', '.join(missing)}; "
+                "run `treasury transform` to rebuild and commit every table"
+            )
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "created_at": self.created_at,
+            "run_id": self.run_id,
+            "purpose": self.purpose,
+            "engine": self.engine,
+            "silver": dict(self.silver),
+            "quarantine": dict(self.quarantine),
+            "gold": dict(self.gold),
+            "counts": dict(self.counts),
+        }
+
+
+def commits_dir(root: Path) -> Path:
+    return root / COMMITS
+
+
+def commit_path(root: Path, seq: int) -> Path:
+    return commits_dir(root) / f"{seq:010d}.json"
+
+
+def commit_seqs(root: Path) -> list[int]:
+    """The sequence numbers of the commit files present, ascending."""
+    directory = commits_dir(root)
+    if not directory.is_dir():
+        return []
+    found = (_COMMIT_FILE.match(p.name) for p in directory.iterdir())
+    return sorted(int(m.group(1)) for m in found if m)
+
+
+def read_commit(root: Path, seq: int) -> LakeCommit:
+    """The commit ``seq``; :class:`LakeError` naming the file if it is missing or unreadable."""
+    path = commit_path(root, seq)
+    try:
+        data = json.loads(path.read_text())
+        return LakeCommit(
+            root=root,
+            seq=int(data["seq"]),
+            created_at=str(data["created_at"]),
+            run_id=str(data["run_id"]),
+            purpose=str(data["purpose"]),
+            engine=str(data["engine"]),
+            silver=_names(data["silver"]),
+            quarantine=_names(data["quarantine"]),
+            gold=_names(data["gold"]),
+            counts=dict(data.get("counts") or {}),
+        )
+    except FileNotFoundError:
+        raise LakeError(f"lake commit {path} is missing; run `treasury transform`") from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise LakeError(
+            f"lake commit {path} is unreadable ({type(error).__name__}: {error}); "
+            "run `treasury transform` to commit every table anew"
+        ) from None
+
+
+def _names(value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and is_version_name(v) for k, v in value.items()
+    ):
+        raise ValueError(f"not a mapping of table to version: {value!r}")
+    return dict(value)
+
+
+def head_commit(root: Path) -> LakeCommit | None:
+    """The commit with the highest ``seq`` (``None`` if there is none); raises if unreadable."""
+    seqs = commit_seqs(root)
+    return read_commit(root, seqs[-1]) if seqs else None
+
+
+def current_commit(root: Path) -> LakeCommit | None:
+    """The current commit; a lake written before commits existed is adopted into commit 1."""
+    head = head_commit(root)
+    if head is not None:
+        return head
+    if _legacy_pointers(root):
+        return adopt_legacy(root)
+    # pointers are removed only once commit 1 exists: it may have been adopted just now
+    return head_commit(root)
+
+
+def require_commit(root: Path) -> LakeCommit:
+    """The current commit, every version of it on disk; otherwise one line saying what to do."""
+    commit = current_commit(root)
+    if commit is None:
+        if unreferenced_versions(root):
+            raise LakeError(
+                f"the lake {root} holds table versions but no commit in {commits_dir(root)} "
+                "(the commit record is missing, or a transform stopped before committing); "
+                "run `treasury transform`"
+            )
+        raise LakeError(f"nothing published in {root} yet: run `treasury transform` first")
+    return commit.require_readable()
+
+
+def find_commit(root: Path) -> LakeCommit | None:
+    """Like :func:`require_commit`, but ``None`` for a lake that never had a transform."""
+    if current_commit(root) is None and not unreferenced_versions(root):
+        return None
+    return require_commit(root)
+
+
+def write_commit(
+    root: Path,
+    *,
+    base_seq: int,
+    run_id: str,
+    purpose: str,
+    engine: str,
+    silver: Mapping[str, str],
+    quarantine: Mapping[str, str],
+    gold: Mapping[str, str],
+    counts: Mapping[str, Any] | None = None,
+) -> LakeCommit:
+    """Publish these versions as commit ``base_seq + 1`` (they must be on disk and flushed).
+
+    ``base_seq`` is the commit the caller built on (0 for none): if another commit was written
+    meanwhile the caller's carried-forward versions may be stale, so this refuses.
+    """
+    with commit_lock(root.parent, f"commit {run_id}"):
+        remove_orphans(commits_dir(root))
+        seqs = commit_seqs(root)
+        head = seqs[-1] if seqs else 0
+        if head != base_seq:
+            raise LakeError(
+                f"lake commit {head} was written while this transform built on commit "
+                f"{base_seq}; run `treasury transform` again"
+            )
+        commit = LakeCommit(
+            root=root,
+            seq=head + 1,
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            run_id=run_id,
+            purpose=purpose,
+            engine=engine,
+            silver=dict(silver),
+            quarantine=dict(quarantine),
+            gold=dict(gold),
+            counts=dict(counts or {}),
+        )
+        commit.require_readable()
+        create_exclusive(commit.path, _encode(commit))
+        _remove_legacy_pointers(root)
+    log.info("lake commit %d: %s", commit.seq, commit.path)
+    return commit
+
+
+def _encode(commit: LakeCommit) -> bytes:
+    return json.dumps(commit.to_json(), indent=2, sort_keys=True).encode()
+
+
+# ---------------------------------------------------------------- lakes written before commits
+
+
+def _table_dirs(root: Path) -> list[tuple[Layer, Path]]:
+    found = []
+    for layer, name in LAYER_DIRS.items():
+        base = root / name
+        if base.is_dir():
+            found += [(layer, d) for d in sorted(base.iterdir()) if d.is_dir()]
+    return found
+
+
+def _legacy_pointers(root: Path) -> list[Path]:
+    return [d / LEGACY_POINTER for _, d in _table_dirs(root) if (d / LEGACY_POINTER).exists()]
+
+
+def _remove_legacy_pointers(root: Path) -> None:
+    """Pointers lose their meaning once a commit exists: one source of truth."""
+    for pointer in _legacy_pointers(root):
+        pointer.unlink(missing_ok=True)
+
+
+def adopt_legacy(root: Path) -> LakeCommit | None:
+    """Turn the ``_current`` pointers of a pre-commit lake into commit 1 (once, under the lock)."""
+    with commit_lock(root.parent, "adopt the lake's current versions"):
+        head = head_commit(root)
+        if head is not None:  # adopted meanwhile by another process
+            return head
+        versions: dict[Layer, dict[str, str]] = {layer: {} for layer in LAYER_DIRS}
+        for layer, table_dir in _table_dirs(root):
+            version = legacy_current_version(table_dir)
+            if version is not None:
+                versions[layer][table_dir.name] = version.name
+        if not any(versions.values()):
+            return None
+        commit = LakeCommit(
+            root=root,
+            seq=1,
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            run_id="adopted",
+            purpose="adopted from the _current pointers of a lake written before lake commits",
+            engine=_engine_of(root, versions),
+            silver=versions["silver"],
+            quarantine=versions["quarantine"],
+            gold=versions["gold"],
+        )
+        create_exclusive(commit.path, _encode(commit))
+        _remove_legacy_pointers(root)
+    log.info("adopted the lake's current versions as commit 1: %s", commit.path)
+    return commit
+
+
+def _engine_of(root: Path, versions: Mapping[Layer, Mapping[str, str]]) -> str:
+    for layer, tables in versions.items():
+        for table, version in tables.items():
+            info = root / LAYER_DIRS[layer] / table / version / "_build.json"
+            if info.exists():
+                return str(json.loads(info.read_text()).get("engine", "unknown"))
+    return "unknown"
+
+
+# ---------------------------------------------------------------- pruning
+
+
+def unreferenced_versions(root: Path, keep_refs: Iterable[Path] = ()) -> list[Path]:
+    """Finished version directories not in ``keep_refs``."""
+    keep = set(keep_refs)
+    return [
+        version
+        for _, table_dir in _table_dirs(root)
+        for version in sorted(table_dir.iterdir())
+        if version.is_dir() and is_version_name(version.name) and version not in keep
+    ]
+
+
+def prune_versions(root: Path, keep: int) -> list[Path]:
+    """Remove every version no commit among the last ``keep`` (at least 2) references.
+
+    Runs under the commit lock, after the newest commit is written: the current commit's versions
+    and those of the commits before it, which a running load may still read, stay. When one of
+    those commits cannot be read nothing is removed.
+    """
+    if keep < MIN_KEEP:
+        raise LakeError(f"pruning must keep at least {MIN_KEEP} commits, not {keep}")
+    with commit_lock(root.parent, "prune lake versions"):
+        seqs = commit_seqs(root)
+        if not seqs:
+            return []
+        try:
+            recent = [read_commit(root, seq) for seq in seqs[-keep:]]
+        except LakeError as error:
+            log.warning("lake versions not pruned: %s", error)
+            return []
+        doomed = unreferenced_versions(root, (p for c in recent for p in c.references()))
+        for version in doomed:
+            shutil.rmtree(version, ignore_errors=True)
+    return doomed
