@@ -389,7 +389,10 @@ def verify(as_json: bool, **flags: Any) -> None:
 def repair(**flags: Any) -> None:
     """Move damaged bronze batches and warehouse file aside (never deleting them) and fetch the
     damaged windows again; then `treasury run` rebuilds the rest."""
-    result = pipeline.repair(writing_settings(**flags))
+    settings = build_settings(**flags)
+    pipeline.require_lake_to_mend(settings)  # no lake: one line, nothing created
+    require_writable_home(settings)
+    result = pipeline.repair(settings)
     if not result.before.damaged and not result.actions:
         click.echo(f"repair     nothing to repair: {result.before.summary()}")
         return

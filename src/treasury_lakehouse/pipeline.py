@@ -504,6 +504,11 @@ def verify(settings: Settings) -> VerifyReport:
         return verify_lake(settings)
 
 
+def require_lake_to_mend(settings: Settings) -> None:
+    """Raise :class:`LakeError` when there is no lake to verify or repair (nothing is created)."""
+    _require_lake(settings)
+
+
 def _require_lake(settings: Settings) -> None:
     if not settings.lake.is_dir():
         raise LakeError(f"no lake at {settings.lake}: nothing to verify or repair")

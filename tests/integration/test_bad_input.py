@@ -19,6 +19,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner, Result
 
+from conftest import require_or_skip
 from treasury_lakehouse.cli import main
 from treasury_lakehouse.testing import FakeFiscalDataApi
 
@@ -119,9 +120,10 @@ def _cli_subprocess(
     )
 
 
-@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare (util-linux)")
 def test_a_read_only_home_is_one_line_even_for_root(shared_tmp: Path) -> None:
     """A read-only bind mount in a private mount namespace: root cannot write there either."""
+    if shutil.which("unshare") is None:
+        require_or_skip("needs unshare (util-linux) for a read-only bind mount")
     home = shared_tmp / "home"
     (home / "lake").mkdir(parents=True)
     before = _snapshot(home)
@@ -136,7 +138,7 @@ def test_a_read_only_home_is_one_line_even_for_root(shared_tmp: Path) -> None:
         ["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, env=env, timeout=60
     )
     if "mount:" in done.stderr:
-        pytest.skip(f"no read-only bind mounts here: {done.stderr.strip()}")
+        require_or_skip(f"no read-only bind mounts here: {done.stderr.strip()}")
     assert done.returncode == 1, done.stderr
     assert done.stderr.strip().splitlines() == [
         f"Error: home {home} cannot be written (Read-only file system); "
@@ -145,9 +147,10 @@ def test_a_read_only_home_is_one_line_even_for_root(shared_tmp: Path) -> None:
     assert _snapshot(home) == before
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root")
 def test_a_home_the_user_may_not_write_is_one_line(shared_tmp: Path) -> None:
     """Run as nobody: permission bits then apply (root ignores them, hence the probe)."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        require_or_skip("needs root and setpriv to run as nobody")
     home = shared_tmp / "home"
     home.mkdir(mode=0o555)
     home.chmod(0o555)

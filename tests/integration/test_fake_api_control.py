@@ -1,48 +1,76 @@
 """The fake API's /_control endpoints answer only on loopback: a server bound to every address
-still serves the API to others, but lets no one else move its date, restate or inject faults."""
+still serves the API to others, but lets no one else move its date, restate or inject faults.
+
+The non-loopback caller is made without touching any real network: the test runs in a private
+network namespace (``unshare -rn``) whose only interface is ``lo`` with a TEST-NET-1 address
+(192.0.2.10, a documentation address, not a private range) added to it.
+"""
 
 from __future__ import annotations
 
-import socket
+import json
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+from conftest import require_or_skip
+from treasury_lakehouse.testing.fake_api import _is_loopback
+
+OUTSIDE = "192.0.2.10"
+
+SCRIPT = r"""
+import json, sys
 import httpx
-import pytest
-
 from treasury_lakehouse.testing import FakeFiscalDataApi
-
 OCB = "v1/accounting/dts/operating_cash_balance"
+with FakeFiscalDataApi(sys.argv[1], host="0.0.0.0") as api, httpx.Client(trust_env=False) as http:
+    outside, inside = f"http://{sys.argv[2]}:{api.port}", f"http://127.0.0.1:{api.port}"
+    day = {"today": "2021-09-01"}
+    out = {
+        "refused_today": http.post(f"{outside}/_control/today", json=day).json(),
+        "refused_health": http.get(f"{outside}/_control/health").status_code,
+        "refused_faults": http.post(f"{outside}/_control/faults", json=[{}]).status_code,
+        "today_after_refusals": str(api.today),
+        "faults_after_refusals": len(api.pending_faults),
+        "api_outside": http.get(f"{outside}/services/api/fiscal_service/{OCB}").status_code,
+        "health_inside": http.get(f"{inside}/_control/health").status_code,
+        "moved_inside": http.post(f"{inside}/_control/today", json=day).status_code,
+        "today_after_move": str(api.today),
+    }
+print(json.dumps(out))
+"""
 
 
-def _non_loopback_address() -> str:
-    """This host's address on its default route (no packet is sent)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: only selects the outgoing interface
-        except OSError:
-            pytest.skip("no non-loopback IPv4 interface to reach the server from")
-        address: str = probe.getsockname()[0]
-    if address.startswith("127."):
-        pytest.skip("no non-loopback IPv4 interface to reach the server from")
-    return address
+def test_loopback_addresses_are_recognised() -> None:
+    assert _is_loopback("127.0.0.1") and _is_loopback("127.8.9.10") and _is_loopback("::1")
+    assert _is_loopback("::ffff:127.0.0.1")
+    assert not _is_loopback(OUTSIDE) and not _is_loopback("::ffff:192.0.2.10")
+    assert not _is_loopback("not an address")
 
 
 def test_control_answers_only_on_loopback(synthetic_records: Path) -> None:
-    address = _non_loopback_address()
-    with (
-        FakeFiscalDataApi(synthetic_records, host="0.0.0.0") as api,
-        httpx.Client(trust_env=False) as http,  # straight to the address, never via a proxy
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        require_or_skip("needs unshare and ip (util-linux, iproute2) for a private network")
+    setup = f'ip link set lo up && ip addr add {OUTSIDE}/32 dev lo && exec "$0" "$@"'
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run(
+        ["unshare", "-rn", "sh", "-c", setup, sys.executable, "-c", SCRIPT,
+         str(synthetic_records), OUTSIDE],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+    )  # fmt: skip
+    if (
+        done.returncode != 0
+        and "unshare" in done.stderr
+        and "Operation not permitted" in done.stderr
     ):
-        outside = f"http://{address}:{api.port}"
-        inside = f"http://127.0.0.1:{api.port}"
-        refused = http.post(f"{outside}/_control/today", json={"today": "2021-09-01"})
-        assert refused.status_code == 403
-        assert refused.json()["message"] == "/_control answers only on loopback"
-        assert http.get(f"{outside}/_control/health").status_code == 403
-        assert http.post(f"{outside}/_control/faults", json=[{"status": 500}]).status_code == 403
-        assert api.today is None and api.pending_faults == []
-        served = http.get(f"{outside}/services/api/fiscal_service/{OCB}")
-        assert served.status_code == 200 and served.json()["data"]  # the API itself is public
-        assert http.get(f"{inside}/_control/health").status_code == 200
-        moved = http.post(f"{inside}/_control/today", json={"today": "2021-09-01"})
-        assert moved.status_code == 200 and str(api.today) == "2021-09-01"
+        require_or_skip(f"no private network namespace here: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["refused_today"]["message"] == "/_control answers only on loopback"
+    assert out["refused_health"] == 403 and out["refused_faults"] == 403
+    assert out["today_after_refusals"] == "None" and out["faults_after_refusals"] == 0
+    assert out["api_outside"] == 200  # the API itself is public
+    assert out["health_inside"] == 200 and out["moved_inside"] == 200
+    assert out["today_after_move"] == "2021-09-01"
