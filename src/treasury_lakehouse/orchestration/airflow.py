@@ -256,6 +256,7 @@ def build_dataset_silver(dataset: str) -> dict[str, Any]:
         "rows_in": counts.rows_in,
         "silver": counts.silver,
         "superseded": counts.superseded,
+        "deleted": counts.deleted,
         "quarantined": counts.quarantined,
     }
 
