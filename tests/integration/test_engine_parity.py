@@ -15,7 +15,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -239,9 +239,7 @@ def test_bad_values_are_quarantined_with_the_same_reasons(
     known_gap(request, engine, "quarantine")
     first = [PDT_ROW, *({**PDT_ROW, **changes} for changes, _ in BAD_VALUES)]
     bronze = [
-        write_bronze_batch(
-            tmp_path, "b1", 1, first, window=(date(2024, 1, 1), date(2024, 1, 3))
-        ),
+        write_bronze_batch(tmp_path, "b1", 1, first, window=(date(2024, 1, 1), date(2024, 1, 3))),
         write_bronze_batch(
             tmp_path,
             "b2",
