@@ -247,8 +247,11 @@ def _rekey_through_the_api(
     info = json.loads((lake.current_silver(PDT) / BUILD_INFO).read_text())  # type: ignore[operator]
     assert info["deleted"] == 1
     assert pipeline.status(settings)["datasets"][PDT]["deleted_rows"] == 1
-    status = CliRunner().invoke(main, ["status", "--home", str(home), "--dataset", PDT])
+    cli = ["--home", str(home), "--dataset", PDT]
+    status = CliRunner().invoke(main, ["status", *cli])
     assert "deleted     1" in status.output, status.output
+    rebuilt = CliRunner().invoke(main, ["transform", *cli])
+    assert rebuilt.exit_code == 0 and "deleted at the source 1," in rebuilt.output, rebuilt.output
 
     gold = lake.published_gold()["gold_daily_totals"]
     rows = pq.read_table(gold / "gold_daily_totals.parquet").to_pylist()
