@@ -6,6 +6,8 @@ No JVM is started: the log4j2 file is written when the engine is made, before an
 from __future__ import annotations
 
 import stat
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -30,3 +32,18 @@ def test_the_log4j_file_is_private_and_removed_on_close(monkeypatch: pytest.Monk
     engine.close()
     other.close()
     assert not directory.exists() and not other.private_dir.exists()
+
+
+def test_the_private_directory_goes_even_without_close(tmp_path: Path) -> None:
+    """A process that fails before ``close`` (e.g. no session could start) leaves nothing."""
+    code = (
+        "from treasury_lakehouse.engines import spark\n"
+        "spark.require_java = lambda: None\n"
+        "engine = spark.SparkEngine()\n"
+        "print(engine.private_dir)\n"
+        "raise SystemExit(1)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    directory = Path(run.stdout.strip())
+    assert directory.name.startswith("treasury-spark-")
+    assert not directory.exists()

@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import tempfile
+import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
@@ -191,6 +192,10 @@ class SparkEngine:
         require_java()
         self.master = master
         self.private_dir = Path(tempfile.mkdtemp(prefix="treasury-spark-"))  # mode 0700
+        # removed by close(), or when the engine is collected or the interpreter exits
+        self._remove_private_dir = weakref.finalize(
+            self, shutil.rmtree, self.private_dir, ignore_errors=True
+        )
         self.conf = {**SPARK_CONF, **_quiet_driver_logging(self.private_dir), **(conf or {})}
         self._session: SparkSession | None = None
 
@@ -230,7 +235,7 @@ class SparkEngine:
                 self._session.stop()
                 self._session = None
         finally:
-            shutil.rmtree(self.private_dir, ignore_errors=True)
+            self._remove_private_dir()
 
     @contextmanager
     def _failures(self, what: str) -> Iterator[None]:
