@@ -1,12 +1,14 @@
-"""Hand-made bronze pages for model tests: a good public-debt row and a page writer."""
+"""Hand-made bronze pages for model tests: a good public-debt row, a page and a batch writer."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from treasury_lakehouse.engines.base import BronzeBatch
 
 #: one good public_debt_transactions row, every value a string as the API sends it
 PDT_ROW = {
@@ -40,3 +42,24 @@ def write_bronze_page(path: Path, batch: str, at: datetime, rows: list[dict[str,
     columns["row_index"] = pa.array(range(n), pa.int32())
     pq.write_table(pa.table(columns), path)
     return path
+
+
+def pdt_row(day: str, **changes: str) -> dict[str, str]:
+    """:data:`PDT_ROW` on record date ``day`` (ISO), calendar columns to match, with changes."""
+    calendar = {"record_calendar_month": day[5:7], "record_calendar_day": day[8:10]}
+    return {**PDT_ROW, "record_date": day, **calendar, **changes}
+
+
+def write_bronze_batch(
+    directory: Path,
+    batch_id: str,
+    seq: int,
+    rows: list[dict[str, str]],
+    *,
+    at: datetime | None = None,
+    window: tuple[date | None, date | None] = (None, None),
+) -> BronzeBatch:
+    """One committed batch of one page: the page file and the batch as the engines take it."""
+    stamp = at or datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=seq)
+    path = write_bronze_page(directory / f"{batch_id}.parquet", batch_id, stamp, rows)
+    return BronzeBatch(batch_id, seq, (path,), *window)

@@ -217,7 +217,8 @@ def echo_transform(result: TransformResult) -> None:
     s = result.silver
     click.echo(
         f"silver     rows in {sum(c.rows_in for c in s):,}, out {sum(c.silver for c in s):,}, "
-        f"superseded duplicates {sum(c.superseded for c in s):,}, "
+        f"superseded {sum(c.superseded for c in s):,}, "
+        f"deleted at the source {sum(c.deleted for c in s):,}, "
         f"quarantined {sum(c.quarantined for c in s):,}  {result.seconds:.1f}s"
     )
     click.echo(
@@ -326,6 +327,7 @@ def status(as_json: bool, **flags: Any) -> None:
             f"{name:<26} batches {info['bronze_batches']:>3}"
             f"  bronze rows {info['bronze_rows']:>9,}"
             f"  silver {info['silver_rows'] or 0:>9,}"
+            f"  deleted {info.get('deleted_rows') or 0:>5,}"
             f"  quarantined {info['quarantined_rows'] or 0:>5,}"
             f"  watermark {info['watermark'] or '-'}"
         )

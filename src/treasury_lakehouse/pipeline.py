@@ -21,7 +21,7 @@ from typing import Any
 from treasury_lakehouse.catalog import DATASETS, get_dataset
 from treasury_lakehouse.config import Settings
 from treasury_lakehouse.engines import open_engine
-from treasury_lakehouse.engines.base import SilverCounts
+from treasury_lakehouse.engines.base import BronzeBatch, SilverCounts
 from treasury_lakehouse.errors import (
     CorruptLakeError,
     LakeError,
@@ -286,13 +286,14 @@ def _build_silver(engine: Any, bronze: BronzeStore, lake: Lake, name: str) -> _S
     dataset = get_dataset(name)
     batches = bronze.batches(name)
     require_committed(batches, name)
-    files = bronze.files(name)
+    bronze.require_intact(name, batches)  # a missing or cut page: one line naming it and `repair`
+    inputs = [BronzeBatch.from_manifest(b, bronze.dataset_dir(name)) for b in batches]
     with (
         new_version(lake.silver_dir(name)) as silver,
         new_version(lake.quarantine_dir(name)) as quarantine,
     ):
         silver_dir, quarantine_dir = silver.directory, quarantine.directory
-        counts: SilverCounts = engine.build_silver(dataset, files, silver_dir, quarantine_dir)
+        counts: SilverCounts = engine.build_silver(dataset, inputs, silver_dir, quarantine_dir)
         info = {
             "engine": engine.name,
             "version": silver.name,
@@ -300,6 +301,7 @@ def _build_silver(engine: Any, bronze: BronzeStore, lake: Lake, name: str) -> _S
             "rows_in": counts.rows_in,
             "silver": counts.silver,
             "superseded": counts.superseded,
+            "deleted": counts.deleted,
             "quarantined": counts.quarantined,
         }
         atomic_write_json(silver_dir / BUILD_INFO, info)
@@ -458,6 +460,7 @@ def status(settings: Settings) -> dict[str, Any]:
             "bronze_rows": sum(b.rows for b in batches),
             "silver_rows": info.get("silver"),
             "superseded_rows": info.get("superseded"),
+            "deleted_rows": info.get("deleted"),
             "quarantined_rows": info.get("quarantined"),
             "watermark": watermark.isoformat() if watermark else None,
             "last_batch": batches[-1].batch_id if batches else None,

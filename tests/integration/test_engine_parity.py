@@ -17,7 +17,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +25,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from bronze_pages import PDT_ROW, write_bronze_page
+from bronze_pages import PDT_ROW, write_bronze_batch
 from independent_gold import expected_gold, read_records
 from treasury_lakehouse import pipeline
 from treasury_lakehouse.catalog import PUBLIC_DEBT_TRANSACTIONS
 from treasury_lakehouse.config import Settings
 from treasury_lakehouse.engines import open_engine
-from treasury_lakehouse.engines.base import QUARANTINE_FILE, Engine, SilverCounts
+from treasury_lakehouse.engines.base import QUARANTINE_FILE, BronzeBatch, Engine, SilverCounts
 from treasury_lakehouse.lake.layout import Lake
 from treasury_lakehouse.models.registry import GOLD_MODELS, GoldModel
 from treasury_lakehouse.testing import FakeFiscalDataApi
@@ -235,7 +235,9 @@ BAD_VALUES: list[tuple[dict[str, str], str]] = [
 ]
 
 
-def _quarantine(engine: Engine, bronze: list[Path], out: Path) -> tuple[SilverCounts, pa.Table]:
+def _quarantine(
+    engine: Engine, bronze: list[BronzeBatch], out: Path
+) -> tuple[SilverCounts, pa.Table]:
     silver_dir, quarantine_dir = out / "silver", out / "quarantine"
     silver_dir.mkdir(parents=True)
     quarantine_dir.mkdir()
@@ -250,18 +252,25 @@ def test_bad_values_are_quarantined_with_the_same_reasons(
     known_gap(request, engine, "quarantine")
     first = [PDT_ROW, *({**PDT_ROW, **changes} for changes, _ in BAD_VALUES)]
     bronze = [
-        write_bronze_page(tmp_path / "b1.parquet", "b1", datetime(2024, 1, 3, tzinfo=UTC), first),
-        write_bronze_page(
-            tmp_path / "b2.parquet",
+        write_bronze_batch(tmp_path, "b1", 1, first, window=(date(2024, 1, 1), date(2024, 1, 3))),
+        write_bronze_batch(
+            tmp_path,
             "b2",
-            datetime(2024, 1, 10, tzinfo=UTC),
+            2,
             [{**PDT_ROW, "transaction_today_amt": "105"}],  # restates the good row
+            window=(date(2024, 1, 2), date(2024, 1, 2)),
         ),
     ]
     counts, quarantined = _quarantine(engine, bronze, tmp_path / engine.name)
-    assert counts == SilverCounts("public_debt_transactions", 11, 1, 1, len(BAD_VALUES))
+    assert counts == SilverCounts("public_debt_transactions", 11, 1, 1, 0, len(BAD_VALUES))
     assert quarantined.column("quarantine_reason").to_pylist() == [r for _, r in BAD_VALUES]
     assert quarantined.column("row_index").to_pylist() == list(range(1, len(BAD_VALUES) + 1))
+    # b2 holds 2024-01-02, so those rows are resolved; an unreadable date stays outstanding
+    # because b2's window does not contain b1's
+    assert quarantined.column("quarantine_status").to_pylist() == [
+        "outstanding" if "record_date" in reason else "resolved" for _, reason in BAD_VALUES
+    ]
+
     if engine.name == REFERENCE:
         return  # the reasons above are the reference; DuckDB against itself proves nothing
     reference = open_engine(Settings(engine=REFERENCE))

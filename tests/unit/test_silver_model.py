@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from bronze_pages import PDT_ROW, write_bronze_page
+from bronze_pages import PDT_ROW, pdt_row, write_bronze_batch
 from treasury_lakehouse.catalog import PUBLIC_DEBT_TRANSACTIONS
 from treasury_lakehouse.engines.duckdb import DuckDBEngine
 from treasury_lakehouse.models.silver import PATTERNS, silver_sql
@@ -15,20 +15,22 @@ from treasury_lakehouse.models.silver import PATTERNS, silver_sql
 def test_typing_dedup_and_quarantine(tmp_path: Path) -> None:
     early = datetime(2024, 1, 3, tzinfo=UTC)
     late = datetime(2024, 1, 10, tzinfo=UTC)
-    first = write_bronze_page(
-        tmp_path / "a.parquet",
+    first = write_bronze_batch(
+        tmp_path,
         "b1",
-        early,
+        1,
         [
             PDT_ROW,
-            {**PDT_ROW, "security_type": "Bills", "security_type_desc": "Regular Series"},
-            {**PDT_ROW, "transaction_type": "Redemptions", "transaction_today_amt": " -7 "},
+            # 2024-01-03: a date the second batch does not hold, so its rows stay
+            pdt_row("2024-01-03", security_type="Bills", security_type_desc="Regular Series"),
+            pdt_row("2024-01-03", transaction_type="Redemptions", transaction_today_amt=" -7 "),
         ],
+        at=early,
     )
-    second = write_bronze_page(
-        tmp_path / "b.parquet",
+    second = write_bronze_batch(
+        tmp_path,
         "b2",
-        late,
+        2,
         [
             {
                 **PDT_ROW,
@@ -37,6 +39,7 @@ def test_typing_dedup_and_quarantine(tmp_path: Path) -> None:
             {**PDT_ROW, "security_type": "Bonds", "transaction_today_amt": "1e3"},
             {**PDT_ROW, "security_type": "null"},
         ],
+        at=late,
     )
     engine = DuckDBEngine()
     silver_dir, quarantine_dir = tmp_path / "silver", tmp_path / "q"
@@ -46,6 +49,7 @@ def test_typing_dedup_and_quarantine(tmp_path: Path) -> None:
         PUBLIC_DEBT_TRANSACTIONS, [first, second], silver_dir, quarantine_dir
     )
     assert (counts.rows_in, counts.silver, counts.superseded, counts.quarantined) == (6, 3, 1, 2)
+    assert counts.deleted == 0
 
     rows = engine.con.execute(
         f"SELECT security_type, transaction_type, security_type_desc, transaction_today_amt, "

@@ -28,14 +28,16 @@ from treasury_lakehouse.models.silver import PATTERNS, silver_sql
 def test_silver_model_constructs_translate_to_spark_sql() -> None:
     spark = to_spark_sql(silver_sql(PUBLIC_DEBT_TRANSACTIONS))
     assert "REGEXP_MATCHES" not in spark
-    assert "`clean_record_date` RLIKE '^[0-9]{4}-[0-9]{2}-[0-9]{2}\\\\z'" in spark
+    date_pattern = PATTERNS["DATE"][:-1].replace("\\", "\\\\") + "\\\\z"
+    assert f"`clean_record_date` RLIKE '{date_pattern}'" in spark
     assert "TRY_CAST(`clean_record_date` AS DATE)" in spark  # NULL for 2024-02-30, as DuckDB
     assert "CAST(`clean_transaction_today_amt` AS BIGINT)" in spark
     assert "CAST(`clean_src_line_nbr` AS INT)" in spark
     # DuckDB's CONCAT skips NULLs; Spark's returns NULL, so SQLGlot wraps each part
     assert "CONCAT('transaction_today_amt: not a CURRENCY0: ', COALESCE(" in spark
     assert "CONCAT_WS('; ', CASE WHEN" in spark
-    assert "ROW_NUMBER() OVER (PARTITION BY quarantine_reason IS NULL, `record_date`" in spark
+    assert "ROW_NUMBER() OVER (PARTITION BY key_state, `record_date`" in spark
+    assert "IS NOT DISTINCT FROM" in spark  # versions match on the key, NULLs included
 
 
 def test_currency_becomes_an_exact_decimal_on_spark() -> None:

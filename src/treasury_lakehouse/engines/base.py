@@ -2,30 +2,104 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from treasury_lakehouse.catalog import Dataset
+from treasury_lakehouse.errors import EngineError
 from treasury_lakehouse.models.registry import GoldModel
+
+if TYPE_CHECKING:
+    from treasury_lakehouse.ingest.bronze import Batch
 
 #: silver is partitioned by this (derived) column, a Hive-style directory per record year
 PARTITION_COLUMN = "record_year"
 QUARANTINE_FILE = "quarantine.parquet"
+#: the columns of the ``batches`` relation the silver model joins (one row per committed batch)
+BATCH_COLUMNS = ("batch_id", "seq", "window_start", "window_end")
+
+
+@dataclass(frozen=True)
+class BronzeBatch:
+    """One committed bronze batch as the silver model needs it.
+
+    ``seq`` is the manifest's commit sequence: it alone orders versions (never a timestamp).
+    ``window_start``/``window_end`` are the batch's requested record-date window, ``None`` where
+    unbounded. ``files`` are the batch's Parquet pages; their rows carry ``batch_id``.
+    """
+
+    batch_id: str
+    seq: int
+    files: tuple[Path, ...]
+    window_start: date | None = None
+    window_end: date | None = None
+
+    @classmethod
+    def from_manifest(cls, batch: Batch, dataset_dir: Path) -> BronzeBatch:
+        """A manifest entry (an ``ingest.bronze.Batch``) of the dataset in ``dataset_dir``."""
+        start, end = parse_window(batch.window, batch.batch_id)
+        return cls(
+            batch.batch_id, batch.seq, tuple(dataset_dir / f for f in batch.files), start, end
+        )
+
+    def row(self) -> tuple[str, int, date | None, date | None]:
+        """This batch as a row of the ``batches`` relation (:data:`BATCH_COLUMNS`)."""
+        return (self.batch_id, self.seq, self.window_start, self.window_end)
+
+
+def parse_window(window: str, batch_id: str = "?") -> tuple[date | None, date | None]:
+    """A manifest ``window`` (``"start..end"``, ``…`` for an unbounded side) as two dates."""
+    sides = window.split("..")
+    try:
+        if len(sides) != 2:
+            raise ValueError(window)
+        start, end = (None if s in ("…", "", "None") else date.fromisoformat(s) for s in sides)
+    except ValueError as error:
+        raise EngineError(
+            f"bronze batch {batch_id} has an unreadable window {window!r} in its manifest entry; "
+            "run `treasury verify` (and `treasury repair`)"
+        ) from error
+    return start, end
+
+
+def bronze_files(batches: Iterable[BronzeBatch]) -> list[Path]:
+    """Every page file of ``batches``, in commit order."""
+    return [f for b in sorted(batches, key=lambda b: b.seq) for f in b.files]
+
+
+def check_batches(batches: list[BronzeBatch], dataset: str) -> None:
+    """Refuse an empty or ambiguous batch list before any engine reads a file."""
+    if not batches:
+        raise EngineError(f"silver of {dataset}: no committed bronze batch to build from")
+    for what, values in (
+        ("batch ids", [b.batch_id for b in batches]),
+        ("seqs", [b.seq for b in batches]),
+    ):
+        if len(set(values)) != len(values):
+            raise EngineError(f"silver of {dataset}: the bronze batches repeat {what}: {values}")
 
 
 @dataclass(frozen=True)
 class SilverCounts:
-    """Row accounting of one silver build: rows_in = silver + superseded + quarantined."""
+    """Row accounting of one silver build.
+
+    ``rows_in = silver + superseded + deleted + quarantined``: every bronze row is the kept
+    version, an older version of a kept key, a version of a key the authoritative batch of its
+    record date no longer holds (deleted at the source), or quarantined.
+    """
 
     dataset: str
     rows_in: int
     silver: int
     superseded: int
+    deleted: int
     quarantined: int
 
     def __post_init__(self) -> None:
-        if self.rows_in != self.silver + self.superseded + self.quarantined:
+        if self.rows_in != self.silver + self.superseded + self.deleted + self.quarantined:
             raise AssertionError(f"row accounting of {self.dataset} does not add up: {self}")
 
 
@@ -35,10 +109,14 @@ class Engine(Protocol):
     name: str
 
     def build_silver(
-        self, dataset: Dataset, bronze_files: list[Path], silver_dir: Path, quarantine_dir: Path
+        self,
+        dataset: Dataset,
+        batches: list[BronzeBatch],
+        silver_dir: Path,
+        quarantine_dir: Path,
     ) -> SilverCounts:
-        """Type, check and deduplicate ``bronze_files`` into ``silver_dir`` (partitioned by
-        record year) and ``quarantine_dir`` (one file, raw values and a reason)."""
+        """Type, check and version the rows of ``batches`` into ``silver_dir`` (partitioned by
+        record year) and ``quarantine_dir`` (one file, raw values, a reason and a status)."""
         ...
 
     def build_gold(self, model: GoldModel, silver_dirs: dict[str, Path], out_dir: Path) -> int:

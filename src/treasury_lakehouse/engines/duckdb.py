@@ -7,11 +7,27 @@ from pathlib import Path
 import duckdb
 
 from treasury_lakehouse.catalog import Dataset
-from treasury_lakehouse.engines.base import PARTITION_COLUMN, QUARANTINE_FILE, SilverCounts
+from treasury_lakehouse.engines.base import (
+    PARTITION_COLUMN,
+    QUARANTINE_FILE,
+    BronzeBatch,
+    SilverCounts,
+    bronze_files,
+    check_batches,
+)
 from treasury_lakehouse.errors import EngineError
 from treasury_lakehouse.models.registry import GoldModel
-from treasury_lakehouse.models.silver import LINEAGE_COLUMNS, silver_columns, silver_sql
+from treasury_lakehouse.models.silver import quarantine_columns, silver_columns, silver_sql
 from treasury_lakehouse.paths import glob_escape
+
+#: counts of one silver build, by ``row_status``, and rows whose batch the manifest lacks
+COUNTS_SQL = (
+    "SELECT COUNT(*), COUNT(*) FILTER (WHERE row_status = 'current'), "
+    "COUNT(*) FILTER (WHERE row_status = 'superseded'), "
+    "COUNT(*) FILTER (WHERE row_status = 'deleted'), "
+    "COUNT(*) FILTER (WHERE row_status = 'quarantined'), "
+    "STRING_AGG(DISTINCT batch_id, ', ') FILTER (WHERE batch_seq IS NULL) FROM staged"
+)
 
 
 def _lit(path: Path | str) -> str:
@@ -42,15 +58,25 @@ class DuckDBEngine:
         self.con.close()
 
     def build_silver(
-        self, dataset: Dataset, bronze_files: list[Path], silver_dir: Path, quarantine_dir: Path
+        self,
+        dataset: Dataset,
+        batches: list[BronzeBatch],
+        silver_dir: Path,
+        quarantine_dir: Path,
     ) -> SilverCounts:
-        files = "[" + ", ".join(_lit(glob_escape(f)) for f in bronze_files) + "]"
+        check_batches(batches, dataset.name)
+        files = "[" + ", ".join(_lit(glob_escape(f)) for f in bronze_files(batches)) + "]"
         con = self.con
         try:
             con.execute(
                 f"CREATE OR REPLACE TEMP VIEW bronze AS SELECT * FROM "
                 f"read_parquet({files}, union_by_name = true)"
             )
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE batches "
+                "(batch_id VARCHAR, seq BIGINT, window_start DATE, window_end DATE)"
+            )
+            con.executemany("INSERT INTO batches VALUES (?, ?, ?, ?)", [b.row() for b in batches])
             con.execute(f"CREATE OR REPLACE TEMP TABLE staged AS {silver_sql(dataset)}")
             counts = self._counts(dataset)
             self._write_silver(dataset, silver_dir)
@@ -59,25 +85,30 @@ class DuckDBEngine:
             raise EngineError(f"duckdb: silver model of {dataset.name} failed: {error}") from error
         finally:
             con.execute("DROP TABLE IF EXISTS staged")
+            con.execute("DROP TABLE IF EXISTS batches")
         return counts
 
     def _counts(self, dataset: Dataset) -> SilverCounts:
-        row = self.con.execute(
-            "SELECT COUNT(*), COUNT(*) FILTER (WHERE version_rank = 1), "
-            "COUNT(*) FILTER (WHERE version_rank > 1), "
-            "COUNT(*) FILTER (WHERE quarantine_reason IS NOT NULL) FROM staged"
-        ).fetchone()
+        row = self.con.execute(COUNTS_SQL).fetchone()
         assert row is not None
-        return SilverCounts(dataset.name, *(int(v) for v in row))
+        *counts, unknown = row
+        if unknown:
+            raise EngineError(
+                f"silver of {dataset.name}: bronze rows name batches the manifest does not "
+                f"list ({unknown}); run `treasury verify`"
+            )
+        return SilverCounts(dataset.name, *(int(v) for v in counts))
 
     def _write_silver(self, dataset: Dataset, silver_dir: Path) -> None:
         columns = ", ".join(_q(c) for c in silver_columns(dataset))
         year = f"CAST(EXTRACT(YEAR FROM {_q(dataset.date_column)}) AS INTEGER)"
         select = f"SELECT {columns}, {year} AS {PARTITION_COLUMN} FROM staged"
-        has_rows = self.con.execute("SELECT COUNT(*) FROM staged WHERE version_rank = 1").fetchone()
+        has_rows = self.con.execute(
+            "SELECT COUNT(*) FROM staged WHERE row_status = 'current'"
+        ).fetchone()
         if has_rows and has_rows[0]:
             self.con.execute(
-                f"COPY ({select} WHERE version_rank = 1) TO {_lit(silver_dir)} "
+                f"COPY ({select} WHERE row_status = 'current') TO {_lit(silver_dir)} "
                 f"(FORMAT PARQUET, PARTITION_BY ({PARTITION_COLUMN}), COMPRESSION zstd)"
             )
         else:  # an empty table still has a schema readers can open
@@ -89,11 +120,11 @@ class DuckDBEngine:
             )
 
     def _write_quarantine(self, dataset: Dataset, quarantine_dir: Path) -> None:
-        raw = ", ".join(f"{_q('raw_' + c)} AS {_q(c)}" for c in dataset.columns)
-        lineage = ", ".join(_q(c) for c in LINEAGE_COLUMNS)
+        raw = {c: f"{_q('raw_' + c)} AS {_q(c)}" for c in dataset.columns}
+        columns = ", ".join(raw.get(c, _q(c)) for c in quarantine_columns(dataset))
         self.con.execute(
-            f"COPY (SELECT {raw}, quarantine_reason, {lineage} FROM staged "
-            f"WHERE quarantine_reason IS NOT NULL ORDER BY batch_id, page_number, row_index) "
+            f"COPY (SELECT {columns} FROM staged "
+            f"WHERE row_status = 'quarantined' ORDER BY batch_seq, page_number, row_index) "
             f"TO {_lit(quarantine_dir / QUARANTINE_FILE)} (FORMAT PARQUET)"
         )
 

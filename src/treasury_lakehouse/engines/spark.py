@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import tempfile
+import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
@@ -28,11 +29,17 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel, SqlglotError
 
 from treasury_lakehouse.catalog import Dataset, get_dataset
-from treasury_lakehouse.engines.base import PARTITION_COLUMN, QUARANTINE_FILE, SilverCounts
+from treasury_lakehouse.engines.base import (
+    PARTITION_COLUMN,
+    QUARANTINE_FILE,
+    BronzeBatch,
+    SilverCounts,
+    bronze_files,
+    check_batches,
+)
 from treasury_lakehouse.errors import EngineError
-from treasury_lakehouse.lake.files import atomic_write_bytes
 from treasury_lakehouse.models.registry import GoldModel
-from treasury_lakehouse.models.silver import LINEAGE_COLUMNS, silver_columns, silver_sql
+from treasury_lakehouse.models.silver import quarantine_columns, silver_columns, silver_sql
 
 JAVA_HINT = (
     "the spark engine needs Java 17 (a JRE on PATH or JAVA_HOME set): install it with "
@@ -74,11 +81,18 @@ appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
 """
 
 
-def _quiet_driver_logging() -> dict[str, str]:
-    """Driver JVM options pointing log4j2 at :data:`LOG4J2_PROPERTIES` (written to a temp file)."""
-    path = Path(tempfile.gettempdir()) / "treasury-lakehouse-log4j2.properties"
-    if not path.exists() or path.read_text() != LOG4J2_PROPERTIES:
-        atomic_write_bytes(path, LOG4J2_PROPERTIES.encode())  # other processes may read it
+#: the ``batches`` relation the silver model joins (:data:`.base.BATCH_COLUMNS`)
+BATCHES_SCHEMA = "batch_id STRING, seq BIGINT, window_start DATE, window_end DATE"
+
+
+def _quiet_driver_logging(private_dir: Path) -> dict[str, str]:
+    """Driver JVM options pointing log4j2 at :data:`LOG4J2_PROPERTIES`.
+
+    The file goes in the engine's private directory (mode 0700, from :func:`tempfile.mkdtemp`):
+    a file at a fixed name in the shared /tmp could be planted or swapped by another user.
+    """
+    path = private_dir / "log4j2.properties"
+    path.write_text(LOG4J2_PROPERTIES)
     return {"spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{path}"}
 
 
@@ -177,7 +191,12 @@ class SparkEngine:
     def __init__(self, master: str = "local[*]", conf: Mapping[str, str] | None = None) -> None:
         require_java()
         self.master = master
-        self.conf = {**SPARK_CONF, **_quiet_driver_logging(), **(conf or {})}
+        self.private_dir = Path(tempfile.mkdtemp(prefix="treasury-spark-"))  # mode 0700
+        # removed by close(), or when the engine is collected or the interpreter exits
+        self._remove_private_dir = weakref.finalize(
+            self, shutil.rmtree, self.private_dir, ignore_errors=True
+        )
+        self.conf = {**SPARK_CONF, **_quiet_driver_logging(self.private_dir), **(conf or {})}
         self._session: SparkSession | None = None
 
     @property
@@ -211,9 +230,12 @@ class SparkEngine:
         return session
 
     def close(self) -> None:
-        if self._session is not None:
-            self._session.stop()
-            self._session = None
+        try:
+            if self._session is not None:
+                self._session.stop()
+                self._session = None
+        finally:
+            self._remove_private_dir()
 
     @contextmanager
     def _failures(self, what: str) -> Iterator[None]:
@@ -225,13 +247,20 @@ class SparkEngine:
     # --- silver ---------------------------------------------------------------------------
 
     def build_silver(
-        self, dataset: Dataset, bronze_files: list[Path], silver_dir: Path, quarantine_dir: Path
+        self,
+        dataset: Dataset,
+        batches: list[BronzeBatch],
+        silver_dir: Path,
+        quarantine_dir: Path,
     ) -> SilverCounts:
+        check_batches(batches, dataset.name)
         with self._failures(f"silver model of {dataset.name}"):
             bronze = self.session.read.option("mergeSchema", "true").parquet(
-                *(_uri(f) for f in bronze_files)
+                *(_uri(f) for f in bronze_files(batches))
             )
             bronze.createOrReplaceTempView("bronze")
+            rows = [b.row() for b in batches]
+            self.session.createDataFrame(rows, BATCHES_SCHEMA).createOrReplaceTempView("batches")
             staged = self.session.sql(to_spark_sql(silver_sql(dataset)))
             staged = staged.persist(StorageLevel.MEMORY_AND_DISK)
             try:
@@ -241,23 +270,32 @@ class SparkEngine:
             finally:
                 staged.unpersist()
                 self.session.catalog.dropTempView("bronze")
+                self.session.catalog.dropTempView("batches")
         return counts
 
     def _counts(self, dataset: Dataset, staged: DataFrame) -> SilverCounts:
         row = staged.selectExpr(
             "COUNT(*)",
-            "COUNT_IF(version_rank = 1)",
-            "COUNT_IF(version_rank > 1)",
-            "COUNT_IF(quarantine_reason IS NOT NULL)",
+            "COUNT_IF(row_status = 'current')",
+            "COUNT_IF(row_status = 'superseded')",
+            "COUNT_IF(row_status = 'deleted')",
+            "COUNT_IF(row_status = 'quarantined')",
+            "ARRAY_JOIN(COLLECT_SET(CASE WHEN batch_seq IS NULL THEN batch_id END), ', ')",
         ).first()
         assert row is not None
-        return SilverCounts(dataset.name, *(int(v) for v in row))
+        *counts, unknown = row
+        if unknown:
+            raise EngineError(
+                f"silver of {dataset.name}: bronze rows name batches the manifest does not "
+                f"list ({unknown}); run `treasury verify`"
+            )
+        return SilverCounts(dataset.name, *(int(v) for v in counts))
 
     def _write_silver(
         self, dataset: Dataset, staged: DataFrame, silver_dir: Path, rows: int
     ) -> None:
         columns = [_q(c) for c in silver_columns(dataset)]
-        kept = staged.where("version_rank = 1")
+        kept = staged.where("row_status = 'current'")
         if rows:
             year = (
                 f"CAST(EXTRACT(YEAR FROM {_q(dataset.date_column)}) AS INT) AS {PARTITION_COLUMN}"
@@ -270,13 +308,13 @@ class SparkEngine:
             _write_single_file(kept.selectExpr(*columns).repartition(1), empty / "empty.parquet")
 
     def _write_quarantine(self, dataset: Dataset, staged: DataFrame, quarantine_dir: Path) -> None:
-        raw = [f"{_q('raw_' + c)} AS {_q(c)}" for c in dataset.columns]
-        lineage = [_q(c) for c in LINEAGE_COLUMNS]
+        raw = {c: f"{_q('raw_' + c)} AS {_q(c)}" for c in dataset.columns}
         quarantined = (
-            staged.where("quarantine_reason IS NOT NULL")
-            .selectExpr(*raw, "quarantine_reason", *lineage)
+            staged.where("row_status = 'quarantined'")
+            .selectExpr(*(raw.get(c, _q(c)) for c in quarantine_columns(dataset)), "batch_seq")
             .repartition(1)
-            .sortWithinPartitions("batch_id", "page_number", "row_index")
+            .sortWithinPartitions("batch_seq", "page_number", "row_index")
+            .drop("batch_seq")
         )
         _write_single_file(quarantined, quarantine_dir / QUARANTINE_FILE)
 

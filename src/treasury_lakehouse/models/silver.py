@@ -4,9 +4,26 @@ Staging only trims, handles ``"null"``, casts by the API's ``dataTypes`` and ran
 cast is guarded by a pattern, so a bad value becomes a quarantine reason instead of an error or a
 silent NULL, on every engine (Spark's ANSI casts would otherwise fail the whole job).
 
-The rendered SELECT reads the relation ``bronze`` and returns every catalog column typed, the raw
-strings as ``raw_<column>``, the lineage columns, ``quarantine_reason`` (NULL for a good row) and
-``version_rank`` (1 = the version silver keeps; NULL for quarantined rows).
+The rendered SELECT reads two relations: ``bronze`` (the rows of every committed batch) and
+``batches`` (one row per batch: ``batch_id``, ``seq``, ``window_start``, ``window_end``; see
+:data:`~treasury_lakehouse.engines.base.BATCH_COLUMNS`). It returns every catalog column typed,
+the raw strings as ``raw_<column>``, the lineage columns, ``batch_seq``, ``quarantine_reason``
+(NULL for a good row), ``version_rank`` (1 = the version silver keeps), ``row_status`` and
+``quarantine_status``.
+
+Versions (the rules, in the order the CTEs apply them):
+
+- versions of a key are ordered by the manifest's commit sequence ``seq``, then page and row, never
+  by a timestamp (clocks of two hosts can disagree);
+- a committed batch is authoritative for every record date it holds: for a date D, the batch with
+  the highest ``seq`` holding any row of D (valid or quarantined);
+- a valid row whose key the authoritative batch of its date holds (as a valid or a quarantined row)
+  is ``current`` when it is the newest valid version, else ``superseded``; a restated row that
+  arrives invalid so leaves the previous valid version in silver;
+- a valid row whose key that batch does not hold is ``deleted`` (it leaves silver; bronze keeps it);
+- a quarantined row is ``resolved`` once a newer batch is authoritative for its record date or,
+  when its date is unreadable, once a newer batch's window contains its own batch's window;
+  otherwise it is ``outstanding``.
 """
 
 from __future__ import annotations
@@ -15,7 +32,8 @@ from treasury_lakehouse.catalog import Dataset
 
 #: a value of each API type must match this pattern before it is cast
 PATTERNS = {
-    "DATE": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+    # year 0000 does not exist (DuckDB would read it as 1 BC)
+    "DATE": r"^([0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)-[0-9]{2}-[0-9]{2}$",
     "CURRENCY0": r"^-?[0-9]{1,18}$",
     "CURRENCY": r"^-?[0-9]{1,18}(\.[0-9]{1,2})?$",
     "NUMBER": r"^-?[0-9]{1,30}(\.[0-9]{1,6})?$",
@@ -28,6 +46,10 @@ PATTERNS = {
 }
 
 LINEAGE_COLUMNS = ("batch_id", "ingestion_timestamp", "page_number", "row_index")
+#: the values of ``row_status``; silver keeps the ``current`` rows
+ROW_STATUSES = ("current", "superseded", "deleted", "quarantined")
+#: the values of ``quarantine_status`` (NULL for a good row)
+QUARANTINE_STATUSES = ("outstanding", "resolved")
 
 
 def _q(name: str) -> str:
@@ -35,8 +57,12 @@ def _q(name: str) -> str:
 
 
 def _clean(column: str) -> str:
-    """Trimmed raw string, NULL for the API's "null" and for empty strings."""
-    return f"NULLIF(NULLIF(TRIM({_q(column)}), 'null'), '')"
+    """Raw string without surrounding spaces, NULL for the API's "null" and for empty strings.
+
+    Only the space character is trimmed, on every engine (DuckDB's TRIM would also strip other
+    Unicode spaces, Spark's would not); a tab or line break around a number is quarantined.
+    """
+    return f"NULLIF(NULLIF(TRIM({_q(column)}, ' '), 'null'), '')"
 
 
 def _typed(dataset: Dataset, column: str) -> str:
@@ -66,8 +92,13 @@ def _reasons(dataset: Dataset) -> str:
     return f"NULLIF(CONCAT_WS('; ', {', '.join(parts)}), '')"
 
 
-def silver_sql(dataset: Dataset) -> str:
-    """The staging SELECT of ``dataset`` over the relation ``bronze``."""
+def version_key(dataset: Dataset) -> list[str]:
+    """The columns a version is matched on: the record date and the natural key."""
+    return list(dict.fromkeys([dataset.date_column, *dataset.natural_key]))
+
+
+def _staging(dataset: Dataset) -> str:
+    """CTEs ``cleaned``, ``typed`` and ``checked``: typed values and a quarantine reason."""
     columns = list(dataset.columns)
     clean = ",\n    ".join(f"{_clean(c)} AS {_q('clean_' + c)}" for c in columns)
     raw = ",\n    ".join(f"{_q(c)} AS {_q('raw_' + c)}" for c in columns)
@@ -75,10 +106,8 @@ def silver_sql(dataset: Dataset) -> str:
     typed = ",\n    ".join(f"{_typed(dataset, c)} AS {_q(c)}" for c in columns)
     keep = ", ".join(_q(c) for c in columns)
     raw_names = ", ".join(_q("raw_" + c) for c in columns)
-    key = ", ".join(_q(c) for c in dataset.natural_key)
-    return f"""-- silver.{dataset.name}: typed, trimmed, "null" as NULL, versions ranked
--- grain: one row per natural key ({", ".join(dataset.natural_key)}) among rank-1 rows
-WITH cleaned AS (
+    clean_names = ", ".join(_q("clean_" + c) for c in columns)
+    return f"""cleaned AS (
   SELECT
     {clean},
     {raw},
@@ -90,23 +119,103 @@ typed AS (
     {typed},
     {raw_names},
     {lineage},
-    {"{clean_names}"}
+    {clean_names}
   FROM cleaned
 ),
 checked AS (
   SELECT {keep}, {raw_names}, {lineage}, {_reasons(dataset)} AS quarantine_reason
   FROM typed
+)"""
+
+
+def _authority(dataset: Dataset) -> str:
+    """CTEs: each row's batch seq, each date's authoritative batch and the keys it holds."""
+    day = _q(dataset.date_column)
+    key = version_key(dataset)
+    held = ", ".join(f"v.{_q(c)} AS {_q('held_' + c)}" for c in key)
+    return f"""versioned AS (
+  SELECT checked.*, batches.seq AS batch_seq
+  FROM checked LEFT JOIN batches ON checked.batch_id = batches.batch_id
+),
+date_authority AS (
+  SELECT {day} AS authority_date, MAX(batch_seq) AS authority_seq
+  FROM versioned WHERE {day} IS NOT NULL GROUP BY {day}
+),
+held_keys AS (
+  SELECT DISTINCT {held}
+  FROM versioned AS v
+  JOIN date_authority AS a ON v.{day} = a.authority_date AND v.batch_seq = a.authority_seq
+),
+covered_batches AS (
+  SELECT DISTINCT older.batch_id AS covered_batch_id
+  FROM batches AS older
+  JOIN batches AS newer ON newer.seq > older.seq
+    AND (newer.window_start IS NULL OR newer.window_start <= older.window_start)
+    AND (newer.window_end IS NULL OR newer.window_end >= older.window_end)
+)"""
+
+
+def _classified(dataset: Dataset) -> str:
+    """CTE ``classified``: each row's key state and whether quarantine of it is resolved."""
+    day = _q(dataset.date_column)
+    key = version_key(dataset)
+    same_key = " AND ".join(f"v.{_q(c)} IS NOT DISTINCT FROM h.{_q('held_' + c)}" for c in key)
+    first_held = _q("held_" + key[0])
+    return f"""classified AS (
+  SELECT
+    v.*,
+    CASE
+      WHEN v.quarantine_reason IS NOT NULL THEN 'quarantined'
+      WHEN a.authority_seq IS NULL OR h.{first_held} IS NOT NULL THEN 'held'
+      ELSE 'deleted'
+    END AS key_state,
+    CASE
+      WHEN v.quarantine_reason IS NULL THEN NULL
+      WHEN v.{day} IS NOT NULL AND a.authority_seq > v.batch_seq THEN 'resolved'
+      WHEN v.{day} IS NULL AND c.covered_batch_id IS NOT NULL THEN 'resolved'
+      ELSE 'outstanding'
+    END AS quarantine_status
+  FROM versioned AS v
+  LEFT JOIN date_authority AS a ON v.{day} = a.authority_date
+  LEFT JOIN held_keys AS h ON {same_key}
+  LEFT JOIN covered_batches AS c ON v.batch_id = c.covered_batch_id
+)"""
+
+
+def silver_sql(dataset: Dataset) -> str:
+    """The silver SELECT of ``dataset`` over the relations ``bronze`` and ``batches``."""
+    key = ", ".join(_q(c) for c in version_key(dataset))
+    return f"""-- silver.{dataset.name}: typed, trimmed, "null" as NULL, versions by commit seq
+-- grain: one row per natural key ({", ".join(dataset.natural_key)}) among current rows
+WITH {_staging(dataset)},
+{_authority(dataset)},
+{_classified(dataset)},
+ranked AS (
+  SELECT
+    *,
+    CASE WHEN key_state = 'held' THEN ROW_NUMBER() OVER (
+      PARTITION BY key_state, {key}
+      ORDER BY batch_seq DESC, page_number DESC, row_index DESC
+    ) END AS version_rank
+  FROM classified
 )
 SELECT
   *,
-  CASE WHEN quarantine_reason IS NULL THEN ROW_NUMBER() OVER (
-    PARTITION BY quarantine_reason IS NULL, {key}
-    ORDER BY ingestion_timestamp DESC, batch_id DESC, page_number DESC, row_index DESC
-  ) END AS version_rank
-FROM checked
-""".replace("{clean_names}", ", ".join(_q("clean_" + c) for c in columns))
+  CASE
+    WHEN key_state = 'quarantined' THEN 'quarantined'
+    WHEN key_state = 'deleted' THEN 'deleted'
+    WHEN version_rank = 1 THEN 'current'
+    ELSE 'superseded'
+  END AS row_status
+FROM ranked
+"""
 
 
 def silver_columns(dataset: Dataset) -> list[str]:
     """The columns of the published silver table: the catalog's, then lineage."""
     return [*dataset.columns, "batch_id", "ingestion_timestamp"]
+
+
+def quarantine_columns(dataset: Dataset) -> list[str]:
+    """The columns of ``quarantine.parquet``: raw values, the reason, the status, lineage."""
+    return [*dataset.columns, "quarantine_reason", "quarantine_status", *LINEAGE_COLUMNS]

@@ -261,6 +261,7 @@ def transform_lake() -> dict[str, Any]:
                 "rows_in": c.rows_in,
                 "silver": c.silver,
                 "superseded": c.superseded,
+                "deleted": c.deleted,
                 "quarantined": c.quarantined,
             }
             for c in result.silver

@@ -130,8 +130,21 @@ def received_sql(dataset: Dataset, silver: str, quarantine_glob: str | None) -> 
     select = f"SELECT {typed} FROM ({silver}) AS s"
     if quarantine_glob:
         raw = ", ".join(f"NULLIF(NULLIF(TRIM({_q(c)}), 'null'), '') AS {_q(c)}" for c in key)
-        select += f" UNION ALL SELECT {raw} FROM read_parquet({_lit(quarantine_glob)})"
+        quarantined = f"SELECT {raw} FROM read_parquet({_lit(quarantine_glob)})"
+        if _has_status_column(quarantine_glob):  # a resolved row was replaced by a newer batch
+            quarantined += " WHERE quarantine_status = 'outstanding'"
+        select += f" UNION ALL {quarantined}"
     return f"SELECT DISTINCT * FROM ({select}) AS r"
+
+
+def _has_status_column(quarantine_glob: str) -> bool:
+    """Quarantine written before ``quarantine_status`` existed counts every row as outstanding."""
+    con = duckdb.connect()
+    try:
+        names = con.execute(f"SELECT name FROM parquet_schema({_lit(quarantine_glob)})").fetchall()
+    finally:
+        con.close()
+    return ("quarantine_status",) in names
 
 
 def _columns(checks: Sequence[Check]) -> str:
