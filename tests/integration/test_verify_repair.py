@@ -411,3 +411,37 @@ def test_a_repair_that_dies_between_moving_the_folder_and_the_entry_loses_nothin
     )
     assert treasury(home, fake_api, "run").exit_code == 0
     assert gold(home) == before
+
+
+def test_a_lost_commit_record_is_named_recorded_by_repair_and_republished(
+    home: Path, fake_api: FakeFiscalDataApi
+) -> None:
+    """Commit records are never removed, so a gap in the log, or a warehouse whose latest load
+    is newer than the lake's head, means records were lost; the lake would otherwise quietly fall
+    back to an older commit."""
+    before = gold(home)
+    assert treasury(home, fake_api, "run").exit_code == 0  # commit 2
+    assert treasury(home, fake_api, "run").exit_code == 0  # commit 3, loaded
+    commits = sorted((home / "lake" / "_commits").glob("*.json"))
+    assert [p.name for p in commits] == [f"{n:010d}.json" for n in (1, 2, 3)]
+
+    commits[1].unlink()  # a gap in the log
+    result = treasury(home, fake_api, "verify", "--json")
+    assert result.exit_code == 1
+    [damage] = json.loads(result.stdout)["damaged"]
+    assert (damage["kind"], damage["path"]) == ("commit", str(commits[1]))
+    assert damage["problem"] == "commit record missing from the log"
+    repair = treasury(home, fake_api, "repair")
+    assert repair.exit_code == 0, repair.output
+    assert any(line.startswith("record") and commits[1].name in line for line in lines(repair))
+    assert treasury(home, fake_api, "verify").exit_code == 0  # the loss is on record
+
+    commits[2].unlink()  # the head the warehouse loaded: the lake falls back to commit 1
+    result = treasury(home, fake_api, "verify", "--json")
+    assert result.exit_code == 1
+    [damage] = json.loads(result.stdout)["damaged"]
+    assert (damage["kind"], Path(damage["path"]).name) == ("commit", "warehouse.duckdb")
+    assert "loaded lake commit 3, but the lake's newest commit record is 1" in damage["problem"]
+    assert treasury(home, fake_api, "run").exit_code == 0  # a new commit, loaded
+    assert treasury(home, fake_api, "verify").exit_code == 0
+    assert gold(home) == before

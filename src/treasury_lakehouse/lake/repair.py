@@ -35,7 +35,7 @@ from treasury_lakehouse.ingest.client import FiscalDataClient
 from treasury_lakehouse.ingest.manifest import REFETCH
 from treasury_lakehouse.ingest.paging import Window
 from treasury_lakehouse.lake.files import atomic_write_json
-from treasury_lakehouse.lake.verify import Damage, VerifyReport
+from treasury_lakehouse.lake.verify import Damage, VerifyReport, lost_commit_note
 
 REFETCHED = "_refetched"
 
@@ -77,6 +77,8 @@ def repair_lake(
     for damage in report.damaged:
         if damage.kind == "warehouse":
             _set_warehouse_aside(settings, damage, stamp, result)
+        elif damage.kind == "commit" and damage.path.endswith(".json"):
+            _record_lost_commit(Path(damage.path), stamp, result)
         elif damage.kind in ("version", "commit"):
             result.act("rebuild", f"{damage.summary()}: `treasury run` rebuilds it from bronze")
     if result.actions:
@@ -85,6 +87,13 @@ def repair_lake(
             {"damaged": report.to_dict()["damaged"], "actions": result.actions},
         )
     return result
+
+
+def _record_lost_commit(path: Path, stamp: str, result: RepairResult) -> None:
+    """A lost commit record cannot be recovered (bronze can rebuild what it published): record
+    the loss beside the log so verify stops reporting the gap, and let the next run commit anew."""
+    atomic_write_json(lost_commit_note(path), {"lost": path.name, "noted_by_repair": stamp})
+    result.act("record", f"lost commit record {path.name}; `treasury run` publishes a new commit")
 
 
 def damaged_batches(report: VerifyReport) -> list[DamagedBatch]:

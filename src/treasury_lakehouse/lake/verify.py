@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from treasury_lakehouse.config import Settings, mask_dsn
 from treasury_lakehouse.errors import LakeError, TreasuryError
 from treasury_lakehouse.ingest.bronze import Batch, BronzeStore
+from treasury_lakehouse.lake.commit import commit_path, commit_seqs
 from treasury_lakehouse.lake.files import TMP_MARK
 from treasury_lakehouse.lake.layout import BUILD_INFO, Lake
 
@@ -100,10 +101,12 @@ def verify_lake(
     bronze = BronzeStore(settings.lake)
     for name in settings.datasets:
         verify_bronze(bronze, name, report)
+    head = None
     if versions:
+        head = verify_commit_log(Lake(settings.lake), report)
         verify_versions(Lake(settings.lake), report)
     if warehouse:
-        verify_warehouse(settings, report)
+        verify_warehouse(settings, report, head)
     return report
 
 
@@ -191,6 +194,27 @@ def referenced_versions(lake: Lake) -> dict[str, Path]:
     return versions
 
 
+def verify_commit_log(lake: Lake, report: VerifyReport) -> int | None:
+    """Commit records are numbered 1, 2, ... and never removed: a gap is a lost record. Returns
+    the head's seq (``None`` before the first transform)."""
+    seqs = commit_seqs(lake.root)
+    report.count("lake commits", len(seqs))
+    if not seqs:
+        return None
+    for missing in sorted(set(range(1, seqs[-1] + 1)) - set(seqs)):
+        path = commit_path(lake.root, missing)
+        if lost_commit_note(path).exists():  # repair recorded the loss
+            report.notes.append(f"commit record {path.name} was lost (recorded by repair)")
+            continue
+        report.damaged.append(Damage("commit", str(path), "commit record missing from the log"))
+    return seqs[-1]
+
+
+def lost_commit_note(path: Path) -> Path:
+    """Where ``treasury repair`` records that the commit record ``path`` was lost."""
+    return path.with_name(path.name.removesuffix(".json") + ".lost")
+
+
 def verify_versions(lake: Lake, report: VerifyReport) -> None:
     """Every referenced version exists, its ``_build.json`` parses and its Parquet footers open."""
     try:
@@ -224,8 +248,10 @@ def _version_problems(version: Path, report: VerifyReport) -> Iterable[tuple[Pat
             yield path, problem
 
 
-def verify_warehouse(settings: Settings, report: VerifyReport) -> None:
-    """The DuckDB file opens read-only and lists its tables; a PostgreSQL warehouse connects."""
+def verify_warehouse(settings: Settings, report: VerifyReport, head: int | None = None) -> None:
+    """The DuckDB file opens read-only and lists its tables; a PostgreSQL warehouse connects.
+    A DuckDB warehouse that loaded a lake commit newer than the lake's head shows the newest
+    commit records were lost (the lake would otherwise quietly fall back to an older commit)."""
     if settings.warehouse_kind == "postgresql":
         _verify_postgres(settings, report)
         return
@@ -243,6 +269,27 @@ def verify_warehouse(settings: Settings, report: VerifyReport) -> None:
         report.damaged.append(Damage("warehouse", str(path), problem))
         return
     report.count("warehouse tables", int(tables[0]) if tables else 0)
+    loaded = _loaded_commit(path)
+    if head is not None and loaded is not None and loaded > head:
+        problem = (
+            f"loaded lake commit {loaded}, but the lake's newest commit record is {head}: "
+            f"commit records after {head} are missing from {settings.lake / '_commits'}"
+        )
+        report.damaged.append(Damage("commit", str(path), problem))
+
+
+def _loaded_commit(path: Path) -> int | None:
+    """The lake commit of the DuckDB warehouse's latest load (``load_manifest``), if any."""
+    import duckdb
+
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            row = con.execute(
+                "SELECT lake_commit FROM load_manifest ORDER BY loaded_at DESC LIMIT 1"
+            ).fetchone()
+    except (duckdb.Error, OSError):  # an older warehouse without the column, or no loads yet
+        return None
+    return int(row[0]) if row and row[0] is not None else None
 
 
 def _verify_postgres(settings: Settings, report: VerifyReport) -> None:
