@@ -69,9 +69,13 @@ SPARK_CONF: Mapping[str, str] = {
 
 _SPARK_FAILURES = (PySparkException, Py4JError)
 
-#: the driver logs errors only (Spark's default prints its profile and INFO/WARN lines to stderr)
+#: the driver logs errors only (Spark's default prints its profile and INFO/WARN lines to stderr);
+#: a PySpark driver counts as a shell, and a shell whose Spark loggers have no level of their own
+#: prints "Setting default log level to WARN" and lets WARN through: hence the ``spark`` logger
 LOG4J2_PROPERTIES = """\
 rootLogger.level = error
+logger.spark.name = org.apache.spark
+logger.spark.level = error
 rootLogger.appenderRef.stderr.ref = console
 appender.console.type = Console
 appender.console.name = console
@@ -142,8 +146,24 @@ def _q(name: str) -> str:
 
 
 def _uri(path: Path) -> str:
-    """An absolute ``file:`` path for Spark, unescaped (Hadoop reads ``%3D`` literally)."""
+    """An absolute ``file:`` path for Spark, unescaped (Hadoop reads ``%3D`` literally).
+
+    Writers take it literally; a reader needs :func:`_read_uri`.
+    """
     return f"file://{path.resolve()}"
+
+
+#: the characters of a Hadoop glob (``org.apache.hadoop.fs.GlobPattern``)
+_HADOOP_GLOB_CHARS = "\\*?[]{}"
+
+
+def _read_uri(path: Path) -> str:
+    """:func:`_uri` for ``DataFrameReader.parquet``, which expands every path as a Hadoop glob.
+
+    Each glob character gets a backslash (Hadoop's escape), so a home named ``we[i]rd*?`` is read
+    as itself, never as a pattern that matches nothing or another folder.
+    """
+    return "".join("\\" + char if char in _HADOOP_GLOB_CHARS else char for char in _uri(path))
 
 
 def _remove_spark_markers(directory: Path) -> None:
@@ -256,7 +276,7 @@ class SparkEngine:
         check_batches(batches, dataset.name)
         with self._failures(f"silver model of {dataset.name}"):
             bronze = self.session.read.option("mergeSchema", "true").parquet(
-                *(_uri(f) for f in bronze_files(batches))
+                *(_read_uri(f) for f in bronze_files(batches))
             )
             bronze.createOrReplaceTempView("bronze")
             rows = [b.row() for b in batches]
@@ -336,5 +356,5 @@ class SparkEngine:
 
     def _register_silver(self, table: str, directory: Path) -> None:
         dataset = get_dataset(table.removeprefix("silver_"))
-        frame = self.session.read.parquet(_uri(directory))
+        frame = self.session.read.parquet(_read_uri(directory))
         frame.selectExpr(*(_q(c) for c in silver_columns(dataset))).createOrReplaceTempView(table)
