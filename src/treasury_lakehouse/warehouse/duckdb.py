@@ -11,6 +11,7 @@ warehouse lock: :func:`remove_leftovers`).
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from datetime import UTC, datetime
@@ -25,6 +26,8 @@ from treasury_lakehouse.paths import glob_escape
 from treasury_lakehouse.warehouse.base import LoadResult, WarehouseTable
 from treasury_lakehouse.warehouse.quality_store import insert_missing_duckdb
 from treasury_lakehouse.warehouse.star import create_star
+
+log = logging.getLogger(__name__)
 
 #: history tables kept across loads (created by other parts of the pipeline)
 CARRIED_OVER = ("load_manifest", "quality_results")
@@ -79,6 +82,7 @@ class DuckDBWarehouse:
                     insert_missing_duckdb(con, self.quality_lake)
                 self._record_load(con, tables, counts, run_id, commit)
                 con.execute("CHECKPOINT")
+            log.debug("stage load swap")
             os.replace(tmp, self.path)
         except duckdb.Error as error:
             raise WarehouseError(

@@ -1,0 +1,223 @@
+"""Crash consistency (issue #9): 100 SIGKILLs at random moments of ingest, transform, check and
+load into the embedded DuckDB warehouse, each followed by an in-process ``pipeline.run``.
+
+After every rerun: gold in the warehouse equals the independent computation over the records the
+fake API serves (restatements included), silver keys are unique, the row accounting holds,
+``verify`` finds no damage and no temporary file is left in the home. The API's ``today`` moves
+forward as the kills go on (new bronze batches) and every tenth kill restates a value inside the
+lookback window. ``TREASURY_CRASH_SEED`` (default 20261202) and ``TREASURY_CRASH_KILLS`` (100)
+change the seed and the number of kills; both are printed with the histogram of kill points.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from conftest import make_settings
+from crash_harness import MODES, REQUIRED_STAGES, Kill, Timeline, forkserver, kill_at_random
+from independent_gold import Row, apply_restatement, expected_gold, read_records
+from treasury_lakehouse import pipeline
+from treasury_lakehouse.catalog import get_dataset
+from treasury_lakehouse.config import Settings
+from treasury_lakehouse.ingest.bronze import BronzeStore
+from treasury_lakehouse.lake.layout import Lake, read_build_info
+from treasury_lakehouse.testing import FakeFiscalDataApi
+from treasury_lakehouse.warehouse.duckdb import DuckDBWarehouse
+
+PDT, OCB = "public_debt_transactions", "operating_cash_balance"
+FIRST, LAST = date(2022, 3, 1), date(2022, 5, 31)
+#: the API's first ``today``; the next window re-reads the lookback (7 days) before it, so bronze
+#: holds every record from EARLIEST on
+FIRST_TODAY = date(2022, 3, 4)
+EARLIEST = FIRST_TODAY - timedelta(days=7)
+#: how often each kill mode is drawn: whole runs, and each facade step on its own
+MODE_WEIGHTS = {"run": 4, "ingest": 2, "transform": 2, "check": 1, "load": 2}
+RESTATE_EVERY = 10
+
+pytestmark = pytest.mark.slow
+
+
+def _next_business_day(day: date) -> date:
+    day += timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
+
+
+class Expected:
+    """The records the fake API serves, with the same restatements applied."""
+
+    def __init__(self, records: Path) -> None:
+        self.rows = {name: read_records(records, name, EARLIEST, LAST) for name in (PDT, OCB)}
+        self.restated = 0
+
+    def served(self, name: str, today: date) -> list[Row]:
+        return [r for r in self.rows[name] if r["record_date"] <= today.isoformat()]
+
+    def restate(self, api: FakeFiscalDataApi, today: date, rng: random.Random) -> None:
+        """Change one amount dated in the few days before ``today`` (inside the lookback)."""
+        since = (today - timedelta(days=5)).isoformat()
+        candidates = [r for r in self.served(PDT, today) if r["record_date"] >= since]
+        row = rng.choice(candidates)
+        match = {k: row[k] for k in get_dataset(PDT).natural_key}
+        changes = {"transaction_today_amt": str(rng.randint(1, 10**7))}
+        assert api.restate(PDT, match, changes) == 1
+        assert apply_restatement(self.rows[PDT], match, changes) == 1
+        self.restated += 1
+
+
+def _check_gold(settings: Settings, expected: Expected, today: date) -> None:
+    warehouse = DuckDBWarehouse(settings.duckdb_warehouse_path)
+    gold = expected_gold(expected.served(PDT, today), expected.served(OCB, today))
+    for table, rows in gold.items():
+        got = sorted(warehouse.table_rows(table))
+        extra, missing = sorted(set(got) - set(rows)), sorted(set(rows) - set(got))
+        assert got == rows, f"{table} (today {today}): unexpected {extra[:3]}, missing {missing[:3]}"
+
+
+def _check_silver(settings: Settings) -> None:
+    """Unique natural keys, and rows_in = silver + superseded + deleted + quarantined = the rows
+    of every committed bronze batch, in the commit and in each version's build info."""
+    commit = Lake(settings.lake).require_commit()
+    bronze = BronzeStore(settings.lake)
+    for name, version in commit.versions("silver").items():
+        keys = ", ".join(get_dataset(name).natural_key)
+        files = f"{version}/**/*.parquet"
+        duplicates = duckdb.sql(
+            f"SELECT {keys}, count(*) FROM read_parquet('{files}') GROUP BY ALL HAVING count(*) > 1"
+        ).fetchall()
+        assert duplicates == [], f"{name}: duplicate keys in silver {version.name}"
+        info, counts = read_build_info(version), commit.counts["silver"].get(name)
+        accounting = {k: info[k] for k in ("rows_in", "silver", "superseded", "deleted", "quarantined")}
+        assert counts is None or counts == {**counts, **accounting}, f"{name}: commit vs build info"
+        parts = info["silver"] + info["superseded"] + info["deleted"] + info["quarantined"]
+        assert info["rows_in"] == parts, f"{name}: rows_in {info['rows_in']} != {accounting}"
+        bronze_rows = sum(b.rows for b in bronze.batches(name))
+        assert info["rows_in"] == bronze_rows, f"{name}: rows_in != {bronze_rows} bronze rows"
+        silver_rows = duckdb.sql(f"SELECT count(*) FROM read_parquet('{files}')").fetchall()
+        assert silver_rows == [(info["silver"],)], f"{name}: silver rows != build info"
+
+
+def _leftovers(home: Path) -> list[str]:
+    return sorted(
+        str(p.relative_to(home))
+        for p in home.rglob("*")
+        if ".tmp-" in p.name or "building" in p.name or p.name.endswith(".wal")
+    )
+
+
+def _check_rerun(settings: Settings, expected: Expected, today: date) -> None:
+    _check_gold(settings, expected, today)
+    _check_silver(settings)
+    report = pipeline.verify(settings)
+    assert report.ok, [d.summary() for d in report.damaged]
+    assert _leftovers(settings.home) == [], "temporary files left after the rerun"
+
+
+class Aim:
+    """Draws kill modes and moments: half the kills a random delay from the child's start, the
+    others a random moment inside the stage of the mode killed least so far."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng, self.hits = rng, Counter[str]()
+        self.durations: dict[str, float] = {}
+
+    def draw(self) -> tuple[str, str, float]:
+        modes, weights = zip(*MODE_WEIGHTS.items(), strict=True)
+        mode = self.rng.choices(modes, weights)[0]
+        stages = MODES[mode]
+        if self.rng.random() < 0.5:
+            total = sum(self.durations.get(s, 0.5) for s in stages)
+            return mode, "start", self.rng.uniform(0.0, total * 1.05)
+        after = min(stages[1:], key=lambda s: (self.hits[s], self.rng.random()))
+        return mode, after, self.rng.uniform(0.0, self.durations.get(after, 0.2))
+
+
+@pytest.fixture
+def timeline() -> Iterator[Timeline]:
+    logger = logging.getLogger("treasury_lakehouse")
+    level, handler = logger.level, Timeline()
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+def _rerun(settings: Settings, kill: Kill, timeline: Timeline) -> None:
+    timeline.begin()
+    try:
+        pipeline.run(settings)
+    except Exception as error:
+        pytest.fail(f"the rerun after a kill in {kill} failed: {type(error).__name__}: {error}")
+    timeline.end()
+
+
+def _report(seed: int, kills: list[Kill], seconds: float, expected: Expected, days: int) -> str:
+    stages = Counter(k.stage for k in kills)
+    points = Counter(k.point.split(" ", 1)[0] + " " + k.mode for k in kills)
+    lines = [
+        f"crash test: seed {seed}, {len(kills)} SIGKILLs, {seconds:.1f} s, "
+        f"{expected.restated} restatements, {days} business days advanced",
+        "kill points by stage: " + ", ".join(f"{s} {n}" for s, n in sorted(stages.items())),
+        "by stage and mode: " + ", ".join(f"{p} {n}" for p, n in sorted(points.items())),
+    ]
+    return "\n".join(lines)
+
+
+def test_sigkill_at_random_moments_then_rerun_keeps_the_lake_and_warehouse_consistent(
+    fake_api: FakeFiscalDataApi, synthetic_records: Path, tmp_path: Path, timeline: Timeline
+) -> None:
+    started = time.monotonic()
+    seed = int(os.environ.get("TREASURY_CRASH_SEED", "20261202"))
+    wanted = int(os.environ.get("TREASURY_CRASH_KILLS", "100"))
+    print(f"crash test seed {seed} (TREASURY_CRASH_SEED), {wanted} kills")
+    rng, context = random.Random(seed), forkserver()
+    expected = Expected(synthetic_records)
+    settings = make_settings(tmp_path / "home", fake_api, initial_start=FIRST)
+    kwargs: dict[str, Any] = {
+        "home": settings.home,
+        "api_url": settings.api_url,
+        "initial_start": FIRST,
+        "retry_budget_s": settings.retry_budget_s,
+        "timeout_s": settings.timeout_s,
+    }
+    today = fake_api.today = FIRST_TODAY
+    timeline.begin()
+    pipeline.run(settings)
+    timeline.end()
+    aim, kills, days = Aim(rng), list[Kill](), 0
+    while len(kills) < wanted:
+        if rng.random() < 0.6 and _next_business_day(today) <= LAST:
+            today = fake_api.today = _next_business_day(today)
+            days += 1
+        if len(kills) // RESTATE_EVERY > expected.restated:
+            expected.restate(fake_api, today, rng)
+        aim.durations = timeline.durations()
+        mode, after, delay = aim.draw()
+        kill = kill_at_random(context, kwargs, mode, after, delay, tmp_path / "marker")
+        assert not kill.point.startswith("failed"), f"the {mode} step failed unkilled: {kill}"
+        if kill.killed:
+            kills.append(kill)
+            aim.hits[kill.stage] += 1
+        _rerun(settings, kill, timeline)
+        try:
+            _check_rerun(settings, expected, today)
+        except AssertionError as error:
+            raise AssertionError(f"after a kill in {kill}: {error}") from error
+    report = _report(seed, kills, time.monotonic() - started, expected, days)
+    print(report)
+    stages = Counter(k.stage for k in kills)
+    assert [s for s in REQUIRED_STAGES if stages[s] == 0] == [], report
+    assert expected.restated >= wanted // RESTATE_EVERY - 1, report
