@@ -140,11 +140,12 @@ def _markers(path: Path) -> list[str]:
 
 def _wait_for(process: Any, path: Path, stage: str, timeout_s: float) -> None:
     """Wait until the child wrote a marker of ``stage`` (or ended)."""
-    deadline = time.monotonic() + timeout_s
+    deadline, size = time.monotonic() + timeout_s, -1
     while process.is_alive() and time.monotonic() < deadline:
-        if any(m.split()[0] == stage for m in _markers(path)):
-            return
-        time.sleep(0.001)
+        if size != (size := path.stat().st_size):
+            if any(m.split()[0] == stage for m in _markers(path)):
+                return
+        time.sleep(0.002)
 
 
 def kill_at_random(

@@ -204,6 +204,22 @@ def _rerun(settings: Settings, kill: Kill, timeline: Timeline) -> None:
     timeline.end()
 
 
+class Spent(Counter[str]):
+    """Seconds spent per phase of the loop, and iterations (a child may end before its kill)."""
+
+    def tick(self, phase: str, since: float) -> float:
+        now = time.monotonic()
+        self[phase] += now - since  # type: ignore[assignment]
+        self[f"{phase} n"] += 1
+        return now
+
+    def __str__(self) -> str:
+        phases = ("child", "rerun", "checks")
+        return f"{self['child n']} iterations; seconds: " + ", ".join(
+            f"{p} {self[p]:.1f}" for p in phases
+        )
+
+
 def _report(seed: int, kills: list[Kill], seconds: float, expected: Expected, days: int) -> str:
     stages = Counter(k.stage for k in kills)
     points = Counter(k.point.split(" ", 1)[0] + " " + k.mode for k in kills)
@@ -237,7 +253,7 @@ def test_sigkill_at_random_moments_then_rerun_keeps_the_lake_and_warehouse_consi
     timeline.begin()
     pipeline.run(settings)
     timeline.end()
-    aim, kills, days = Aim(rng), list[Kill](), 0
+    aim, kills, days, spent = Aim(rng), list[Kill](), 0, Spent()
     while len(kills) < wanted:
         if rng.random() < 0.6 and _next_business_day(today) <= LAST:
             today = fake_api.today = _next_business_day(today)
@@ -246,17 +262,21 @@ def test_sigkill_at_random_moments_then_rerun_keeps_the_lake_and_warehouse_consi
             expected.restate(fake_api, today, rng)
         aim.durations = timeline.durations()
         mode, after, delay = aim.draw()
+        phase = time.monotonic()
         kill = kill_at_random(context, kwargs, mode, after, delay, tmp_path / "marker")
+        phase = spent.tick("child", phase)
         assert not kill.point.startswith("failed"), f"the {mode} step failed unkilled: {kill}"
         if kill.killed:
             kills.append(kill)
             aim.hits[kill.stage] += 1
         _rerun(settings, kill, timeline)
+        phase = spent.tick("rerun", phase)
         try:
             _check_rerun(settings, expected, today)
         except AssertionError as error:
             raise AssertionError(f"after a kill in {kill}: {error}") from error
-    report = _report(seed, kills, time.monotonic() - started, expected, days)
+        spent.tick("checks", phase)
+    report = _report(seed, kills, time.monotonic() - started, expected, days) + f"\n{spent}"
     print(report)
     stages = Counter(k.stage for k in kills)
     assert [s for s in REQUIRED_STAGES if stages[s] == 0] == [], report

@@ -59,6 +59,15 @@ def remove_leftovers(path: Path) -> list[Path]:
     return removed
 
 
+def _settle_wal(path: Path) -> None:
+    """Write into ``path`` what its ``.wal`` holds (transactions committed by a process killed
+    before its checkpoint, e.g. a quality sync), so the WAL goes with it: left beside the new file
+    that replaces ``path``, it would make that file unopenable ("WAL does not match")."""
+    if path.exists() and Path(f"{path}.wal").exists():
+        with duckdb.connect(str(path)) as con:
+            con.execute("CHECKPOINT")
+
+
 class DuckDBWarehouse:
     kind = "duckdb"
 
@@ -74,6 +83,7 @@ class DuckDBWarehouse:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = temporary_sibling(self.path)
         try:
+            _settle_wal(self.path)
             with duckdb.connect(str(tmp)) as con:
                 counts = {t.name: self._load_table(con, t) for t in tables}
                 counts.update(create_star(con, set(counts)))
