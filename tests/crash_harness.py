@@ -142,9 +142,9 @@ def _wait_for(process: Any, path: Path, stage: str, timeout_s: float) -> None:
     """Wait until the child wrote a marker of ``stage`` (or ended)."""
     deadline, size = time.monotonic() + timeout_s, -1
     while process.is_alive() and time.monotonic() < deadline:
-        if size != (size := path.stat().st_size):
-            if any(m.split()[0] == stage for m in _markers(path)):
-                return
+        grew = size != (size := path.stat().st_size)
+        if grew and any(m.split()[0] == stage for m in _markers(path)):
+            return
         time.sleep(0.002)
 
 

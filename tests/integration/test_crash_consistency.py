@@ -33,7 +33,6 @@ from treasury_lakehouse.config import Settings
 from treasury_lakehouse.ingest.bronze import BronzeStore
 from treasury_lakehouse.lake.layout import Lake, read_build_info
 from treasury_lakehouse.testing import FakeFiscalDataApi
-from treasury_lakehouse.warehouse.duckdb import DuckDBWarehouse
 
 PDT, OCB = "public_debt_transactions", "operating_cash_balance"
 FIRST, LAST = date(2022, 3, 1), date(2022, 5, 31)
@@ -114,10 +113,11 @@ def _amounts(*rows: Row) -> bool:
 
 
 def _check_gold(settings: Settings, expected: Expected, today: date) -> None:
-    warehouse = DuckDBWarehouse(settings.duckdb_warehouse_path)
     gold = expected_gold(expected.served(PDT, today), expected.served(OCB, today))
+    with duckdb.connect(str(settings.duckdb_warehouse_path), read_only=True) as warehouse:
+        tables = {t: warehouse.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in gold}
     for table, rows in gold.items():
-        got = sorted(warehouse.table_rows(table))
+        got = sorted(tables[table])
         extra, missing = sorted(set(got) - set(rows)), sorted(set(rows) - set(got))
         assert got == rows, (
             f"{table} (today {today}): unexpected {extra[:3]}, missing {missing[:3]}"
