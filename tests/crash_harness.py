@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.context import ForkServerContext
 from pathlib import Path
@@ -95,13 +96,14 @@ def child(settings_kwargs: dict[str, Any], mode: str, marker_path: str) -> None:
     logger.setLevel(logging.DEBUG)
     logger.addHandler(MarkerHandler(marker_path))
     settings = Settings(**settings_kwargs)
-    step = {
+    steps: dict[str, Callable[[Settings], object]] = {
         "run": pipeline.run,
         "ingest": pipeline.ingest,
         "transform": pipeline.transform,
         "check": pipeline.check,
         "load": pipeline.load,
-    }[mode]
+    }
+    step = steps[mode]
     try:
         step(settings)
     except Exception as error:  # reported; the test fails on it (no step may fail unkilled)
