@@ -234,14 +234,24 @@ class Spent(Counter[str]):
         )
 
 
+def _detail(kill: Kill) -> str:
+    """The kill point without run ids: ``silver operating_cash_balance``, ``commit write``..."""
+    words = kill.point.split()
+    if kill.stage == "commit" and words[1:] != ["prune"]:
+        return "commit write"
+    return " ".join(words[:2]) if kill.stage != "exit" else "exit"
+
+
 def _report(seed: int, kills: list[Kill], seconds: float, expected: Expected, days: int) -> str:
     stages = Counter(k.stage for k in kills)
-    points = Counter(k.point.split(" ", 1)[0] + " " + k.mode for k in kills)
+    points = Counter(f"{k.stage} {k.mode}" for k in kills)
+    details = Counter(_detail(k) for k in kills)
     lines = [
         f"crash test: seed {seed}, {len(kills)} SIGKILLs, {seconds:.1f} s, "
         f"{expected.restated} restatements, {days} business days advanced",
         "kill points by stage: " + ", ".join(f"{s} {n}" for s, n in sorted(stages.items())),
         "by stage and mode: " + ", ".join(f"{p} {n}" for p, n in sorted(points.items())),
+        "by marker: " + ", ".join(f"{p} {n}" for p, n in sorted(details.items())),
     ]
     return "\n".join(lines)
 
