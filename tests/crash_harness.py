@@ -63,10 +63,11 @@ class Timeline(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.starts: dict[str, float] = {}
+        self.markers: list[tuple[float, str]] = []
         self.began = self.ended = 0.0
 
     def begin(self) -> None:
-        self.starts, self.began = {}, time.monotonic()
+        self.starts, self.markers, self.began = {}, [], time.monotonic()
 
     def end(self) -> None:
         self.ended = time.monotonic()
@@ -74,8 +75,9 @@ class Timeline(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         if message.startswith(STAGE_PREFIX):
-            group = message.removeprefix(STAGE_PREFIX).split()[0]
-            self.starts.setdefault(group, time.monotonic())
+            group, now = message.removeprefix(STAGE_PREFIX).split()[0], time.monotonic()
+            self.starts.setdefault(group, now)
+            self.markers.append((now, group))
 
     def durations(self) -> dict[str, float]:
         """How long each stage group lasted (until the next group started, or the run ended)."""
@@ -84,6 +86,15 @@ class Timeline(logging.Handler):
         durations = {group: end - t for (group, t), end in zip(ordered, ends, strict=True)}
         durations["start"] = (ordered[0][1] if ordered else self.ended) - self.began
         return durations
+
+    def first_steps(self) -> dict[str, float]:
+        """How long the first step of each stage group lasted (until the next marker): the
+        ``commit`` group's first step writes the lake commit, its second prunes."""
+        times = [t for t, _ in self.markers] + [self.ended]
+        steps: dict[str, float] = {}
+        for index, (t, group) in enumerate(self.markers):
+            steps.setdefault(group, times[index + 1] - t)
+        return steps
 
 
 def child(settings_kwargs: dict[str, Any], mode: str, marker_path: str) -> None:

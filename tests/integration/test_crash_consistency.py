@@ -89,7 +89,8 @@ class Expected:
                 if same_month and _amounts(row, after) and _movable(row, after):
                     pairs.append((row, after))
         first, second = rng.choice(sorted(pairs, key=lambda p: [p[0][k] for k in keys]))
-        low, high = -int(first["transaction_today_amt"]), int(second["transaction_today_amt"])
+        amounts = (int(first["transaction_today_amt"]), int(second["transaction_today_amt"]))
+        low, high = -max(amounts[0], 0), max(amounts[1], 0)  # no positive amount turns negative
         delta = _delta(rng, low, high)
         changes = [
             (first, {f: str(int(first[f]) + delta) for f in _AMOUNTS}),
@@ -181,11 +182,13 @@ def _check_rerun(settings: Settings, expected: Expected, today: date) -> None:
 
 class Aim:
     """Draws kill modes and moments: half the kills a random delay from the child's start, the
-    others a random moment inside the stage of the mode killed least so far."""
+    others a random moment inside the stage of the mode killed least so far (or inside its first
+    step), as long as that stage or step lasted in the last rerun."""
 
     def __init__(self, rng: random.Random) -> None:
         self.rng, self.hits = rng, Counter[str]()
         self.durations: dict[str, float] = {}
+        self.first_steps: dict[str, float] = {}
 
     def draw(self) -> tuple[str, str, float]:
         modes, weights = zip(*MODE_WEIGHTS.items(), strict=True)
@@ -195,7 +198,9 @@ class Aim:
             total = sum(self.durations.get(s, 0.5) for s in stages)
             return mode, "start", self.rng.uniform(0.0, total * 1.05)
         after = min(stages[1:], key=lambda s: (self.hits[s], self.rng.random()))
-        return mode, after, self.rng.uniform(0.0, self.durations.get(after, 0.2))
+        # within the whole stage, or within its first step (the commit's write, not its prune)
+        lasted = self.rng.choice([self.durations, self.first_steps]).get(after, 0.2)
+        return mode, after, self.rng.uniform(0.0, lasted)
 
 
 @pytest.fixture
@@ -294,7 +299,7 @@ def test_sigkill_at_random_moments_then_rerun_keeps_the_lake_and_warehouse_consi
             days += 1
         if len(kills) // RESTATE_EVERY > expected.restated:
             expected.restate(fake_api, today, rng)
-        aim.durations = timeline.durations()
+        aim.durations, aim.first_steps = timeline.durations(), timeline.first_steps()
         mode, after, delay = aim.draw()
         phase = time.monotonic()
         kill = kill_at_random(context, kwargs, mode, after, delay, tmp_path / "marker")
