@@ -139,6 +139,7 @@ def _ingest(settings: Settings, on_page: PageCallback | None) -> list[IngestResu
             dataset = get_dataset(name)
             bronze.remove_uncommitted(name)
             window = windows[name]
+            log.debug("stage ingest %s", name)
             started = time.monotonic()
             counter = _PageCounter(name, on_page)
             batch = bronze.write_batch(dataset, client.pages(dataset, window), window, counter)
@@ -229,6 +230,7 @@ def _transform(settings: Settings, run_id: str) -> TransformResult:
         engine_name = str(engine.name)
     finally:
         engine.close()
+    log.debug("stage commit %s", run_id)
     commit = write_commit(
         lake.root,
         base_seq=base_seq,
@@ -240,6 +242,7 @@ def _transform(settings: Settings, run_id: str) -> TransformResult:
         gold=gold_versions,
         counts={"silver": {b.counts.dataset: _accounting(b.counts) for b in built}, "gold": gold},
     )
+    log.debug("stage commit prune")
     prune_versions(lake.root, settings.keep_commits)
     return TransformResult([b.counts for b in built], gold, time.monotonic() - started, commit.seq)
 
@@ -283,6 +286,7 @@ def _silver(settings: Settings, engine: Any) -> list[_SilverBuild]:
 
 
 def _build_silver(engine: Any, bronze: BronzeStore, lake: Lake, name: str) -> _SilverBuild:
+    log.debug("stage silver %s", name)
     dataset = get_dataset(name)
     batches = bronze.batches(name)
     require_committed(batches, name)
@@ -319,6 +323,7 @@ def _build_gold(
         if not set(model.sources) <= silver.keys():
             continue
         inputs = {source: silver[source] for source in model.sources}
+        log.debug("stage gold %s", model.name)
         with new_version(lake.gold_dir(model.name)) as out:
             rows[model.name] = engine.build_gold(model, inputs, out.directory)
             atomic_write_json(
@@ -360,6 +365,7 @@ def load(settings: Settings, run_id: str | None = None) -> LoadResult:
 def _load(
     settings: Settings, run_id: str, commit: LakeCommit, tables: list[WarehouseTable]
 ) -> LoadResult:
+    log.debug("stage load %s", settings.warehouse_kind)
     return open_warehouse(settings).publish(tables, run_id, commit=commit.seq)
 
 
@@ -394,11 +400,13 @@ def _check(
     publishing = commit is not None and stage != "check"
     if commit is None:
         commit = Lake(settings.lake).find_commit()
+    log.debug("stage check %s", stage)
     context = CheckContext.current(end=settings.end)
     report = run_checks(settings.lake, run_id, context, commit=commit)
     append_report(settings.lake, report, stage)
     if publishing and not report.failed and settings.warehouse_kind == "duckdb":
         return report
+    log.debug("stage check record")
     try:
         if warehouse_locked:
             sync_quality(settings)

@@ -12,7 +12,8 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from treasury_lakehouse.lake.files import TMP_MARK, atomic_write_json
+from treasury_lakehouse.lake.files import TMP_MARK, atomic_write_json, remove_orphans
+from treasury_lakehouse.lake.lock import commit_lock
 from treasury_lakehouse.quality.results import QualityReport
 
 QUALITY_DIR = "_quality"
@@ -36,11 +37,16 @@ def report_document(report: QualityReport, stage: str) -> dict[str, Any]:
 
 
 def append_report(lake_root: Path, report: QualityReport, stage: str) -> Path:
-    """Write the report as a new file (never rewriting one); returns its path."""
+    """Write the report as a new file (never rewriting one); returns its path.
+
+    Under the lake's commit lock (held for moments), which also makes it safe to delete what a
+    check killed while writing left behind."""
     directory = quality_dir(lake_root)
     stamp = report.checked_at.strftime("%Y%m%dT%H%M%S%fZ")
     path = directory / f"{stamp}_{report.run_id}_{stage}.json"
-    atomic_write_json(path, report_document(report, stage))
+    with commit_lock(lake_root.parent, f"quality report {report.run_id}"):
+        remove_orphans(directory)  # a killed check's half-written report; none is being written
+        atomic_write_json(path, report_document(report, stage))
     return path
 
 

@@ -11,6 +11,7 @@ warehouse lock: :func:`remove_leftovers`).
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from datetime import UTC, datetime
@@ -25,6 +26,8 @@ from treasury_lakehouse.paths import glob_escape
 from treasury_lakehouse.warehouse.base import LoadResult, WarehouseTable
 from treasury_lakehouse.warehouse.quality_store import insert_missing_duckdb
 from treasury_lakehouse.warehouse.star import create_star
+
+log = logging.getLogger(__name__)
 
 #: history tables kept across loads (created by other parts of the pipeline)
 CARRIED_OVER = ("load_manifest", "quality_results")
@@ -56,6 +59,15 @@ def remove_leftovers(path: Path) -> list[Path]:
     return removed
 
 
+def _settle_wal(path: Path) -> None:
+    """Write into ``path`` what its ``.wal`` holds (transactions committed by a process killed
+    before its checkpoint, e.g. a quality sync), so the WAL goes with it: left beside the new file
+    that replaces ``path``, it would make that file unopenable ("WAL does not match")."""
+    if path.exists() and Path(f"{path}.wal").exists():
+        with duckdb.connect(str(path)) as con:
+            con.execute("CHECKPOINT")
+
+
 class DuckDBWarehouse:
     kind = "duckdb"
 
@@ -71,6 +83,7 @@ class DuckDBWarehouse:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = temporary_sibling(self.path)
         try:
+            _settle_wal(self.path)
             with duckdb.connect(str(tmp)) as con:
                 counts = {t.name: self._load_table(con, t) for t in tables}
                 counts.update(create_star(con, set(counts)))
@@ -79,6 +92,7 @@ class DuckDBWarehouse:
                     insert_missing_duckdb(con, self.quality_lake)
                 self._record_load(con, tables, counts, run_id, commit)
                 con.execute("CHECKPOINT")
+            log.debug("stage load swap")
             os.replace(tmp, self.path)
         except duckdb.Error as error:
             raise WarehouseError(
