@@ -15,6 +15,7 @@ from datetime import date
 
 from treasury_lakehouse.catalog import DATASETS, Dataset, era_of
 from treasury_lakehouse.models.registry import GOLD_MODELS, GoldModel
+from treasury_lakehouse.quality import narrow
 from treasury_lakehouse.quality.results import Finding, Severity
 from treasury_lakehouse.quality.spec import (
     Check,
@@ -129,7 +130,7 @@ def rows_per_day(dataset: Dataset, bounds: Mapping[str | None, tuple[int, int]])
         for row in rows:
             day = as_date(row.get(dataset.date_column))
             if day is not None:
-                per_day[day] += 1
+                per_day[day] += int(row.get(narrow.ROWS, 1))
         findings = []
         for day, count in sorted(per_day.items()):
             era = era_of(dataset, day)
@@ -213,24 +214,29 @@ def dataset_checks(dataset: Dataset) -> list[Check]:
     checks = [
         Check("not_null_key", silver, "error",
               "required natural-key columns are present", "none",
-              not_null(dataset.required_key_columns, key)),
+              not_null(dataset.required_key_columns, key),
+              sql=narrow.null_rows(dataset.required_key_columns)),
         Check("unique_key", silver, "error",
-              "one silver row per natural key", "none", unique(key)),
+              "one silver row per natural key", "none", unique(key),
+              sql=narrow.duplicate_rows(key)),
         Check("unique_key", bronze, "error",
               "the API sent each natural key once per answer (else silver picks one arbitrarily)",
-              "none", unique(key, within="batch_id"), (*key, "batch_id")),
+              "none", unique(key, within="batch_id"), (*key, "batch_id"),
+              sql=narrow.duplicate_rows(key, "batch_id", (*key, "batch_id"))),
     ]  # fmt: skip
     for column, values in dataset.accepted_values.items():
         checks.append(
             Check(f"accepted_values:{column}", silver, "error",
                   f"{column} is one of {', '.join(values)}", "none",
-                  accepted_values(column, values, key, "error"), (*key, column))
+                  accepted_values(column, values, key, "error"), (*key, column),
+                  sql=narrow.rows_outside(column, values, (*key, column)))
         )  # fmt: skip
     for column, values in KNOWN_VALUES.get(dataset.name, {}).items():
         checks.append(
             Check(f"known_values:{column}", silver, "warn",
                   f"{column} is one already seen in the statements (a new one is kept, flagged)",
-                  "none", accepted_values(column, values, key, "warn"), (*key, column))
+                  "none", accepted_values(column, values, key, "warn"), (*key, column),
+                  sql=narrow.rows_outside(column, values, (*key, column)))
         )  # fmt: skip
     if dataset.name in ROWS_PER_DAY:
         bounds = ROWS_PER_DAY[dataset.name]
@@ -239,7 +245,8 @@ def dataset_checks(dataset: Dataset) -> list[Check]:
                   "rows per business day (silver plus quarantined keys) within the bounds of "
                   "the table's layout era",
                   ", ".join(f"{era or 'all'} {lo}..{hi}" for era, (lo, hi) in bounds.items()),
-                  rows_per_day(dataset, bounds), key)
+                  rows_per_day(dataset, bounds), key,
+                  sql=narrow.rows_per_value(dataset.date_column, bounds))
         )  # fmt: skip
     feeds = gold_fed_by(dataset)
     checks.append(
@@ -262,8 +269,9 @@ def gold_checks(model: GoldModel) -> list[Check]:
     key = model.primary_key
     return [
         Check("not_null_key", model.name, "error", "primary key columns are present", "none",
-              not_null(key, key), key),
-        Check("unique_key", model.name, "error", "one row per grain", "none", unique(key), key),
+              not_null(key, key), key, sql=narrow.null_rows(key, key)),
+        Check("unique_key", model.name, "error", "one row per grain", "none", unique(key), key,
+              sql=narrow.duplicate_rows(key, None, key)),
     ]  # fmt: skip
 
 

@@ -25,6 +25,7 @@ from treasury_lakehouse.calendar import (
     previous_business_day,
 )
 from treasury_lakehouse.catalog import DATASETS, Dataset
+from treasury_lakehouse.quality import narrow
 from treasury_lakehouse.quality.results import Finding
 from treasury_lakehouse.quality.spec import Check, CheckContext, Rows, as_date
 
@@ -134,10 +135,10 @@ def calendar_checks() -> list[Check]:
             Check("completeness", table, "error",
                   "every business day between the first and last record date has rows",
                   f"runs of more than {MAX_MISSING_RUN} business days are a warning (source hole)",
-                  completeness(dataset), columns),
+                  completeness(dataset), columns, sql=narrow.distinct_values(dataset.date_column)),
             Check("freshness", table, "warn",
                   "every statement already due (next business day 4 pm Eastern) is in the lake",
                   f"{PUBLICATION_GRACE.seconds // 3600} h after the due time",
-                  freshness(dataset), columns),
+                  freshness(dataset), columns, sql=narrow.distinct_values(dataset.date_column)),
         ]  # fmt: skip
     return checks

@@ -1,8 +1,9 @@
 """Run the checks over what the lake has published, reading its Parquet with DuckDB.
 
 This is the only I/O of the quality package besides :mod:`~treasury_lakehouse.quality.store`:
-each table a check names is read once (only the columns its checks need) and handed to the pure
-check functions as rows.
+a check with SQL (:attr:`Check.sql`) runs it as a query and its check function sees only the
+rows that query returns (its findings' rows); the checks without share one read of their table
+(only the columns they need). A result's row count is a ``COUNT(*)`` of the table.
 """
 
 from __future__ import annotations
@@ -154,14 +155,45 @@ def _columns(checks: Sequence[Check]) -> str:
 
 
 def _read(con: duckdb.DuckDBPyConnection, source: str, columns: str) -> list[dict[str, Any]]:
-    cursor = con.execute(f"SELECT {columns} FROM ({source}) AS t")
-    names = [d[0] for d in cursor.description or ()]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return _query(con, f"SELECT {columns} FROM ({source}) AS t")
 
 
 def _finding_order(finding: Finding) -> tuple[date, str, str]:
     """Findings by day then row, whatever order the lake's files were read in."""
     return (finding.day or date.min, finding.row, finding.message)
+
+
+def _query(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
+    cursor = con.execute(sql)
+    names = [d[0] for d in cursor.description or ()]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _run_table(
+    con: duckdb.DuckDBPyConnection,
+    lake_root: Path,
+    table: str,
+    source: str,
+    checks: Sequence[Check],
+    context: CheckContext,
+) -> list[CheckResult]:
+    """The checks of one relation: a check with SQL sees only its query's rows; the others share
+    one read of the table (only the columns they need)."""
+    in_python = [c for c in checks if c.sql is None]
+    try:
+        count = int(con.execute(f"SELECT COUNT(*) FROM ({source}) AS t").fetchone()[0])  # type: ignore[index]
+        rows = _read(con, source, _columns(in_python)) if in_python else []
+        inputs = [_query(con, c.sql(source)) if c.sql else rows for c in checks]
+    except duckdb.Error as error:
+        raise LakeError(f"quality: cannot read {table} from {lake_root}: {error}") from error
+    results = []
+    for check, check_rows in zip(checks, inputs, strict=True):
+        findings = sorted(check.evaluate(check_rows, context), key=_finding_order)
+        results.append(
+            CheckResult(check.name, check.table, check.severity, check.description,
+                        check.tolerance, count, tuple(findings))
+        )  # fmt: skip
+    return results
 
 
 def run_checks(
@@ -182,20 +214,8 @@ def run_checks(
     con = duckdb.connect()
     try:
         for table, table_checks in by_table(checks or all_checks()).items():
-            if table not in sources:
-                continue
-            try:
-                rows = _read(con, sources[table], _columns(table_checks))
-            except duckdb.Error as error:
-                raise LakeError(
-                    f"quality: cannot read {table} from {lake_root}: {error}"
-                ) from error
-            for check in table_checks:
-                findings = sorted(check.evaluate(rows, context), key=_finding_order)
-                results.append(
-                    CheckResult(check.name, check.table, check.severity, check.description,
-                                check.tolerance, len(rows), tuple(findings))
-                )  # fmt: skip
+            if table in sources:
+                results += _run_table(con, lake_root, table, sources[table], table_checks, context)
     finally:
         con.close()
     return QualityReport(run_id, datetime.now(UTC), tuple(results))

@@ -32,6 +32,8 @@ class CheckContext:
 
 
 Evaluate = Callable[[Rows, CheckContext], list[Finding]]
+#: the SQL of a check: from its source's SELECT, a SELECT of only the rows its findings need
+Narrow = Callable[[str], str]
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,9 @@ class Check:
     columns: tuple[str, ...] = ()
     #: the relation the runner reads when it is not ``table`` itself (a view over it)
     reads: str | None = None
+    #: when set, the runner hands :attr:`evaluate` only the rows of this query over the source
+    #: (see :mod:`~treasury_lakehouse.quality.narrow`), not the whole table
+    sql: Narrow | None = None
 
     @property
     def source(self) -> str:

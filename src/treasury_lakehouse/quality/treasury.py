@@ -27,6 +27,7 @@ from typing import Any
 
 from treasury_lakehouse.calendar import fiscal_year, next_business_day, previous_business_day
 from treasury_lakehouse.catalog import OPERATING_CASH_BALANCE, PUBLIC_DEBT_TRANSACTIONS, era_of
+from treasury_lakehouse.quality import narrow
 from treasury_lakehouse.quality.results import Finding, Severity
 from treasury_lakehouse.quality.spec import Check, CheckContext, Row, Rows, as_date, describe_key
 
@@ -227,7 +228,7 @@ def treasury_checks() -> list[Check]:
               tga_flows, cash_columns),
         Check("negative_balance", CASH_SILVER, "error",
               "no account balance of Table I below zero", "none", negative_balances,
-              cash_columns),
+              cash_columns, sql=narrow.any_below_zero(BALANCE_COLUMNS, cash_columns)),
         Check("running_total_mtd", DEBT_SILVER, "error",
               "month-to-date = previous business day's + today, reset each month",
               f"±{RUNNING_TOTAL_TOLERANCE} million USD is a warning",

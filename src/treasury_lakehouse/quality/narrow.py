@@ -1,0 +1,88 @@
+"""The SQL half of a check: a SELECT over the check's table that keeps only the rows its
+findings come from, so the table itself never goes through Python.
+
+Each function here returns a :data:`~treasury_lakehouse.quality.spec.Narrow`: given the SELECT
+of the check's source, a SELECT of the rows :attr:`Check.evaluate` needs to produce exactly the
+findings it would produce over the whole table (the finding rows, or a per-value aggregate).
+The findings' text is still built by ``evaluate`` from those few rows, so it is the same text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from treasury_lakehouse.quality.spec import Narrow
+
+#: a column :func:`rows_per_value` adds: how many source rows one aggregated row stands for
+ROWS = "__rows"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(value: object) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _select(columns: Sequence[str]) -> str:
+    return ", ".join(_q(c) for c in dict.fromkeys(columns)) if columns else "*"
+
+
+def null_rows(columns: Sequence[str], reads: Sequence[str] = ()) -> Narrow:
+    """Rows where one of ``columns`` is NULL."""
+    where = " OR ".join(f"{_q(c)} IS NULL" for c in columns)
+    return lambda source: f"SELECT {_select(reads)} FROM ({source}) AS t WHERE {where}"
+
+
+def duplicate_rows(
+    key: Sequence[str], within: str | None = None, reads: Sequence[str] = ()
+) -> Narrow:
+    """Rows whose key (per value of ``within``) appears more than once; NULLs group together,
+    as they do in a Python ``Counter``."""
+    partition = ", ".join(_q(c) for c in ((within,) if within else ()) + tuple(key))
+    return lambda source: (
+        f"SELECT {_select(reads)} FROM ({source}) AS t "
+        f"QUALIFY COUNT(*) OVER (PARTITION BY {partition}) > 1"
+    )
+
+
+def rows_outside(column: str, values: Sequence[str], reads: Sequence[str] = ()) -> Narrow:
+    """Rows whose ``column`` is set and not one of ``values``."""
+    listed = ", ".join(_lit(v) for v in values)
+    return lambda source: (
+        f"SELECT {_select(reads)} FROM ({source}) AS t "
+        f"WHERE {_q(column)} IS NOT NULL AND {_q(column)} NOT IN ({listed})"
+    )
+
+
+def any_below_zero(columns: Sequence[str], reads: Sequence[str] = ()) -> Narrow:
+    """Rows where one of ``columns`` is below zero."""
+    where = " OR ".join(f"{_q(c)} < 0" for c in columns)
+    return lambda source: f"SELECT {_select(reads)} FROM ({source}) AS t WHERE {where}"
+
+
+def distinct_values(column: str) -> Narrow:
+    """Each distinct value of ``column`` once (for checks that look at a set of days)."""
+    return lambda source: f"SELECT DISTINCT {_q(column)} FROM ({source}) AS t"
+
+
+def rows_per_value(column: str, bounds: Mapping[object, tuple[int, int]]) -> Narrow:
+    """Per distinct date value of ``column``, its row count (as :data:`ROWS`), keeping only the
+    values whose count falls outside what every layout era allows.
+
+    Values are grouped as text. When one is not a canonical ``YYYY-MM-DD`` date (Python may read
+    two spellings as one day and add their counts) every value is kept, so nothing is missed.
+    """
+    low = max([1, *(lo for lo, _ in bounds.values())])
+    high = min([10**9, *(hi for _, hi in bounds.values())])
+    return lambda source: (
+        f"""
+WITH g AS (SELECT CAST({_q(column)} AS VARCHAR) AS v, COUNT(*) AS n
+           FROM ({source}) AS t GROUP BY 1),
+odd AS (SELECT COUNT(*) AS k FROM g
+        WHERE v IS NOT NULL AND v IS DISTINCT FROM strftime(TRY_CAST(v AS DATE), '%Y-%m-%d'))
+SELECT g.v AS {_q(column)}, g.n AS {_q(ROWS)} FROM g, odd
+WHERE odd.k > 0 OR g.n NOT BETWEEN {low} AND {high}
+"""
+    )
