@@ -42,8 +42,9 @@ def _check_here(home: Path) -> None:
     from treasury_lakehouse.config import Settings
 
     report = pipeline.check(Settings(home=home, engine="duckdb", datasets=(DATASET,)))
-    findings = sum(len(r.findings) for r in report.results)
-    print(json.dumps({"checks": len(report.results), "findings": findings}))
+    failing = {f"{r.check} {r.table}": len(r.findings) for r in report.results if r.findings}
+    findings = sum(failing.values())
+    print(json.dumps({"checks": len(report.results), "findings": findings, "failing": failing}))
 
 
 def measure(home: Path, src: Path | None) -> dict[str, object]:

@@ -67,7 +67,7 @@ def distinct_values(column: str) -> Narrow:
     return lambda source: f"SELECT DISTINCT {_q(column)} FROM ({source}) AS t"
 
 
-def rows_per_value(column: str, bounds: Mapping[object, tuple[int, int]]) -> Narrow:
+def rows_per_value(column: str, bounds: Mapping[str | None, tuple[int, int]]) -> Narrow:
     """Per distinct date value of ``column``, its row count (as :data:`ROWS`), keeping only the
     values whose count falls outside what every layout era allows.
 

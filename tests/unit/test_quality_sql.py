@@ -1,0 +1,136 @@
+"""Every check that runs as SQL gives the same findings as its Python function over the whole
+table: its query, run in DuckDB over hand-made rows (failing ones included), keeps exactly the
+rows the findings need."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import duckdb
+import pytest
+
+from treasury_lakehouse.calendar import iter_business_days
+from treasury_lakehouse.catalog import OPERATING_CASH_BALANCE
+from treasury_lakehouse.models.registry import GOLD_MODELS
+from treasury_lakehouse.quality.checks import all_checks
+from treasury_lakehouse.quality.results import Finding
+from treasury_lakehouse.quality.spec import Check, CheckContext
+
+CTX = CheckContext(datetime(2024, 6, 1, tzinfo=UTC))
+LINES = [(t, m, s, d) for t in ("Issues", "Redemptions") for m, s, d in (
+    ("Marketable", "Bills", None), ("Marketable", "Notes", None), ("Marketable", "Bonds", None),
+    ("Nonmarketable", "Domestic Series", None), ("Nonmarketable", "Foreign Series", "x"),
+    ("Nonmarketable", "Government Account Series", "y"),
+)] * 2  # fmt: skip
+
+
+def debt_rows() -> list[dict[str, Any]]:
+    """24 lines a day over March 2024 (a hole of three business days), then faults."""
+    days = [d for d in iter_business_days(date(2024, 3, 1), date(2024, 3, 29))
+            if not date(2024, 3, 12) <= d <= date(2024, 3, 14)]  # fmt: skip
+    rows = [
+        {"record_date": day, "transaction_type": t, "security_market": m, "security_type": s,
+         "security_type_desc": f"{d}-{n // 12}" if d else None,
+         "transaction_today_amt": -5 if n == 3 else 10, "batch_id": "b1"}
+        for day in days for n, (t, m, s, d) in enumerate(LINES)
+    ]  # fmt: skip
+    first = dict(rows[0])
+    rows += [
+        first,  # a duplicate key
+        {**first, "transaction_type": None, "security_type_desc": "n"},  # a NULL key column
+        {**first, "transaction_type": "Swaps", "security_type_desc": "v"},  # not accepted
+        {**first, "security_market": "Semi", "security_type_desc": "m"},
+        {**first, "security_type": "Moon Bonds", "security_type_desc": "k"},  # not known
+        {**first, "record_date": date(2024, 3, 30), "security_type_desc": "w"},  # a Saturday
+    ]
+    rows += [{**r, "record_date": date(2024, 3, 29)} for r in rows[-27:-3]]  # 48 rows on a day
+    return rows
+
+
+def as_text(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: None if v is None else str(v) for k, v in r.items()} for r in rows]
+
+
+def cash_rows() -> list[dict[str, Any]]:
+    names = list(dict.fromkeys(n for era in OPERATING_CASH_BALANCE.eras for n in era.row_names))
+    rows = []
+    days = [d for d in iter_business_days(date(2024, 3, 1), date(2024, 3, 15)) if d.day != 11]
+    for n, day in enumerate(days):
+        for i, name in enumerate(names[: 3 + n % 3]):
+            balance = -7 if (n, i) in ((2, 0), (4, 1)) else 100 + i
+            rows.append({"record_date": day, "account_type": name, "open_today_bal": balance,
+                         "close_today_bal": balance if n != 5 else -1, "open_month_bal": 0,
+                         "open_fiscal_year_bal": 1})  # fmt: skip
+    return [*rows, rows[1], {**rows[0], "account_type": None},
+            {**rows[0], "account_type": "Moon Account"}]  # fmt: skip
+
+
+def gold_rows(key: tuple[str, ...]) -> list[dict[str, Any]]:
+    rows = [{c: f"{c}-{n % 5}" if c != key[0] else f"{n}" for c in key} for n in range(12)]
+    return [*rows, rows[3], {**rows[4], key[-1]: None}]
+
+
+def tables() -> dict[str, list[dict[str, Any]]]:
+    debt, cash = debt_rows(), cash_rows()
+    found = {
+        "silver_public_debt_transactions": debt,
+        "bronze_public_debt_transactions": as_text(debt),
+        "received_public_debt_transactions": as_text(debt)
+        + [{"record_date": " 2024-03-13", "transaction_type": "Issues"}],
+        "silver_operating_cash_balance": cash,
+        "bronze_operating_cash_balance": [{**r, "batch_id": "b1"} for r in as_text(cash)],
+        "received_operating_cash_balance": as_text(cash),
+    }
+    return found | {m.name: gold_rows(m.primary_key) for m in GOLD_MODELS}
+
+
+def _type(values: list[Any]) -> str:
+    kinds = {type(v) for v in values if v is not None}
+    return {date: "DATE", int: "BIGINT"}.get(kinds.pop(), "VARCHAR") if len(kinds) == 1 else "VARCHAR"
+
+
+@pytest.fixture
+def con() -> Iterator[duckdb.DuckDBPyConnection]:
+    with duckdb.connect() as connection:
+        for name, rows in tables().items():
+            columns = list(dict.fromkeys(c for r in rows for c in r))
+            typed = ", ".join(f'"{c}" {_type([r.get(c) for r in rows])}' for c in columns)
+            connection.execute(f'CREATE TABLE "{name}" ({typed})')
+            marks = ", ".join("?" for _ in columns)
+            connection.executemany(
+                f'INSERT INTO "{name}" VALUES ({marks})', [[r.get(c) for c in columns] for r in rows]
+            )
+        yield connection
+
+
+def _order(finding: Finding) -> tuple[date, str, str]:
+    return (finding.day or date.min, finding.row, finding.message)
+
+
+SQL_CHECKS = [c for c in all_checks() if c.sql is not None]
+
+
+@pytest.mark.parametrize("check", SQL_CHECKS, ids=lambda c: f"{c.name}@{c.source}")
+def test_sql_check_finds_what_the_python_check_finds(
+    check: Check, con: duckdb.DuckDBPyConnection
+) -> None:
+    assert check.sql is not None
+    cursor = con.execute(f'SELECT * FROM "{check.source}"')
+    names = [d[0] for d in cursor.description or ()]
+    table = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    cursor = con.execute(check.sql(f'SELECT * FROM "{check.source}"'))
+    names = [d[0] for d in cursor.description or ()]
+    narrowed = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    expected = sorted(check.evaluate(table, CTX), key=_order)
+    assert expected, f"the hand-made {check.source} should fail {check.name}"
+    assert sorted(check.evaluate(narrowed, CTX), key=_order) == expected
+    assert len(narrowed) < len(table)
+
+
+def test_every_sql_check_is_covered() -> None:
+    assert {c.source for c in SQL_CHECKS} <= set(tables())
+    assert {c.name for c in SQL_CHECKS} >= {"not_null_key", "unique_key", "rows_per_day",
+                                             "completeness", "negative_balance"}  # fmt: skip
