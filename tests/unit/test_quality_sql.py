@@ -5,7 +5,7 @@ rows the findings need."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import duckdb
@@ -77,8 +77,10 @@ def tables() -> dict[str, list[dict[str, Any]]]:
     found = {
         "silver_public_debt_transactions": debt,
         "bronze_public_debt_transactions": as_text(debt),
-        "received_public_debt_transactions": as_text(debt)
-        + [{"record_date": " 2024-03-13", "transaction_type": "Issues"}],
+        "received_public_debt_transactions": [
+            *as_text(debt),
+            {"record_date": " 2024-03-13", "transaction_type": "Issues"},
+        ],
         "silver_operating_cash_balance": cash,
         "bronze_operating_cash_balance": [{**r, "batch_id": "b1"} for r in as_text(cash)],
         "received_operating_cash_balance": as_text(cash),
@@ -88,7 +90,9 @@ def tables() -> dict[str, list[dict[str, Any]]]:
 
 def _type(values: list[Any]) -> str:
     kinds = {type(v) for v in values if v is not None}
-    return {date: "DATE", int: "BIGINT"}.get(kinds.pop(), "VARCHAR") if len(kinds) == 1 else "VARCHAR"
+    if len(kinds) != 1:
+        return "VARCHAR"
+    return {date: "DATE", int: "BIGINT"}.get(kinds.pop(), "VARCHAR")
 
 
 @pytest.fixture
@@ -99,9 +103,8 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
             typed = ", ".join(f'"{c}" {_type([r.get(c) for r in rows])}' for c in columns)
             connection.execute(f'CREATE TABLE "{name}" ({typed})')
             marks = ", ".join("?" for _ in columns)
-            connection.executemany(
-                f'INSERT INTO "{name}" VALUES ({marks})', [[r.get(c) for c in columns] for r in rows]
-            )
+            values = [[r.get(c) for c in columns] for r in rows]
+            connection.executemany(f'INSERT INTO "{name}" VALUES ({marks})', values)
         yield connection
 
 
