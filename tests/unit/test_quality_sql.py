@@ -32,20 +32,26 @@ def debt_rows() -> list[dict[str, Any]]:
             if not date(2024, 3, 12) <= d <= date(2024, 3, 14)]  # fmt: skip
     rows = [
         {"record_date": day, "transaction_type": t, "security_market": m, "security_type": s,
-         "security_type_desc": f"{d}-{n // 12}" if d else None,
-         "transaction_today_amt": -5 if n == 3 else 10, "batch_id": "b1"}
-        for day in days for n, (t, m, s, d) in enumerate(LINES)
+         "security_type_desc": f"{d}-{n // 12}" if d or n >= 12 else None,
+         "transaction_today_amt": -5 if n == 3 else 10, "batch_id": "b1",
+         "transaction_mtd_amt": (i + 1) * (-5 if n == 3 else 10) + (i == 5 and n == 0) * 70
+         - (i == 8 and n == 1) + (i == 0 and n == 2) * 3,
+         "transaction_fytd_amt": 900 + (i + 1) * (-5 if n == 3 else 10) + (i == 4 and n == 4) * 9}
+        for i, day in enumerate(days) for n, (t, m, s, d) in enumerate(LINES)
     ]  # fmt: skip
     first = dict(rows[0])
     rows += [
-        first,  # a duplicate key
+        first,  # a duplicate key (the same row twice: silver never holds two versions)
         {**first, "transaction_type": None, "security_type_desc": "n"},  # a NULL key column
         {**first, "transaction_type": "Swaps", "security_type_desc": "v"},  # not accepted
         {**first, "security_market": "Semi", "security_type_desc": "m"},
         {**first, "security_type": "Moon Bonds", "security_type_desc": "k"},  # not known
         {**first, "record_date": date(2024, 3, 30), "security_type_desc": "w"},  # a Saturday
     ]
-    rows += [{**r, "record_date": date(2024, 3, 29)} for r in rows[-27:-3]]  # 48 rows on a day
+    rows += [  # 48 rows on a day
+        {**r, "record_date": date(2024, 3, 29), "security_type_desc": f"c{k}"}
+        for k, r in enumerate(rows[-27:-3])
+    ]
     return rows
 
 

@@ -10,7 +10,9 @@ The findings' text is still built by ``evaluate`` from those few rows, so it is 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
+from treasury_lakehouse.calendar import dts_holidays
 from treasury_lakehouse.quality.spec import Narrow
 
 #: a column :func:`rows_per_value` adds: how many source rows one aggregated row stands for
@@ -84,5 +86,42 @@ odd AS (SELECT COUNT(*) AS k FROM g
         WHERE v IS NOT NULL AND v IS DISTINCT FROM strftime(TRY_CAST(v AS DATE), '%Y-%m-%d'))
 SELECT g.v AS {_q(column)}, g.n AS {_q(ROWS)} FROM g, odd
 WHERE odd.k > 0 OR g.n NOT BETWEEN {low} AND {high}
+"""
+    )
+
+
+@lru_cache(maxsize=1)
+def _holidays() -> str:
+    """Every DTS holiday falling on a weekday, 1900 to 2199, as SQL date literals."""
+    days = (d for year in range(1900, 2200) for d in dts_holidays(year) if d.weekday() < 5)
+    return ", ".join(f"DATE '{d.isoformat()}'" for d in sorted(set(days)))
+
+
+def broken_running_total(
+    line: Sequence[str], today: str, total: str, period: str, reads: Sequence[str]
+) -> Narrow:
+    """Rows whose ``total`` is not the previous business day's (same line) plus ``today``, or
+    not ``today`` alone when ``period`` (SQL over ``d``) changes between the two days, with
+    that previous day's row: a pair of present consecutive business days, as the Python check
+    compares them. ``record_date`` must be a DATE (silver)."""
+    same_line = " AND ".join(f"b.{_q(c)} IS NOT DISTINCT FROM f.{_q(c)}" for c in line)
+    starts = f"({period.format(d='j.prev_day')}) <> ({period.format(d='j.record_date')})"
+    t, v = _q(today), _q(total)
+    return lambda source: (
+        f"""
+WITH s AS (SELECT {_select(reads)} FROM ({source}) AS t),
+bd AS (SELECT CAST(g.d AS DATE) AS d FROM (SELECT MIN(record_date) - 14 AS lo,
+       MAX(record_date) AS hi FROM s) AS r, generate_series(r.lo, r.hi, INTERVAL 1 DAY) AS g(d)
+       WHERE isodow(g.d) < 6 AND CAST(g.d AS DATE) NOT IN ({_holidays()})),
+j AS (SELECT s.*, bd.d AS prev_day FROM s ASOF LEFT JOIN bd ON s.record_date > bd.d),
+f AS (SELECT j.*, {starts} AS starts,
+             j.{v} - CASE WHEN {starts} THEN j.{t} ELSE b.{v} + j.{t} END AS difference
+      FROM j LEFT JOIN s AS b ON b.record_date = j.prev_day
+       AND {" AND ".join(f"b.{_q(c)} IS NOT DISTINCT FROM j.{_q(c)}" for c in line)}
+      WHERE j.{t} IS NOT NULL AND j.{v} IS NOT NULL),
+bad AS (SELECT * FROM f WHERE difference <> 0)
+SELECT b.* FROM s AS b SEMI JOIN bad AS f ON b.record_date = f.record_date AND {same_line}
+UNION
+SELECT b.* FROM s AS b SEMI JOIN bad AS f ON b.record_date = f.prev_day AND {same_line}
 """
     )

@@ -209,6 +209,10 @@ def _check_running(
                    f"{column} {total:,} != {source}, off by {difference:+,}")  # fmt: skip
 
 
+#: :func:`~treasury_lakehouse.calendar.fiscal_year` in SQL
+_FISCAL_YEAR_SQL = "year({d}) + CASE WHEN month({d}) >= 10 THEN 1 ELSE 0 END"
+
+
 def _month(day: date) -> tuple[int, int]:
     return (day.year, day.month)
 
@@ -233,10 +237,16 @@ def treasury_checks() -> list[Check]:
               "month-to-date = previous business day's + today, reset each month",
               f"±{RUNNING_TOTAL_TOLERANCE} million USD is a warning",
               running_total("transaction_mtd_amt", _month, "month"),
-              (*debt_columns, "transaction_mtd_amt")),
+              (*debt_columns, "transaction_mtd_amt"),
+              sql=narrow.broken_running_total(_LINE, "transaction_today_amt",
+                                              "transaction_mtd_amt", "date_trunc('month', {d})",
+                                              (*debt_columns, "transaction_mtd_amt"))),
         Check("running_total_fytd", DEBT_SILVER, "error",
               "fiscal-year-to-date = previous business day's + today, reset on October 1",
               f"±{RUNNING_TOTAL_TOLERANCE} million USD is a warning",
               running_total("transaction_fytd_amt", fiscal_year, "fiscal year"),
-              (*debt_columns, "transaction_fytd_amt")),
+              (*debt_columns, "transaction_fytd_amt"),
+              sql=narrow.broken_running_total(_LINE, "transaction_today_amt",
+                                              "transaction_fytd_amt", _FISCAL_YEAR_SQL,
+                                              (*debt_columns, "transaction_fytd_amt"))),
     ]  # fmt: skip
