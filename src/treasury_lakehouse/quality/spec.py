@@ -1,8 +1,9 @@
 """The shape of a check: a named, pure function of one table's rows, with a severity and a why.
 
-The runner loads the table a check names (``silver_<dataset>``, ``bronze_<dataset>`` or a gold
-table) from the lake and calls :attr:`Check.evaluate` with its rows as dicts; nothing in a check
-touches the disk, so each one is tested with a handful of hand-written rows.
+The runner calls :attr:`Check.evaluate` with rows of the table a check names (``silver_<dataset>``,
+``bronze_<dataset>`` or a gold table) as dicts: only the rows of :attr:`Check.sql` run over it in
+DuckDB when the check has SQL, else the whole table. Nothing in a check touches the disk, so each
+one is tested with a handful of hand-written rows.
 """
 
 from __future__ import annotations
