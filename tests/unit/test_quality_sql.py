@@ -18,6 +18,7 @@ from treasury_lakehouse.quality.checks import all_checks
 from treasury_lakehouse.quality.results import Finding
 from treasury_lakehouse.quality.spec import Check, CheckContext
 
+DETAILS = OPERATING_CASH_BALANCE.eras[-1]
 CTX = CheckContext(datetime(2024, 6, 1, tzinfo=UTC))
 LINES = [(t, m, s, d) for t in ("Issues", "Redemptions") for m, s, d in (
     ("Marketable", "Bills", None), ("Marketable", "Notes", None), ("Marketable", "Bonds", None),
@@ -69,6 +70,14 @@ def cash_rows() -> list[dict[str, Any]]:
             rows.append({"record_date": day, "account_type": name, "open_today_bal": balance,
                          "close_today_bal": balance if n != 5 else -1, "open_month_bal": 0,
                          "open_fiscal_year_bal": 1})  # fmt: skip
+    for n, day in enumerate(iter_business_days(date(2024, 4, 1), date(2024, 4, 12))):
+        figures = (100, 30, 20, 110 + (n == 2) * 9 - (n == 4))  # two days off, one a rounding
+        for name, value in zip(DETAILS.row_names, figures, strict=True):
+            if (n, name) != (6, DETAILS.row_names[1]):  # a day lacks its deposits
+                rows.append({"record_date": day, "account_type": name, "open_today_bal": value,
+                             "close_today_bal": None, "open_month_bal": 0,
+                             "open_fiscal_year_bal": 1})  # fmt: skip
+    rows += [{**r, "record_date": date(2022, 4, 15)} for r in rows[-4:]]  # before the layout
     return [*rows, rows[1], {**rows[0], "account_type": None},
             {**rows[0], "account_type": "Moon Account"}]  # fmt: skip
 

@@ -10,6 +10,7 @@ The findings' text is still built by ``evaluate`` from those few rows, so it is 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 from functools import lru_cache
 
 from treasury_lakehouse.calendar import dts_holidays
@@ -123,5 +124,31 @@ bad AS (SELECT * FROM f WHERE difference <> 0)
 SELECT b.* FROM s AS b SEMI JOIN bad AS f ON b.record_date = f.record_date AND {same_line}
 UNION
 SELECT b.* FROM s AS b SEMI JOIN bad AS f ON b.record_date = f.prev_day AND {same_line}
+"""
+    )
+
+
+def unbalanced_days(
+    name_column: str,
+    value_column: str,
+    signs: Mapping[str, int],
+    span: tuple[date, date | None],
+    reads: Sequence[str],
+) -> Narrow:
+    """The rows named in ``signs`` (``record_date`` within ``span``) of the days whose signed sum
+    of ``value_column`` is not zero, or that lack one of them or hold one twice: every day but
+    those with each row once and an exact identity."""
+    names = ", ".join(_lit(n) for n in signs)
+    signed = " ".join(f"WHEN {_lit(n)} THEN {s} * {_q(value_column)}" for n, s in signs.items())
+    last = f" AND record_date <= DATE '{span[1]}'" if span[1] else ""
+    return lambda source: (
+        f"""
+WITH t AS (SELECT {_select(reads)} FROM ({source}) AS s
+           WHERE {_q(name_column)} IN ({names}) AND record_date >= DATE '{span[0]}'{last}),
+exact AS (SELECT record_date FROM t GROUP BY record_date
+          HAVING COUNT(*) = {len(signs)} AND COUNT(DISTINCT {_q(name_column)}) = {len(signs)}
+             AND COUNT({_q(value_column)}) = {len(signs)}
+             AND SUM(CASE {_q(name_column)} {signed} END) = 0)
+SELECT * FROM t ANTI JOIN exact ON t.record_date = exact.record_date
 """
     )
