@@ -38,7 +38,8 @@ def _clean(batch_dir: Path, rows: int) -> tuple[str, str]:
     pages = sorted(batch_dir.glob("*.parquet"))
     types = "[" + ", ".join(f"'{t}'" for t in KNOWN) + "]"
     with duckdb.connect() as con:
-        con.execute("CREATE TABLE days AS SELECT unnest(?) AS d, unnest(range(?)) AS n", [days, len(days)])  # fmt: skip
+        numbered = "CREATE TABLE days AS SELECT unnest(?) AS d, unnest(range(?)) AS n"
+        con.execute(numbered, [days, len(days)])
         listed = ", ".join(f"'{p}'" for p in pages)
         con.execute(f"""
 CREATE TABLE b AS
