@@ -7,6 +7,8 @@ from pathlib import Path
 import duckdb
 
 from treasury_lakehouse.catalog import Dataset
+from treasury_lakehouse.config import Settings
+from treasury_lakehouse.duckdb_connect import connect_duckdb, remove_spill_directory
 from treasury_lakehouse.engines.base import (
     PARTITION_COLUMN,
     QUARANTINE_FILE,
@@ -46,16 +48,28 @@ def silver_view_sql(dataset: Dataset, silver_dir: Path) -> str:
 
 
 class DuckDBEngine:
-    """Runs the models with an in-memory DuckDB connection over the lake's Parquet files."""
+    """Runs the models with an in-memory DuckDB connection over the lake's Parquet files.
+
+    The connection honours the settings' memory limit and spills into a private folder under
+    ``<home>/tmp``, removed by :meth:`close`. Without settings it keeps DuckDB's defaults.
+    """
 
     name = "duckdb"
 
-    def __init__(self) -> None:
-        self.con = duckdb.connect()
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.spill_dir: Path | None = None
+        if settings is None:
+            self.con = duckdb.connect()
+        else:
+            self.con, self.spill_dir = connect_duckdb(settings)
         self.con.execute("SET preserve_insertion_order = false")
 
     def close(self) -> None:
-        self.con.close()
+        try:
+            self.con.close()
+        finally:
+            if self.spill_dir is not None:
+                remove_spill_directory(self.spill_dir)
 
     def build_silver(
         self,
