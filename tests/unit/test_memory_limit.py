@@ -110,3 +110,17 @@ def test_spark_session_gets_driver_memory() -> None:
         assert conf.get("spark.driver.memory") == "1024m"
     finally:
         engine.close()
+
+
+def test_out_of_memory_is_one_line_naming_the_setting() -> None:
+    from treasury_lakehouse.engines.duckdb import _failure
+
+    # DuckDB's own message (seen on a 300k-row transform under 64MB), tuning advice and all
+    oom = duckdb.OutOfMemoryException(
+        "Out of Memory Error: could not allocate block of size 256.0 KiB (61.1 MiB/61.0 MiB used)"
+        "\n\nPossible solutions:\n* Increasing the memory limit (SET memory_limit='...GB')"
+    )
+    message = _failure("silver model of x", oom)
+    assert "\n" not in message
+    assert "ran out of memory (Out of Memory Error: could not allocate" in message
+    assert "TREASURY_MEMORY_LIMIT" in message

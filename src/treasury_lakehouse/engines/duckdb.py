@@ -47,6 +47,17 @@ def silver_view_sql(dataset: Dataset, silver_dir: Path) -> str:
     return f"SELECT {columns} FROM read_parquet({glob}, hive_partitioning = true)"
 
 
+def _failure(what: str, error: duckdb.Error) -> str:
+    """One line: DuckDB's out-of-memory message spans several lines of tuning advice."""
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+    if isinstance(error, duckdb.OutOfMemoryException):
+        return (
+            f"duckdb: {what} ran out of memory ({first_line}); raise TREASURY_MEMORY_LIMIT "
+            "(--memory-limit) or leave it unset"
+        )
+    return f"duckdb: {what} failed: {first_line}"
+
+
 class DuckDBEngine:
     """Runs the models with an in-memory DuckDB connection over the lake's Parquet files.
 
@@ -96,7 +107,7 @@ class DuckDBEngine:
             self._write_silver(dataset, silver_dir)
             self._write_quarantine(dataset, quarantine_dir)
         except duckdb.Error as error:
-            raise EngineError(f"duckdb: silver model of {dataset.name} failed: {error}") from error
+            raise EngineError(_failure(f"silver model of {dataset.name}", error)) from error
         finally:
             con.execute("DROP TABLE IF EXISTS staged")
             con.execute("DROP TABLE IF EXISTS batches")
@@ -162,5 +173,5 @@ class DuckDBEngine:
             written = _lit(glob_escape(out_dir / f"{model.name}.parquet"))
             row = self.con.execute(f"SELECT COUNT(*) FROM read_parquet({written})").fetchone()
         except duckdb.Error as error:
-            raise EngineError(f"duckdb: gold model {model.name} failed: {error}") from error
+            raise EngineError(_failure(f"gold model {model.name}", error)) from error
         return int(row[0]) if row else 0
