@@ -28,6 +28,7 @@ from treasury_lakehouse.config import (
     Settings,
     mask_dsn,
     parse_date,
+    parse_memory_limit,
     settings_from_env,
 )
 from treasury_lakehouse.errors import ConfigError, LakeError, TreasuryError
@@ -49,6 +50,15 @@ def _date(ctx: click.Context, param: click.Parameter, value: str | None) -> date
         return parse_date(value, f"--{param.name}")
     except ConfigError as error:
         raise click.BadParameter(str(error)) from None
+
+
+def _memory_limit(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        try:
+            parse_memory_limit(value)
+        except ConfigError as error:
+            raise click.BadParameter(str(error)) from None
+    return value
 
 
 def _start_date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
@@ -123,6 +133,14 @@ def settings_options(func: F, home_help: str = HOME_HELP) -> F:
         ),
         click.option(
             "--spark-master", help="Spark master URL [env TREASURY_SPARK_MASTER; default local[*]]"
+        ),
+        click.option(
+            "--memory-limit",
+            callback=_memory_limit,
+            metavar="SIZE",
+            help="Memory the engine may use, e.g. 512MB or 2GB; DuckDB spills the rest to "
+            "<home>/tmp, Spark gets it as driver memory "
+            "[env TREASURY_MEMORY_LIMIT; default the engine's own]",
         ),
         click.option(
             "--warehouse",

@@ -40,6 +40,38 @@ def parse_date(value: str, what: str) -> date:
         raise ConfigError(f"{what}: {value!r} is not a date in the form YYYY-MM-DD") from None
 
 
+#: ``512MB``, ``2GB``, ``1.5GiB``: a number and a unit (decimal KB/MB/GB/TB or binary KiB/MiB/...)
+_MEMORY_UNITS = {
+    "B": 1,
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "TB": 10**12,
+    "KIB": 2**10,
+    "MIB": 2**20,
+    "GIB": 2**30,
+    "TIB": 2**40,
+}
+#: below this DuckDB cannot even run the silver model
+MIN_MEMORY_LIMIT = 16 * 10**6
+
+
+def parse_memory_limit(value: str) -> int:
+    """``"512MB"`` → 512,000,000 bytes; a :class:`ConfigError` (without the setting's name: the
+    caller adds the variable or flag) on anything else."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\s*", value)
+    unit = _MEMORY_UNITS.get(match.group(2).upper()) if match else None
+    if match is None or unit is None:
+        raise ConfigError(
+            f"{value!r} is not a memory size such as 512MB or 2GB (units B, KB, MB, GB, TB, "
+            "KiB, MiB, GiB, TiB)"
+        )
+    size = int(float(match.group(1)) * unit)
+    if size < MIN_MEMORY_LIMIT:
+        raise ConfigError(f"{value!r} is less than the minimum of 16MB")
+    return size
+
+
 def mask_dsn(dsn: str) -> str:
     """``postgresql://user:secret@host/db`` → ``postgresql://user:***@host/db``.
 
@@ -95,6 +127,9 @@ class Settings:
     progress: bool = False
     #: lake versions referenced by this many most recent commits survive pruning (at least 2)
     keep_commits: int = 3
+    #: the engines' memory budget (``512MB``, ``2GB``): DuckDB's ``memory_limit``, spilling to
+    #: ``<home>/tmp``, and Spark's driver memory; ``None`` keeps each engine's default
+    memory_limit: str | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -129,6 +164,11 @@ class Settings:
             value = getattr(self, name)
             if not (math.isfinite(value) and 0 < value <= 86400):
                 raise _invalid(f"{name} must be more than 0 and at most 86400 s, not {value}", name)
+        if self.memory_limit is not None:
+            try:
+                parse_memory_limit(self.memory_limit)
+            except ConfigError as error:
+                raise _invalid(f"memory limit {error}", "memory_limit") from None
         self._normalize_urls()
 
     def _normalize_urls(self) -> None:
@@ -152,6 +192,15 @@ class Settings:
     @property
     def lake(self) -> Path:
         return self.home / "lake"
+
+    @property
+    def spill_dir(self) -> Path:
+        """Where the engines spill what does not fit in :attr:`memory_limit` (outside the lake)."""
+        return self.home / "tmp"
+
+    @property
+    def memory_limit_bytes(self) -> int | None:
+        return None if self.memory_limit is None else parse_memory_limit(self.memory_limit)
 
     @property
     def warehouse_kind(self) -> Literal["duckdb", "postgresql"]:
@@ -192,6 +241,7 @@ _ENV_FIELDS = {
     "TREASURY_PAGE_SIZE": "page_size",
     "TREASURY_HTTP_TIMEOUT": "timeout_s",
     "TREASURY_RETRY_BUDGET": "retry_budget_s",
+    "TREASURY_MEMORY_LIMIT": "memory_limit",
 }
 
 

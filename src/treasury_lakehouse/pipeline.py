@@ -20,6 +20,7 @@ from typing import Any
 
 from treasury_lakehouse.catalog import DATASETS, get_dataset
 from treasury_lakehouse.config import Settings
+from treasury_lakehouse.duckdb_connect import remove_spill_leftovers
 from treasury_lakehouse.engines import open_engine
 from treasury_lakehouse.engines.base import BronzeBatch, SilverCounts
 from treasury_lakehouse.errors import (
@@ -117,6 +118,7 @@ def _locked(
     with home_lock(settings.home, purpose, scopes):
         for directory in leftovers:
             remove_orphans(directory)
+        remove_spill_leftovers(settings)
         if warehouse and settings.warehouse_kind == "duckdb":
             from treasury_lakehouse.warehouse.duckdb import remove_leftovers
 

@@ -11,12 +11,21 @@ if TYPE_CHECKING:
     from treasury_lakehouse.engines.base import Engine
 
 
+def spark_memory_conf(settings: Settings) -> dict[str, str]:
+    """``spark.driver.memory`` from the memory limit, when one is set (in local mode the driver
+    holds the executors, so it bounds the whole engine)."""
+    limit = settings.memory_limit_bytes
+    if limit is None:
+        return {}
+    return {"spark.driver.memory": f"{max(1, limit // 2**20)}m"}
+
+
 def open_engine(settings: Settings) -> Engine:
     """The engine the settings name (``duckdb`` or ``spark``)."""
     if settings.engine == "duckdb":
         from treasury_lakehouse.engines.duckdb import DuckDBEngine
 
-        return DuckDBEngine()
+        return DuckDBEngine(settings)
     if settings.engine == "spark":
         try:
             from treasury_lakehouse.engines.spark import SparkEngine
@@ -25,5 +34,5 @@ def open_engine(settings: Settings) -> Engine:
                 f"the spark engine needs pyspark and sqlglot ({error}): "
                 "pip install 'treasury-lakehouse[spark]' (make setup installs it)"
             ) from error
-        return SparkEngine(master=settings.spark_master)
+        return SparkEngine(master=settings.spark_master, conf=spark_memory_conf(settings))
     raise ConfigError(f"unknown engine {settings.engine!r}")

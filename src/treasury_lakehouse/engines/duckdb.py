@@ -7,6 +7,8 @@ from pathlib import Path
 import duckdb
 
 from treasury_lakehouse.catalog import Dataset
+from treasury_lakehouse.config import Settings
+from treasury_lakehouse.duckdb_connect import connect_duckdb, remove_spill_directory
 from treasury_lakehouse.engines.base import (
     PARTITION_COLUMN,
     QUARANTINE_FILE,
@@ -45,17 +47,40 @@ def silver_view_sql(dataset: Dataset, silver_dir: Path) -> str:
     return f"SELECT {columns} FROM read_parquet({glob}, hive_partitioning = true)"
 
 
+def _failure(what: str, error: duckdb.Error) -> str:
+    """One line: DuckDB's out-of-memory message spans several lines of tuning advice."""
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+    if isinstance(error, duckdb.OutOfMemoryException):
+        return (
+            f"duckdb: {what} ran out of memory ({first_line}); raise TREASURY_MEMORY_LIMIT "
+            "(--memory-limit) or leave it unset"
+        )
+    return f"duckdb: {what} failed: {first_line}"
+
+
 class DuckDBEngine:
-    """Runs the models with an in-memory DuckDB connection over the lake's Parquet files."""
+    """Runs the models with an in-memory DuckDB connection over the lake's Parquet files.
+
+    The connection honours the settings' memory limit and spills into a private folder under
+    ``<home>/tmp``, removed by :meth:`close`. Without settings it keeps DuckDB's defaults.
+    """
 
     name = "duckdb"
 
-    def __init__(self) -> None:
-        self.con = duckdb.connect()
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.spill_dir: Path | None = None
+        if settings is None:
+            self.con = duckdb.connect()
+        else:
+            self.con, self.spill_dir = connect_duckdb(settings)
         self.con.execute("SET preserve_insertion_order = false")
 
     def close(self) -> None:
-        self.con.close()
+        try:
+            self.con.close()
+        finally:
+            if self.spill_dir is not None:
+                remove_spill_directory(self.spill_dir)
 
     def build_silver(
         self,
@@ -82,7 +107,7 @@ class DuckDBEngine:
             self._write_silver(dataset, silver_dir)
             self._write_quarantine(dataset, quarantine_dir)
         except duckdb.Error as error:
-            raise EngineError(f"duckdb: silver model of {dataset.name} failed: {error}") from error
+            raise EngineError(_failure(f"silver model of {dataset.name}", error)) from error
         finally:
             con.execute("DROP TABLE IF EXISTS staged")
             con.execute("DROP TABLE IF EXISTS batches")
@@ -148,5 +173,5 @@ class DuckDBEngine:
             written = _lit(glob_escape(out_dir / f"{model.name}.parquet"))
             row = self.con.execute(f"SELECT COUNT(*) FROM read_parquet({written})").fetchone()
         except duckdb.Error as error:
-            raise EngineError(f"duckdb: gold model {model.name} failed: {error}") from error
+            raise EngineError(_failure(f"gold model {model.name}", error)) from error
         return int(row[0]) if row else 0
