@@ -80,14 +80,11 @@ def prepare(home: Path, rows: int, clean: bool) -> None:
     from treasury_lakehouse.config import Settings
 
     entry = generate_bronze(home / "lake", rows)
-    # bronze batches now live in ``batch-<id>`` folders (bench.engines predates that layout)
     base = home / "lake" / "bronze" / DATASET
-    (base / f"batch_id={entry['batch_id']}").rename(base / f"batch-{entry['batch_id']}")
     manifest = next((base / "_manifest").glob("*.json"))
     if clean:
         first, last = _clean(base / f"batch-{entry['batch_id']}", rows)
         entry |= {"min_record_date": first, "max_record_date": last, "window": f"{first}..{last}"}
-    entry["files"] = [f"batch-{entry['batch_id']}/" + f.split("/", 1)[1] for f in entry["files"]]
     manifest.write_text(json.dumps(entry, indent=2))
     pipeline.transform(Settings(home=home, engine="duckdb", datasets=(DATASET,)))
 

@@ -82,7 +82,7 @@ def generate_bronze(lake: Path, rows: int) -> dict[str, Any]:
     at = datetime.now(UTC).replace(microsecond=0)
     batch_id = f"{at:%Y%m%dT%H%M%S}Z-{uuid.uuid4().hex[:8]}"
     base = lake / "bronze" / DATASET.name
-    batch_dir = base / f"batch_id={batch_id}"
+    batch_dir = base / f"batch-{batch_id}"
     batch_dir.mkdir(parents=True)
     per_day = -(-rows // DAYS)
     files = []

@@ -21,17 +21,6 @@ import psutil
 from bench.engines import DATASET, _tree_rss, generate_bronze
 
 
-def _current_layout(lake: Path) -> None:
-    """Move :func:`generate_bronze`'s ``batch_id=`` folders to the lake's ``batch-<id>/`` layout."""
-    base = lake / "bronze" / DATASET.name
-    for manifest in (base / "_manifest").glob("*.json"):
-        entry = json.loads(manifest.read_text())
-        folder = f"batch-{entry['batch_id']}"
-        (base / f"batch_id={entry['batch_id']}").rename(base / folder)
-        entry["files"] = [f"{folder}/{name.rsplit('/', 1)[-1]}" for name in entry["files"]]
-        manifest.write_text(json.dumps(entry))
-
-
 def _child(home: Path) -> None:
     from treasury_lakehouse import pipeline
     from treasury_lakehouse.config import settings_from_env
@@ -73,7 +62,6 @@ def main(rows: int, limit: str) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as scratch:
         root = Path(scratch)
         generate_bronze(root / "bronze" / "lake", rows)
-        _current_layout(root / "bronze" / "lake")
         for name, value in (("none", None), ("limit", limit)):
             print(json.dumps({"rows": rows, **measure(root / "bronze", root / name, value)}))
 
