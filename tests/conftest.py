@@ -17,6 +17,8 @@ from typing import NoReturn
 import pytest
 
 from treasury_lakehouse.config import Settings
+from treasury_lakehouse.engines import open_engine
+from treasury_lakehouse.engines.base import Engine
 from treasury_lakehouse.testing import FakeFiscalDataApi, generate_records
 
 REPO = Path(__file__).resolve().parents[1]
@@ -89,3 +91,18 @@ def make_settings(home: Path, api: FakeFiscalDataApi, **overrides: object) -> Se
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+#: every transform engine; Spark's runs are marked ``spark`` and ``slow``
+ENGINES = [
+    pytest.param("duckdb", id="duckdb"),
+    pytest.param("spark", id="spark", marks=(pytest.mark.spark, pytest.mark.slow)),
+]
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """One engine (one Spark session) per engine name for a whole test module."""
+    engine = open_engine(Settings(engine=request.param))
+    yield engine
+    engine.close()

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from treasury_lakehouse.config import Settings
+from treasury_lakehouse.lake.lock import pid_alive
 
 SPILL_PREFIX = "duckdb-"
 
@@ -60,16 +61,6 @@ def remove_spill_directory(spill_dir: Path) -> None:
     shutil.rmtree(spill_dir, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_spill_leftovers(settings: Settings) -> list[Path]:
     """Remove the spill folders under ``<home>/tmp`` whose process is gone; return them."""
     removed: list[Path] = []
@@ -79,7 +70,7 @@ def remove_spill_leftovers(settings: Settings) -> list[Path]:
         pid_text = entry.name.removeprefix(SPILL_PREFIX).split("-", 1)[0]
         if not entry.name.startswith(SPILL_PREFIX) or not pid_text.isdigit():
             continue
-        if _alive(int(pid_text)):
+        if pid_alive(int(pid_text)):
             continue
         if entry.is_dir():
             remove_spill_directory(entry)

@@ -1,6 +1,6 @@
 """Every model on every engine: one test body, parametrized over the engines (Ibis-style).
 
-The ``engine`` fixture runs each test once per engine in ``ENGINES``. On the full real records of
+The ``engine`` fixture runs each test once per engine in ``conftest.ENGINES``. On the full real records of
 ../shared/fiscaldata (2005–2026, both datasets) every engine must produce, through the facade's
 ``transform``, gold equal to ``tests/independent_gold.py`` (plain Python over the records) with
 the declared column types, silver row counts equal to the records, and — on every engine but the
@@ -38,10 +38,6 @@ from treasury_lakehouse.testing import FakeFiscalDataApi
 from treasury_lakehouse.warehouse.base import WarehouseTable, lake_tables
 
 REFERENCE = "duckdb"
-ENGINES = [
-    pytest.param("duckdb", id="duckdb"),
-    pytest.param("spark", id="spark", marks=(pytest.mark.spark, pytest.mark.slow)),
-]
 #: (engine, what) → why it differs; each is applied as a strict xfail
 KNOWN_GAPS: dict[tuple[str, str], str] = {}
 FIRST_DAY, LAST_DAY = date(2005, 10, 1), date(2026, 12, 31)
@@ -65,14 +61,6 @@ class _KeepOpen:
 
     def close(self) -> None:
         """The ``engine`` fixture closes the engine once, after the module."""
-
-
-@pytest.fixture(scope="module", params=ENGINES)
-def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    """One engine (one Spark session) per engine name for the whole module."""
-    engine = open_engine(Settings(engine=request.param))
-    yield engine
-    engine.close()
 
 
 @dataclass(frozen=True)

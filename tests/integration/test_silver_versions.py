@@ -9,7 +9,6 @@ re-key a row through the fake API, on the synthetic sample and on the real recor
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -25,8 +24,6 @@ from independent_gold import daily_totals, read_records
 from treasury_lakehouse import pipeline
 from treasury_lakehouse.catalog import PUBLIC_DEBT_TRANSACTIONS
 from treasury_lakehouse.cli import main
-from treasury_lakehouse.config import Settings
-from treasury_lakehouse.engines import open_engine
 from treasury_lakehouse.engines.base import QUARANTINE_FILE, BronzeBatch, Engine, SilverCounts
 from treasury_lakehouse.errors import EngineError
 from treasury_lakehouse.lake.layout import BUILD_INFO, Lake
@@ -34,20 +31,8 @@ from treasury_lakehouse.models.registry import GOLD_MODELS
 from treasury_lakehouse.testing import FakeFiscalDataApi
 
 PDT = "public_debt_transactions"
-ENGINES = [
-    pytest.param("duckdb", id="duckdb"),
-    pytest.param("spark", id="spark", marks=(pytest.mark.spark, pytest.mark.slow)),
-]
 DAILY_TOTALS = next(m for m in GOLD_MODELS if m.name == "gold_daily_totals")
 SLGS = {"security_market": "Nonmarketable", "security_type": "State and Local Series"}
-
-
-@pytest.fixture(scope="module", params=ENGINES)
-def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    """One engine (one Spark session) per engine name for the whole module."""
-    engine = open_engine(Settings(engine=request.param))
-    yield engine
-    engine.close()
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ import pyspark
 
 from treasury_lakehouse.engines.spark import require_java
 from treasury_lakehouse.errors import EngineError
+from treasury_lakehouse.lake.lock import pid_alive
 
 HOST = "127.0.0.1"
 DEFAULT_DIR = Path("spark-work")
@@ -160,30 +161,18 @@ def _write_state(cluster: Cluster) -> None:
         (work_dir / "worker.pid").write_text(f"{cluster.worker_pid}\n")
 
 
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def status(work_dir: Path = DEFAULT_DIR) -> Cluster | None:
     """The cluster started from ``work_dir`` if its master is still running."""
     state = work_dir.resolve() / STATE_FILE
     if not state.exists():
         return None
     cluster = Cluster(**json.loads(state.read_text()))
-    return cluster if _alive(cluster.master_pid) else None
+    return cluster if pid_alive(cluster.master_pid) else None
 
 
 def _terminate(pid: int, timeout_s: float = 15.0) -> None:
     """SIGTERM the process (a JVM shuts down cleanly), SIGKILL it if it lingers."""
-    if not _alive(pid):
+    if not pid_alive(pid):
         return
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s
@@ -193,7 +182,7 @@ def _terminate(pid: int, timeout_s: float = 15.0) -> None:
                 return
         except ChildProcessError:
             pass
-        if not _alive(pid):
+        if not pid_alive(pid):
             return
         time.sleep(0.2)
     os.kill(pid, signal.SIGKILL)

@@ -92,6 +92,19 @@ def _acquire(fd: int, home: Path, scope: str, path: Path, wait_s: float) -> None
     )
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this host (signal 0 probes without sending)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by someone else
+        return True
+    return True
+
+
 def _describe(holder: str) -> str:
     try:
         info = json.loads(holder)
