@@ -1,12 +1,12 @@
 """Every model on every engine: one test body, parametrized over the engines (Ibis-style).
 
-The ``engine`` fixture runs each test once per engine in ``conftest.ENGINES``. On the full real records of
-../shared/fiscaldata (2005–2026, both datasets) every engine must produce, through the facade's
-``transform``, gold equal to ``tests/independent_gold.py`` (plain Python over the records) with
-the declared column types, silver row counts equal to the records, and — on every engine but the
-reference (DuckDB), where it would compare DuckDB with itself — silver tables equal to the
-reference's row for row with the same Arrow types. Hand-made bad values must land in quarantine
-with the same reasons on every engine.
+The ``engine`` fixture runs each test once per engine in ``conftest.ENGINES``. On the full real
+records of ../shared/fiscaldata (2005–2026, both datasets) every engine must produce, through the
+facade's ``transform``, gold equal to ``tests/independent_gold.py`` (plain Python over the records)
+with the declared column types, silver row counts equal to the records, and — on every engine but
+the reference (DuckDB), where it would compare DuckDB with itself — silver tables equal to the
+reference's row for row with the same Arrow types. Hand-made bad values must land in quarantine with
+the same reasons on every engine.
 
 A known gap of one engine goes into ``KNOWN_GAPS`` and becomes a strict expected failure: the
 suite breaks the day the gap is fixed, so the entry gets removed. There is none today.
