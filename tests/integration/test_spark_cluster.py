@@ -17,6 +17,7 @@ from conftest import make_settings
 from treasury_lakehouse import pipeline
 from treasury_lakehouse.engines import spark_cluster
 from treasury_lakehouse.errors import EngineError
+from treasury_lakehouse.lake.lock import pid_alive
 from treasury_lakehouse.models.registry import GOLD_MODELS
 from treasury_lakehouse.testing import FakeFiscalDataApi
 from treasury_lakehouse.warehouse.duckdb import DuckDBWarehouse
@@ -83,5 +84,5 @@ def test_stop_ends_master_and_worker(tmp_path: Path) -> None:
     assert spark_cluster.stop(tmp_path / "work")
     assert spark_cluster.status(tmp_path / "work") is None
     for pid in (started.master_pid, started.worker_pid):
-        assert not spark_cluster._alive(pid)
+        assert not pid_alive(pid)
     assert not spark_cluster.stop(tmp_path / "work")
