@@ -5,7 +5,12 @@ creating ``<lake>/_commits/<seq:010d>.json``::
 
     {"seq": 7, "created_at": "...", "run_id": "...", "purpose": "transform", "engine": "duckdb",
      "silver": {dataset: version}, "quarantine": {dataset: version}, "gold": {table: version},
-     "counts": {...}}
+     "counts": {...}, "changes": {dataset: [record years] | null}}
+
+``changes`` says what a transform changed relative to the commit it built on: per rebuilt dataset,
+the record years whose silver partitions it rewrote (the only ones whose rows can differ), or
+``null`` for a full rebuild; a dataset it does not name is unchanged. Checks and loads use
+:func:`changes_between` to touch only what changed since the commit they last published.
 
 The current commit is the one with the highest ``seq``; a commit file is created once (hard link
 of a flushed temporary file, which fails if the name exists) and never rewritten. Readers resolve
@@ -61,6 +66,9 @@ class LakeCommit:
     quarantine: Mapping[str, str] = field(default_factory=dict)
     gold: Mapping[str, str] = field(default_factory=dict)
     counts: Mapping[str, Any] = field(default_factory=dict)
+    #: dataset → record years rebuilt (``None``: all of it); ``None`` for a commit that does not
+    #: say (written before incremental transforms, or adopted): treat as everything changed
+    changes: Mapping[str, frozenset[int] | None] | None = None
 
     @property
     def path(self) -> Path:
@@ -101,6 +109,7 @@ class LakeCommit:
             "quarantine": dict(self.quarantine),
             "gold": dict(self.gold),
             "counts": dict(self.counts),
+            "changes": _encode_changes(self.changes),
         }
 
 
@@ -137,6 +146,7 @@ def read_commit(root: Path, seq: int) -> LakeCommit:
             quarantine=_names(data["quarantine"]),
             gold=_names(data["gold"]),
             counts=dict(data.get("counts") or {}),
+            changes=_decode_changes(data.get("changes")),
         )
     except FileNotFoundError:
         raise LakeError(f"lake commit {path} is missing; run `treasury transform`") from None
@@ -145,6 +155,60 @@ def read_commit(root: Path, seq: int) -> LakeCommit:
             f"lake commit {path} is unreadable ({type(error).__name__}: {error}); "
             "run `treasury transform` to commit every table anew"
         ) from None
+
+
+#: what changed, per dataset: the record years rebuilt, or ``None`` for all of them
+Changes = dict[str, frozenset[int] | None]
+
+
+def _encode_changes(changes: Mapping[str, frozenset[int] | None] | None) -> Any:
+    if changes is None:
+        return None
+    return {d: None if y is None else sorted(y) for d, y in sorted(changes.items())}
+
+
+def _decode_changes(value: Any) -> Changes | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError(f"changes is not a mapping: {value!r}")
+    decoded: Changes = {}
+    for dataset, years in value.items():
+        if years is not None and not (
+            isinstance(years, list) and all(isinstance(y, int) for y in years)
+        ):
+            raise ValueError(f"changes of {dataset!r} are not a list of years: {years!r}")
+        decoded[str(dataset)] = None if years is None else frozenset(years)
+    return decoded
+
+
+def changes_between(root: Path, since: int | None, until: LakeCommit) -> Changes | None:
+    """What changed from commit ``since`` (exclusive) to ``until`` (inclusive), per dataset.
+
+    The union of the commits' ``changes``: a dataset absent is unchanged, ``None`` for a dataset
+    means all of it. Returns ``None`` (everything changed) when ``since`` is ``None``, is not
+    older than ``until``, or when a commit in between is missing, unreadable or does not say what
+    it changed.
+    """
+    if since is None or since > until.seq:
+        return None
+    merged: Changes = {}
+    for seq in range(since + 1, until.seq + 1):
+        try:
+            commit = until if seq == until.seq else read_commit(root, seq)
+        except LakeError as error:
+            log.info("changes since commit %d unknown, so all: %s", since, error)
+            return None
+        if commit.changes is None:
+            return None
+        for dataset, years in commit.changes.items():
+            if dataset in merged and merged[dataset] is None:
+                continue
+            if years is None:
+                merged[dataset] = None
+            else:
+                merged[dataset] = (merged.get(dataset) or frozenset()) | years
+    return merged
 
 
 def _names(value: Any) -> dict[str, str]:
@@ -204,6 +268,7 @@ def write_commit(
     quarantine: Mapping[str, str],
     gold: Mapping[str, str],
     counts: Mapping[str, Any] | None = None,
+    changes: Mapping[str, frozenset[int] | None] | None = None,
 ) -> LakeCommit:
     """Publish these versions as commit ``base_seq + 1`` (they must be on disk and flushed).
 
@@ -230,6 +295,7 @@ def write_commit(
             quarantine=dict(quarantine),
             gold=dict(gold),
             counts=dict(counts or {}),
+            changes=None if changes is None else dict(changes),
         )
         commit.require_readable()
         create_exclusive(commit.path, _encode(commit))
