@@ -278,8 +278,19 @@ def main(debug: bool) -> None:
     )
 
 
+_FULL = click.option(
+    "--full",
+    "full_rebuild",
+    is_flag=True,
+    default=None,
+    help="Rebuild every silver partition from all of bronze, not only the record years the new "
+    "batches hold",
+)
+
+
 @main.command()
 @settings_options
+@_FULL
 @handle_errors
 def run(**flags: Any) -> None:
     """Ingest, transform and load: the whole pipeline, incrementally."""
@@ -302,9 +313,11 @@ def ingest(**flags: Any) -> None:
 
 @main.command()
 @settings_options
+@_FULL
 @handle_errors
 def transform(**flags: Any) -> None:
-    """Rebuild silver and gold from committed bronze."""
+    """Build silver and gold from committed bronze: only the record years that new batches
+    hold, carrying the rest of the previous version (--full rebuilds everything)."""
     echo_transform(pipeline.transform(writing_settings(**flags)))
 
 

@@ -130,6 +130,9 @@ class Settings:
     #: the engines' memory budget (``512MB``, ``2GB``): DuckDB's ``memory_limit``, spilling to
     #: ``<home>/tmp``, and Spark's driver memory; ``None`` keeps each engine's default
     memory_limit: str | None = None
+    #: ``transform --full``: rebuild every silver partition instead of only the record years
+    #: new batches hold
+    full_rebuild: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

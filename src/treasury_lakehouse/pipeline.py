@@ -16,13 +16,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from treasury_lakehouse.catalog import DATASETS, get_dataset
 from treasury_lakehouse.config import Settings
 from treasury_lakehouse.duckdb_connect import remove_spill_leftovers
 from treasury_lakehouse.engines import open_engine
-from treasury_lakehouse.engines.base import BronzeBatch, SilverCounts
+from treasury_lakehouse.engines.base import QUARANTINE_FILE, BronzeBatch, SilverCounts
 from treasury_lakehouse.errors import (
     CorruptLakeError,
     LakeError,
@@ -31,12 +32,14 @@ from treasury_lakehouse.errors import (
     SchemaDriftError,
     WarehouseError,
 )
+from treasury_lakehouse.incremental import SilverPlan, build_version, plan_silver
 from treasury_lakehouse.ingest.bronze import BronzeStore, check_contract, require_committed
 from treasury_lakehouse.ingest.client import FiscalDataClient
 from treasury_lakehouse.ingest.paging import Page
 from treasury_lakehouse.ingest.window import ingest_window
 from treasury_lakehouse.lake.commit import (
     LakeCommit,
+    Layer,
     commit_seqs,
     prune_versions,
     read_commit,
@@ -216,18 +219,22 @@ class _SilverBuild:
     counts: SilverCounts
     silver: str
     quarantine: str
+    plan: SilverPlan
 
 
 def _transform(settings: Settings, run_id: str) -> TransformResult:
     started = time.monotonic()
     lake = Lake(settings.lake)
-    base_seq, silver, quarantine = _carried_forward(settings, lake)
+    base_seq, base, silver, quarantine = _carried_forward(settings, lake)
     engine = open_engine(settings)
     try:
-        built = _silver(settings, engine)
+        built = _silver(settings, engine, base)
+        changes: dict[str, frozenset[int] | None] = {}
         for build in built:
             silver[build.counts.dataset] = build.silver
             quarantine[build.counts.dataset] = build.quarantine
+            if build.plan.mode != "unchanged":
+                changes[build.counts.dataset] = build.plan.changes
         gold, gold_versions = _build_gold(engine, lake, silver)
         engine_name = str(engine.name)
     finally:
@@ -243,6 +250,7 @@ def _transform(settings: Settings, run_id: str) -> TransformResult:
         quarantine=quarantine,
         gold=gold_versions,
         counts={"silver": {b.counts.dataset: _accounting(b.counts) for b in built}, "gold": gold},
+        changes=changes,
     )
     log.debug("stage commit prune")
     prune_versions(lake.root, settings.keep_commits)
@@ -251,12 +259,15 @@ def _transform(settings: Settings, run_id: str) -> TransformResult:
 
 def _accounting(counts: SilverCounts) -> dict[str, int]:
     """The row accounting of one dataset's silver build, as recorded in the lake commit."""
-    return {k: v for k, v in asdict(counts).items() if k != "dataset"}
+    return {k: v for k, v in asdict(counts).items() if k not in ("dataset", "by_batch_year")}
 
 
-def _carried_forward(settings: Settings, lake: Lake) -> tuple[int, dict[str, str], dict[str, str]]:
-    """The commit a transform builds on, and the silver and quarantine versions it keeps of the
-    datasets it does not rebuild (each must still be on disk)."""
+def _carried_forward(
+    settings: Settings, lake: Lake
+) -> tuple[int, LakeCommit | None, dict[str, str], dict[str, str]]:
+    """The commit a transform builds on (its seq, and the commit when readable), and the silver
+    and quarantine versions it keeps of the datasets it does not rebuild (each must still be on
+    disk)."""
     seqs = commit_seqs(lake.root)
     try:
         base = lake.commit()
@@ -264,9 +275,9 @@ def _carried_forward(settings: Settings, lake: Lake) -> tuple[int, dict[str, str
         if set(settings.datasets) != set(DATASETS):
             raise
         log.warning("the current lake commit is unreadable; every dataset is rebuilt anew")
-        return (seqs[-1] if seqs else 0), {}, {}
+        return (seqs[-1] if seqs else 0), None, {}, {}
     if base is None:
-        return (seqs[-1] if seqs else 0), {}, {}
+        return (seqs[-1] if seqs else 0), None, {}, {}
     keep = [d for d in base.silver if d not in settings.datasets]
     silver = {d: base.silver[d] for d in keep}
     quarantine = {d: base.quarantine[d] for d in keep if d in base.quarantine}
@@ -278,41 +289,59 @@ def _carried_forward(settings: Settings, lake: Lake) -> tuple[int, dict[str, str
                 f"{path.relative_to(lake.root)} of lake commit {base.path} is missing; "
                 f"transform that dataset too (`treasury transform --dataset {path.parent.name}`)"
             )
-    return base.seq, silver, quarantine
+    return base.seq, base, silver, quarantine
 
 
-def _silver(settings: Settings, engine: Any) -> list[_SilverBuild]:
+def _silver(settings: Settings, engine: Any, base: LakeCommit | None) -> list[_SilverBuild]:
     check_contracts(settings)
     bronze, lake = BronzeStore(settings.lake), Lake(settings.lake)
-    return [_build_silver(engine, bronze, lake, name) for name in settings.datasets]
+    return [
+        _build_silver(engine, bronze, lake, name, base, settings.full_rebuild)
+        for name in settings.datasets
+    ]
 
 
-def _build_silver(engine: Any, bronze: BronzeStore, lake: Lake, name: str) -> _SilverBuild:
+def _base_version(lake: Lake, base: LakeCommit | None, layer: Layer, name: str) -> Path | None:
+    """The version of ``name`` in ``base``, if it is on disk."""
+    version = base.versions(layer).get(name) if base is not None else None
+    return version if version is not None and version.is_dir() else None
+
+
+def _build_silver(
+    engine: Any,
+    bronze: BronzeStore,
+    lake: Lake,
+    name: str,
+    base: LakeCommit | None,
+    full: bool,
+) -> _SilverBuild:
     log.debug("stage silver %s", name)
     dataset = get_dataset(name)
     batches = bronze.batches(name)
     require_committed(batches, name)
     bronze.require_intact(name, batches)  # a missing or cut page: one line naming it and `repair`
     inputs = [BronzeBatch.from_manifest(b, bronze.dataset_dir(name)) for b in batches]
+    base_silver = _base_version(lake, base, "silver", name)
+    base_quarantine = _base_version(lake, base, "quarantine", name)
+    plan = plan_silver(
+        dataset,
+        inputs,
+        base_silver,
+        base_quarantine / QUARANTINE_FILE if base_quarantine else None,
+        full=full,
+    )
+    log.info("silver %s: %s build (%s)", name, plan.mode, plan.reason)
+    if plan.mode == "unchanged" and base_silver and base_quarantine:
+        counts = SilverCounts.from_tallies(name, plan.base_tallies)
+        return _SilverBuild(counts, base_silver.name, base_quarantine.name, plan)
     with (
         new_version(lake.silver_dir(name)) as silver,
         new_version(lake.quarantine_dir(name)) as quarantine,
     ):
-        silver_dir, quarantine_dir = silver.directory, quarantine.directory
-        counts: SilverCounts = engine.build_silver(dataset, inputs, silver_dir, quarantine_dir)
-        info = {
-            "engine": engine.name,
-            "version": silver.name,
-            "bronze_batches": [b.batch_id for b in batches],
-            "rows_in": counts.rows_in,
-            "silver": counts.silver,
-            "superseded": counts.superseded,
-            "deleted": counts.deleted,
-            "quarantined": counts.quarantined,
-        }
-        atomic_write_json(silver_dir / BUILD_INFO, info)
-        atomic_write_json(quarantine_dir / BUILD_INFO, info)
-    return _SilverBuild(counts, silver.name, quarantine.name)
+        counts = build_version(
+            engine, dataset, inputs, plan, silver.directory, quarantine.directory
+        )
+    return _SilverBuild(counts, silver.name, quarantine.name, plan)
 
 
 def _build_gold(

@@ -97,7 +97,7 @@ def test_a_transform_of_one_dataset_carries_the_other_forward(
     pipeline.transform(settings)
     first = read_commit(settings.lake, 1)
 
-    second_result = pipeline.transform(settings.with_overrides(datasets=(OCB,)))
+    second_result = pipeline.transform(settings.with_overrides(datasets=(OCB,), full_rebuild=True))
     second = read_commit(settings.lake, second_result.commit)
     assert second.seq == 2
     assert second.silver[PDT] == first.silver[PDT]
@@ -227,7 +227,8 @@ def test_a_commit_lacking_a_dataset_or_gold_table_is_never_published(
 def test_pruning_keeps_every_version_the_last_n_commits_reference(
     fake_api: FakeFiscalDataApi, tmp_path: Path
 ) -> None:
-    settings = _settings(tmp_path, fake_api, keep_commits=2)
+    # --full: every transform writes new versions (an incremental one carries unchanged silver)
+    settings = _settings(tmp_path, fake_api, keep_commits=2, full_rebuild=True)
     pipeline.ingest(settings)
     for expected_seq in (1, 2, 3):
         assert pipeline.transform(settings).commit == expected_seq

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 from treasury_lakehouse.catalog import Dataset
 from treasury_lakehouse.errors import EngineError
 from treasury_lakehouse.models.registry import GoldModel
+from treasury_lakehouse.models.silver import SilverScope
 
 if TYPE_CHECKING:
     from treasury_lakehouse.ingest.bronze import Batch
@@ -70,6 +71,11 @@ def bronze_files(batches: Iterable[BronzeBatch]) -> list[Path]:
     return [f for b in sorted(batches, key=lambda b: b.seq) for f in b.files]
 
 
+def batches_to_read(batches: list[BronzeBatch], scope: SilverScope | None) -> list[BronzeBatch]:
+    """The batches whose files a build reads: all, or those of the scope."""
+    return batches if scope is None else [b for b in batches if b.batch_id in scope.read]
+
+
 def check_batches(batches: list[BronzeBatch], dataset: str) -> None:
     """Refuse an empty or ambiguous batch list before any engine reads a file."""
     if not batches:
@@ -80,6 +86,10 @@ def check_batches(batches: list[BronzeBatch], dataset: str) -> None:
     ):
         if len(set(values)) != len(values):
             raise EngineError(f"silver of {dataset}: the bronze batches repeat {what}: {values}")
+
+
+#: one accounting: rows_in, silver, superseded, deleted, quarantined
+Tally = tuple[int, int, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -97,10 +107,24 @@ class SilverCounts:
     superseded: int
     deleted: int
     quarantined: int
+    #: the same accounting per (batch id, record year), year 0 for an unreadable record date:
+    #: an incremental build replaces the years it rebuilds and keeps the others
+    by_batch_year: Mapping[tuple[str, int], Tally] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         if self.rows_in != self.silver + self.superseded + self.deleted + self.quarantined:
             raise AssertionError(f"row accounting of {self.dataset} does not add up: {self}")
+
+    @classmethod
+    def from_tallies(cls, dataset: str, tallies: Mapping[tuple[str, int], Tally]) -> SilverCounts:
+        rows_in, silver, superseded, deleted, quarantined = (
+            sum(t[i] for t in tallies.values()) for i in range(5)
+        )
+        return cls(
+            dataset, rows_in, silver, superseded, deleted, quarantined, by_batch_year=dict(tallies)
+        )
 
 
 class Engine(Protocol):
@@ -114,9 +138,15 @@ class Engine(Protocol):
         batches: list[BronzeBatch],
         silver_dir: Path,
         quarantine_dir: Path,
+        scope: SilverScope | None = None,
     ) -> SilverCounts:
         """Type, check and version the rows of ``batches`` into ``silver_dir`` (partitioned by
-        record year) and ``quarantine_dir`` (one file, raw values, a reason and a status)."""
+        record year) and ``quarantine_dir`` (one file, raw values, a reason and a status).
+
+        With a ``scope`` only its rows are built (reading only the batches ``scope.read``; every
+        batch still orders versions and windows); the quarantine file also gets the previous
+        quarantine's rows outside the scope. The caller carries the other years' partitions.
+        """
         ...
 
     def build_gold(self, model: GoldModel, silver_dirs: dict[str, Path], out_dir: Path) -> int:

@@ -14,22 +14,34 @@ from treasury_lakehouse.engines.base import (
     QUARANTINE_FILE,
     BronzeBatch,
     SilverCounts,
+    batches_to_read,
     bronze_files,
     check_batches,
 )
 from treasury_lakehouse.errors import EngineError
 from treasury_lakehouse.models.registry import GoldModel
-from treasury_lakehouse.models.silver import quarantine_columns, silver_columns, silver_sql
+from treasury_lakehouse.models.silver import (
+    SilverScope,
+    carried_quarantine_sql,
+    quarantine_columns,
+    silver_columns,
+    silver_sql,
+    year_of,
+)
 from treasury_lakehouse.paths import glob_escape
 
-#: counts of one silver build, by ``row_status``, and rows whose batch the manifest lacks
-COUNTS_SQL = (
-    "SELECT COUNT(*), COUNT(*) FILTER (WHERE row_status = 'current'), "
-    "COUNT(*) FILTER (WHERE row_status = 'superseded'), "
-    "COUNT(*) FILTER (WHERE row_status = 'deleted'), "
-    "COUNT(*) FILTER (WHERE row_status = 'quarantined'), "
-    "STRING_AGG(DISTINCT batch_id, ', ') FILTER (WHERE batch_seq IS NULL) FROM staged"
-)
+
+def counts_sql(dataset: Dataset) -> str:
+    """Counts of one silver build by ``row_status``, per batch and record year, and whether the
+    manifest lacks the batch."""
+    return (
+        f"SELECT batch_id, {year_of(_q(dataset.date_column))} AS year, COUNT(*), "
+        "COUNT(*) FILTER (WHERE row_status = 'current'), "
+        "COUNT(*) FILTER (WHERE row_status = 'superseded'), "
+        "COUNT(*) FILTER (WHERE row_status = 'deleted'), "
+        "COUNT(*) FILTER (WHERE row_status = 'quarantined'), "
+        "BOOL_OR(batch_seq IS NULL) FROM staged GROUP BY ALL"
+    )
 
 
 def _lit(path: Path | str) -> str:
@@ -88,9 +100,11 @@ class DuckDBEngine:
         batches: list[BronzeBatch],
         silver_dir: Path,
         quarantine_dir: Path,
+        scope: SilverScope | None = None,
     ) -> SilverCounts:
         check_batches(batches, dataset.name)
-        files = "[" + ", ".join(_lit(glob_escape(f)) for f in bronze_files(batches)) + "]"
+        read = bronze_files(batches_to_read(batches, scope))
+        files = "[" + ", ".join(_lit(glob_escape(f)) for f in read) + "]"
         con = self.con
         try:
             con.execute(
@@ -102,10 +116,10 @@ class DuckDBEngine:
                 "(batch_id VARCHAR, seq BIGINT, window_start DATE, window_end DATE)"
             )
             con.executemany("INSERT INTO batches VALUES (?, ?, ?, ?)", [b.row() for b in batches])
-            con.execute(f"CREATE OR REPLACE TEMP TABLE staged AS {silver_sql(dataset)}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE staged AS {silver_sql(dataset, scope)}")
             counts = self._counts(dataset)
             self._write_silver(dataset, silver_dir)
-            self._write_quarantine(dataset, quarantine_dir)
+            self._write_quarantine(dataset, quarantine_dir, scope)
         except duckdb.Error as error:
             raise EngineError(_failure(f"silver model of {dataset.name}", error)) from error
         finally:
@@ -114,15 +128,15 @@ class DuckDBEngine:
         return counts
 
     def _counts(self, dataset: Dataset) -> SilverCounts:
-        row = self.con.execute(COUNTS_SQL).fetchone()
-        assert row is not None
-        *counts, unknown = row
+        rows = self.con.execute(counts_sql(dataset)).fetchall()
+        unknown = sorted({str(r[0]) for r in rows if r[-1]})
         if unknown:
             raise EngineError(
                 f"silver of {dataset.name}: bronze rows name batches the manifest does not "
-                f"list ({unknown}); run `treasury verify`"
+                f"list ({', '.join(unknown)}); run `treasury verify`"
             )
-        return SilverCounts(dataset.name, *(int(v) for v in counts))
+        tallies = {(str(r[0]), int(r[1])): tuple(int(v) for v in r[2:7]) for r in rows}
+        return SilverCounts.from_tallies(dataset.name, tallies)  # type: ignore[arg-type]
 
     def _write_silver(self, dataset: Dataset, silver_dir: Path) -> None:
         columns = ", ".join(_q(c) for c in silver_columns(dataset))
@@ -144,12 +158,25 @@ class DuckDBEngine:
                 f"{_lit(empty / 'empty.parquet')} (FORMAT PARQUET)"
             )
 
-    def _write_quarantine(self, dataset: Dataset, quarantine_dir: Path) -> None:
+    def _write_quarantine(
+        self, dataset: Dataset, quarantine_dir: Path, scope: SilverScope | None
+    ) -> None:
         raw = {c: f"{_q('raw_' + c)} AS {_q(c)}" for c in dataset.columns}
-        columns = ", ".join(raw.get(c, _q(c)) for c in quarantine_columns(dataset))
+        names = quarantine_columns(dataset)
+        built = (
+            f"SELECT {', '.join(raw.get(c, _q(c)) for c in names)}, batch_seq FROM staged "
+            "WHERE row_status = 'quarantined'"
+        )
+        if scope is not None:
+            previous = _lit(glob_escape(scope.previous_quarantine))
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP VIEW previous_quarantine AS "
+                f"SELECT * FROM read_parquet({previous})"
+            )
+            built += f" UNION ALL ({carried_quarantine_sql(dataset, scope)})"
         self.con.execute(
-            f"COPY (SELECT {columns} FROM staged "
-            f"WHERE row_status = 'quarantined' ORDER BY batch_seq, page_number, row_index) "
+            f"COPY (SELECT {', '.join(_q(c) for c in names)} FROM ({built}) "
+            f"ORDER BY batch_seq, page_number, row_index) "
             f"TO {_lit(quarantine_dir / QUARANTINE_FILE)} (FORMAT PARQUET)"
         )
 

@@ -25,6 +25,7 @@ from py4j.protocol import Py4JError  # type: ignore[import-untyped]
 from pyspark import StorageLevel
 from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, SqlglotError
 
@@ -34,12 +35,20 @@ from treasury_lakehouse.engines.base import (
     QUARANTINE_FILE,
     BronzeBatch,
     SilverCounts,
+    batches_to_read,
     bronze_files,
     check_batches,
 )
 from treasury_lakehouse.errors import EngineError
 from treasury_lakehouse.models.registry import GoldModel
-from treasury_lakehouse.models.silver import quarantine_columns, silver_columns, silver_sql
+from treasury_lakehouse.models.silver import (
+    SilverScope,
+    carried_quarantine_sql,
+    quarantine_columns,
+    silver_columns,
+    silver_sql,
+    year_of,
+)
 
 JAVA_HINT = (
     "the spark engine needs Java 17 (a JRE on PATH or JAVA_HOME set): install it with "
@@ -190,6 +199,10 @@ def _write_partitioned(frame: DataFrame, directory: Path) -> None:
     _remove_spark_markers(directory)
 
 
+#: the ``row_status`` values counted, in :class:`SilverCounts` order after ``rows_in``
+_STATUSES = ("current", "superseded", "deleted", "quarantined")
+
+
 def _first_line(error: BaseException) -> str:
     """Spark's messages carry a JVM stack trace after the first line."""
     text = str(error).strip()
@@ -272,44 +285,49 @@ class SparkEngine:
         batches: list[BronzeBatch],
         silver_dir: Path,
         quarantine_dir: Path,
+        scope: SilverScope | None = None,
     ) -> SilverCounts:
         check_batches(batches, dataset.name)
         with self._failures(f"silver model of {dataset.name}"):
             bronze = self.session.read.option("mergeSchema", "true").parquet(
-                *(_read_uri(f) for f in bronze_files(batches))
+                *(_read_uri(f) for f in bronze_files(batches_to_read(batches, scope)))
             )
             bronze.createOrReplaceTempView("bronze")
             rows = [b.row() for b in batches]
             self.session.createDataFrame(rows, BATCHES_SCHEMA).createOrReplaceTempView("batches")
-            staged = self.session.sql(to_spark_sql(silver_sql(dataset)))
+            staged = self.session.sql(to_spark_sql(silver_sql(dataset, scope)))
             staged = staged.persist(StorageLevel.MEMORY_AND_DISK)
             try:
                 counts = self._counts(dataset, staged)
                 self._write_silver(dataset, staged, silver_dir, counts.silver)
-                self._write_quarantine(dataset, staged, quarantine_dir)
+                self._write_quarantine(dataset, staged, quarantine_dir, scope)
             finally:
                 staged.unpersist()
-                self.session.catalog.dropTempView("bronze")
-                self.session.catalog.dropTempView("batches")
+                for view in ("bronze", "batches", "previous_quarantine"):
+                    self.session.catalog.dropTempView(view)
         return counts
 
     def _counts(self, dataset: Dataset, staged: DataFrame) -> SilverCounts:
-        row = staged.selectExpr(
-            "COUNT(*)",
-            "COUNT_IF(row_status = 'current')",
-            "COUNT_IF(row_status = 'superseded')",
-            "COUNT_IF(row_status = 'deleted')",
-            "COUNT_IF(row_status = 'quarantined')",
-            "ARRAY_JOIN(COLLECT_SET(CASE WHEN batch_seq IS NULL THEN batch_id END), ', ')",
-        ).first()
-        assert row is not None
-        *counts, unknown = row
+        rows = (
+            staged.selectExpr(
+                "batch_id", f"{year_of(_q(dataset.date_column))} AS year", "row_status", "batch_seq"
+            )
+            .groupBy("batch_id", "year")
+            .agg(
+                F.count(F.lit(1)),
+                *(F.count_if(F.col("row_status") == status) for status in _STATUSES),
+                F.max(F.col("batch_seq").isNull()),
+            )
+            .collect()
+        )
+        unknown = sorted({str(r[0]) for r in rows if r[-1]})
         if unknown:
             raise EngineError(
                 f"silver of {dataset.name}: bronze rows name batches the manifest does not "
-                f"list ({unknown}); run `treasury verify`"
+                f"list ({', '.join(unknown)}); run `treasury verify`"
             )
-        return SilverCounts(dataset.name, *(int(v) for v in counts))
+        tallies = {(str(r[0]), int(r[1])): tuple(int(v) for v in r[2:7]) for r in rows}
+        return SilverCounts.from_tallies(dataset.name, tallies)  # type: ignore[arg-type]
 
     def _write_silver(
         self, dataset: Dataset, staged: DataFrame, silver_dir: Path, rows: int
@@ -327,12 +345,24 @@ class SparkEngine:
             empty.mkdir()
             _write_single_file(kept.selectExpr(*columns).repartition(1), empty / "empty.parquet")
 
-    def _write_quarantine(self, dataset: Dataset, staged: DataFrame, quarantine_dir: Path) -> None:
+    def _write_quarantine(
+        self,
+        dataset: Dataset,
+        staged: DataFrame,
+        quarantine_dir: Path,
+        scope: SilverScope | None,
+    ) -> None:
         raw = {c: f"{_q('raw_' + c)} AS {_q(c)}" for c in dataset.columns}
+        built = staged.where("row_status = 'quarantined'").selectExpr(
+            *(raw.get(c, _q(c)) for c in quarantine_columns(dataset)), "batch_seq"
+        )
+        if scope is not None:
+            previous = self.session.read.parquet(_read_uri(scope.previous_quarantine))
+            previous.createOrReplaceTempView("previous_quarantine")
+            carried = self.session.sql(to_spark_sql(carried_quarantine_sql(dataset, scope)))
+            built = built.unionByName(carried)
         quarantined = (
-            staged.where("row_status = 'quarantined'")
-            .selectExpr(*(raw.get(c, _q(c)) for c in quarantine_columns(dataset)), "batch_seq")
-            .repartition(1)
+            built.repartition(1)
             .sortWithinPartitions("batch_seq", "page_number", "row_index")
             .drop("batch_seq")
         )

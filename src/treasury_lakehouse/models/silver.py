@@ -28,6 +28,9 @@ Versions (the rules, in the order the CTEs apply them):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 from treasury_lakehouse.catalog import Dataset
 
 #: a value of each API type must match this pattern before it is cast
@@ -65,9 +68,10 @@ def _clean(column: str) -> str:
     return f"NULLIF(NULLIF(TRIM({_q(column)}, ' '), 'null'), '')"
 
 
-def _typed(dataset: Dataset, column: str) -> str:
+def _typed(dataset: Dataset, column: str, clean: str | None = None) -> str:
+    """The typed value of ``column`` from its cleaned string (by default ``clean_<column>``)."""
     api_type = dataset.columns[column]
-    clean = f"{_q('clean_' + column)}"
+    clean = clean or f"{_q('clean_' + column)}"
     if api_type == "STRING":
         return clean
     sql_type = dataset.silver_type(column)
@@ -128,14 +132,69 @@ checked AS (
 )"""
 
 
-def _authority(dataset: Dataset) -> str:
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def year_of(day_sql: str) -> str:
+    """The record year of a typed date (the silver partition), 0 where the date is unreadable."""
+    return f"COALESCE(CAST(EXTRACT(YEAR FROM {day_sql}) AS INTEGER), 0)"
+
+
+def typed_date_sql(dataset: Dataset, raw_sql: str) -> str:
+    """The record date silver reads from a raw string (NULL where quarantine would say why)."""
+    return _typed(dataset, dataset.date_column, f"NULLIF(NULLIF(TRIM({raw_sql}, ' '), 'null'), '')")
+
+
+@dataclass(frozen=True)
+class SilverScope:
+    """What an incremental silver build rebuilds.
+
+    Silver versions are exact per record date (the authoritative batch of a date, its held keys
+    and each key's versions all live in that date), so the rows of the record ``years`` can be
+    rebuilt alone from every batch holding one of them. Rows with an unreadable date belong to
+    no year: those of the ``new_batches`` are built; older ones stay in the previous quarantine,
+    which :func:`carried_quarantine_sql` carries over with their status re-derived.
+    """
+
+    #: the record years whose silver partitions (and quarantined rows) are rebuilt
+    years: frozenset[int]
+    #: batches committed since the silver built on: their rows with an unreadable date are new
+    new_batches: frozenset[str]
+    #: the batches whose files are read: every one holding a row of ``years``, and the new ones
+    read: frozenset[str]
+    #: the previous version's quarantine file
+    previous_quarantine: Path
+
+    def predicate(self, day_sql: str, batch_sql: str) -> str:
+        """True for a row this scope rebuilds."""
+        years = ", ".join(str(y) for y in sorted(self.years))
+        in_years = f"{year_of(day_sql)} IN ({years})" if years else "FALSE"
+        batches = ", ".join(_lit(b) for b in sorted(self.new_batches))
+        new = f"({day_sql} IS NULL AND {batch_sql} IN ({batches}))" if batches else "FALSE"
+        return f"({in_years} OR {new})"
+
+
+def _covered_batches() -> str:
+    """CTE ``covered_batches``: batches whose window a newer batch's window contains."""
+    return """covered_batches AS (
+  SELECT DISTINCT older.batch_id AS covered_batch_id
+  FROM batches AS older
+  JOIN batches AS newer ON newer.seq > older.seq
+    AND (newer.window_start IS NULL OR newer.window_start <= older.window_start)
+    AND (newer.window_end IS NULL OR newer.window_end >= older.window_end)
+)"""
+
+
+def _authority(dataset: Dataset, scope: SilverScope | None = None) -> str:
     """CTEs: each row's batch seq, each date's authoritative batch and the keys it holds."""
     day = _q(dataset.date_column)
     key = version_key(dataset)
     held = ", ".join(f"v.{_q(c)} AS {_q('held_' + c)}" for c in key)
+    where = f"\n  WHERE {scope.predicate(f'checked.{day}', 'checked.batch_id')}" if scope else ""
     return f"""versioned AS (
   SELECT checked.*, batches.seq AS batch_seq
-  FROM checked LEFT JOIN batches ON checked.batch_id = batches.batch_id
+  FROM checked LEFT JOIN batches ON checked.batch_id = batches.batch_id{where}
 ),
 date_authority AS (
   SELECT {day} AS authority_date, MAX(batch_seq) AS authority_seq
@@ -146,13 +205,7 @@ held_keys AS (
   FROM versioned AS v
   JOIN date_authority AS a ON v.{day} = a.authority_date AND v.batch_seq = a.authority_seq
 ),
-covered_batches AS (
-  SELECT DISTINCT older.batch_id AS covered_batch_id
-  FROM batches AS older
-  JOIN batches AS newer ON newer.seq > older.seq
-    AND (newer.window_start IS NULL OR newer.window_start <= older.window_start)
-    AND (newer.window_end IS NULL OR newer.window_end >= older.window_end)
-)"""
+{_covered_batches()}"""
 
 
 def _classified(dataset: Dataset) -> str:
@@ -182,13 +235,14 @@ def _classified(dataset: Dataset) -> str:
 )"""
 
 
-def silver_sql(dataset: Dataset) -> str:
-    """The silver SELECT of ``dataset`` over the relations ``bronze`` and ``batches``."""
+def silver_sql(dataset: Dataset, scope: SilverScope | None = None) -> str:
+    """The silver SELECT of ``dataset`` over the relations ``bronze`` and ``batches``; with a
+    ``scope``, only of the rows it rebuilds (``bronze`` then need hold only its ``read``)."""
     key = ", ".join(_q(c) for c in version_key(dataset))
     return f"""-- silver.{dataset.name}: typed, trimmed, "null" as NULL, versions by commit seq
 -- grain: one row per natural key ({", ".join(dataset.natural_key)}) among current rows
 WITH {_staging(dataset)},
-{_authority(dataset)},
+{_authority(dataset, scope)},
 {_classified(dataset)},
 ranked AS (
   SELECT
@@ -219,3 +273,32 @@ def silver_columns(dataset: Dataset) -> list[str]:
 def quarantine_columns(dataset: Dataset) -> list[str]:
     """The columns of ``quarantine.parquet``: raw values, the reason, the status, lineage."""
     return [*dataset.columns, "quarantine_reason", "quarantine_status", *LINEAGE_COLUMNS]
+
+
+def carried_quarantine_sql(dataset: Dataset, scope: SilverScope) -> str:
+    """The previous quarantine rows an incremental build keeps (relations ``previous_quarantine``
+    and ``batches``): those outside the rebuilt years, with ``batch_seq`` for ordering.
+
+    A row with a readable date keeps its status (no new batch holds its date); a row with an
+    unreadable date is ``resolved`` once a newer batch's window contains its batch's window,
+    the rule :func:`silver_sql` applies, re-derived here because new batches may now cover it.
+    """
+    day = typed_date_sql(dataset, _q(dataset.date_column))
+    columns = ", ".join(
+        "CASE WHEN q.carried_day IS NOT NULL THEN q.quarantine_status "
+        "WHEN c.covered_batch_id IS NOT NULL THEN 'resolved' ELSE 'outstanding' END "
+        "AS quarantine_status"
+        if c == "quarantine_status"
+        else f"q.{_q(c)}"
+        for c in quarantine_columns(dataset)
+    )
+    years = ", ".join(str(y) for y in sorted(scope.years))
+    outside = f"{year_of('q.carried_day')} NOT IN ({years})" if years else "TRUE"
+    return f"""WITH {_covered_batches()},
+carried AS (SELECT *, {day} AS carried_day FROM previous_quarantine)
+SELECT {columns}, b.seq AS batch_seq
+FROM carried AS q
+LEFT JOIN covered_batches AS c ON q.batch_id = c.covered_batch_id
+LEFT JOIN batches AS b ON q.batch_id = b.batch_id
+WHERE q.carried_day IS NULL OR {outside}
+"""
