@@ -7,9 +7,9 @@ silent NULL, on every engine (Spark's ANSI casts would otherwise fail the whole 
 The rendered SELECT reads two relations: ``bronze`` (the rows of every committed batch) and
 ``batches`` (one row per batch: ``batch_id``, ``seq``, ``window_start``, ``window_end``; see
 :data:`~treasury_lakehouse.engines.base.BATCH_COLUMNS`). It returns every catalog column typed,
-the raw strings as ``raw_<column>``, the lineage columns, ``batch_seq``, ``quarantine_reason``
-(NULL for a good row), ``version_rank`` (1 = the version silver keeps), ``row_status`` and
-``quarantine_status``.
+the raw strings as ``raw_<column>`` (of quarantined rows only: NULL for a good row, so no raw copy
+of every row is held), the lineage columns, ``batch_seq``, ``quarantine_reason`` (NULL for a good
+row), ``version_rank`` (1 = the version silver keeps), ``row_status`` and ``quarantine_status``.
 
 Versions (the rules, in the order the CTEs apply them):
 
@@ -102,7 +102,8 @@ def version_key(dataset: Dataset) -> list[str]:
 
 
 def _staging(dataset: Dataset) -> str:
-    """CTEs ``cleaned``, ``typed`` and ``checked``: typed values and a quarantine reason."""
+    """CTEs ``cleaned``, ``typed``, ``reasoned`` and ``checked``: typed values, a quarantine
+    reason, and the raw strings of the quarantined rows (NULL for a good row)."""
     columns = list(dataset.columns)
     clean = ",\n    ".join(f"{_clean(c)} AS {_q('clean_' + c)}" for c in columns)
     raw = ",\n    ".join(f"{_q(c)} AS {_q('raw_' + c)}" for c in columns)
@@ -111,6 +112,11 @@ def _staging(dataset: Dataset) -> str:
     keep = ", ".join(_q(c) for c in columns)
     raw_names = ", ".join(_q("raw_" + c) for c in columns)
     clean_names = ", ".join(_q("clean_" + c) for c in columns)
+    # the raw strings are written only for quarantined rows: no raw copy of every good row
+    kept_raw = ", ".join(
+        f"CASE WHEN quarantine_reason IS NOT NULL THEN {_q('raw_' + c)} END AS {_q('raw_' + c)}"
+        for c in columns
+    )
     return f"""cleaned AS (
   SELECT
     {clean},
@@ -126,9 +132,13 @@ typed AS (
     {clean_names}
   FROM cleaned
 ),
-checked AS (
+reasoned AS (
   SELECT {keep}, {raw_names}, {lineage}, {_reasons(dataset)} AS quarantine_reason
   FROM typed
+),
+checked AS (
+  SELECT {keep}, {kept_raw}, {lineage}, quarantine_reason
+  FROM reasoned
 )"""
 
 
