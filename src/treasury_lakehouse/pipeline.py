@@ -339,6 +339,7 @@ def _build_gold(
         if not set(model.sources) <= silver.keys():
             continue
         inputs = {source: silver[source] for source in model.sources}
+        log.debug("stage gold %s", model.name)
         plan = plan_gold(model, inputs, _changed_years(model, changes), base_gold.get(model.name))
         log.info("gold %s: %s (%s)", model.name, plan.mode, plan.reason)
         if plan.mode == "carried" and plan.previous is not None:
