@@ -24,6 +24,7 @@ from treasury_lakehouse.config import Settings
 from treasury_lakehouse.duckdb_connect import remove_spill_leftovers
 from treasury_lakehouse.engines import open_engine
 from treasury_lakehouse.engines.base import QUARANTINE_FILE, BronzeBatch, SilverCounts
+from treasury_lakehouse.engines.gold import plan_gold
 from treasury_lakehouse.errors import (
     CorruptLakeError,
     LakeError,
@@ -38,6 +39,7 @@ from treasury_lakehouse.ingest.client import FiscalDataClient
 from treasury_lakehouse.ingest.paging import Page
 from treasury_lakehouse.ingest.window import ingest_window
 from treasury_lakehouse.lake.commit import (
+    Changes,
     LakeCommit,
     Layer,
     commit_seqs,
@@ -50,7 +52,8 @@ from treasury_lakehouse.lake.layout import BUILD_INFO, Lake, read_build_info
 from treasury_lakehouse.lake.lock import GOLD_SCOPE, WAREHOUSE_SCOPE, dataset_scope, home_lock
 from treasury_lakehouse.lake.repair import RepairResult, repair_lake
 from treasury_lakehouse.lake.verify import VerifyReport, verify_lake
-from treasury_lakehouse.models.registry import GOLD_MODELS
+from treasury_lakehouse.models.incremental import definition_fingerprint
+from treasury_lakehouse.models.registry import GOLD_MODELS, GoldModel
 from treasury_lakehouse.quality import CheckContext, QualityReport, run_checks
 from treasury_lakehouse.quality.store import append_report, latest_report
 from treasury_lakehouse.warehouse import open_warehouse
@@ -235,7 +238,7 @@ def _transform(settings: Settings, run_id: str) -> TransformResult:
             quarantine[build.counts.dataset] = build.quarantine
             if build.plan.mode != "unchanged":
                 changes[build.counts.dataset] = build.plan.changes
-        gold, gold_versions = _build_gold(engine, lake, silver)
+        gold, gold_versions = _build_gold(engine, lake, silver, base=base, changes=changes)
         engine_name = str(engine.name)
     finally:
         engine.close()
@@ -345,24 +348,45 @@ def _build_silver(
 
 
 def _build_gold(
-    engine: Any, lake: Lake, silver_versions: dict[str, str]
+    engine: Any,
+    lake: Lake,
+    silver_versions: dict[str, str],
+    base: LakeCommit | None = None,
+    changes: Changes | None = None,
 ) -> tuple[dict[str, int], dict[str, str]]:
-    """Every gold table whose silver sources are in ``silver_versions``: rows and versions."""
+    """Every gold table whose silver sources are in ``silver_versions``: rows and versions.
+
+    ``base`` is the commit the transform built on and ``changes`` what changed in silver since
+    (:attr:`LakeCommit.changes`; ``None``: unknown). A table none of whose source years changed
+    keeps its base version; a few changed years are recomputed incrementally; else in full
+    (:func:`~treasury_lakehouse.engines.gold.plan_gold`).
+    """
     silver = {f"silver_{d}": lake.silver_dir(d) / v for d, v in silver_versions.items()}
+    base_gold = base.versions("gold") if base else {}
     rows, versions = {}, {}
     for model in GOLD_MODELS:
         if not set(model.sources) <= silver.keys():
             continue
         inputs = {source: silver[source] for source in model.sources}
         log.debug("stage gold %s", model.name)
+        plan = plan_gold(model, inputs, _changed_years(model, changes), base_gold.get(model.name))
+        log.info("gold %s: %s (%s)", model.name, plan.mode, plan.reason)
+        if plan.mode == "carried" and plan.previous is not None:
+            rows[model.name] = int(read_build_info(plan.previous)["rows"])
+            versions[model.name] = plan.previous.name
+            continue
         with new_version(lake.gold_dir(model.name)) as out:
-            rows[model.name] = engine.build_gold(model, inputs, out.directory)
+            rows[model.name] = engine.build_gold(
+                model, inputs, out.directory, years=plan.years, previous=plan.previous
+            )
             atomic_write_json(
                 out.directory / BUILD_INFO,
                 {
                     "engine": engine.name,
                     "version": out.name,
                     "rows": rows[model.name],
+                    "definition": definition_fingerprint(model),
+                    **plan.build_info(),
                     "silver_versions": {s: p.name for s, p in inputs.items()},
                     "bronze_batches": sorted(
                         {
@@ -375,6 +399,19 @@ def _build_gold(
             )
         versions[model.name] = out.name
     return rows, versions
+
+
+def _changed_years(model: GoldModel, changes: Changes | None) -> frozenset[int] | None:
+    """The record years of ``model``'s sources that changed (``None``: unknown or all)."""
+    if changes is None:
+        return None
+    years: frozenset[int] = frozenset()
+    for source in model.sources:
+        changed = changes.get(source.removeprefix("silver_"), frozenset())
+        if changed is None:
+            return None
+        years |= changed
+    return years
 
 
 def load(settings: Settings, run_id: str | None = None) -> LoadResult:

@@ -149,8 +149,21 @@ class Engine(Protocol):
         """
         ...
 
-    def build_gold(self, model: GoldModel, silver_dirs: dict[str, Path], out_dir: Path) -> int:
-        """Run one gold model over the silver tables named in ``silver_dirs``; rows written."""
+    def build_gold(
+        self,
+        model: GoldModel,
+        silver_dirs: dict[str, Path],
+        out_dir: Path,
+        *,
+        years: frozenset[int] | None = None,
+        previous: Path | None = None,
+    ) -> int:
+        """Run one gold model over the silver tables named in ``silver_dirs``; rows written.
+
+        With ``years`` (the record years whose silver changed) and ``previous`` (the version
+        built before they changed), only the affected periods are recomputed from the silver
+        partitions they need; the rest comes from ``previous`` (:mod:`..models.incremental`).
+        """
         ...
 
     def close(self) -> None: ...

@@ -18,7 +18,13 @@ from treasury_lakehouse.engines.base import (
     bronze_files,
     check_batches,
 )
+from treasury_lakehouse.engines.gold import incremental_inputs, partitions_to_read
 from treasury_lakehouse.errors import EngineError
+from treasury_lakehouse.models.incremental import (
+    PREVIOUS_GOLD,
+    incremental_gold_sql,
+    partitions_needed,
+)
 from treasury_lakehouse.models.registry import GoldModel
 from treasury_lakehouse.models.silver import (
     SilverScope,
@@ -180,25 +186,55 @@ class DuckDBEngine:
             f"TO {_lit(quarantine_dir / QUARANTINE_FILE)} (FORMAT PARQUET)"
         )
 
-    def build_gold(self, model: GoldModel, silver_dirs: dict[str, Path], out_dir: Path) -> int:
+    def build_gold(
+        self,
+        model: GoldModel,
+        silver_dirs: dict[str, Path],
+        out_dir: Path,
+        *,
+        years: frozenset[int] | None = None,
+        previous: Path | None = None,
+    ) -> int:
         from treasury_lakehouse.catalog import get_dataset
 
+        incremental = incremental_inputs(years, previous)
         try:
             for table, directory in silver_dirs.items():
                 dataset = get_dataset(table.removeprefix("silver_"))
-                self.con.execute(
-                    f"CREATE OR REPLACE TEMP VIEW {_q(table)} AS "
-                    f"{silver_view_sql(dataset, directory)}"
+                source = (
+                    _silver_years_sql(dataset, directory, partitions_needed(model, incremental[0]))
+                    if incremental
+                    else silver_view_sql(dataset, directory)
                 )
+                self.con.execute(f"CREATE OR REPLACE TEMP VIEW {_q(table)} AS {source}")
+            sql = model.sql
+            if incremental:
+                previous_file = _lit(glob_escape(incremental[1] / f"{model.name}.parquet"))
+                self.con.execute(
+                    f"CREATE OR REPLACE TEMP VIEW {PREVIOUS_GOLD} AS "
+                    f"SELECT * FROM read_parquet({previous_file})"
+                )
+                sql = incremental_gold_sql(model, incremental[0])
             columns = ", ".join(_q(c) for c in model.column_names)
             key = ", ".join(_q(c) for c in model.primary_key)
             target = _lit(out_dir / f"{model.name}.parquet")
             self.con.execute(
-                f"COPY (SELECT {columns} FROM ({model.sql}) AS model ORDER BY {key}) "
+                f"COPY (SELECT {columns} FROM ({sql}) AS model ORDER BY {key}) "
                 f"TO {target} (FORMAT PARQUET)"
             )
             written = _lit(glob_escape(out_dir / f"{model.name}.parquet"))
             row = self.con.execute(f"SELECT COUNT(*) FROM read_parquet({written})").fetchone()
         except duckdb.Error as error:
             raise EngineError(_failure(f"gold model {model.name}", error)) from error
+        finally:
+            self.con.execute(f"DROP VIEW IF EXISTS {PREVIOUS_GOLD}")
         return int(row[0]) if row else 0
+
+
+def _silver_years_sql(dataset: Dataset, silver_dir: Path, years: frozenset[int]) -> str:
+    """:func:`silver_view_sql` over the partitions of ``years`` only (the others are not read)."""
+    directories, has_rows = partitions_to_read(silver_dir, years)
+    columns = ", ".join(_q(c) for c in silver_columns(dataset))
+    files = "[" + ", ".join(_lit(glob_escape(d) + "/*.parquet") for d in directories) + "]"
+    where = "" if has_rows else " WHERE false"
+    return f"SELECT {columns} FROM read_parquet({files}, hive_partitioning = true){where}"

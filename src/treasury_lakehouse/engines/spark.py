@@ -39,7 +39,13 @@ from treasury_lakehouse.engines.base import (
     bronze_files,
     check_batches,
 )
+from treasury_lakehouse.engines.gold import incremental_inputs, partitions_to_read
 from treasury_lakehouse.errors import EngineError
+from treasury_lakehouse.models.incremental import (
+    PREVIOUS_GOLD,
+    incremental_gold_sql,
+    partitions_needed,
+)
 from treasury_lakehouse.models.registry import GoldModel
 from treasury_lakehouse.models.silver import (
     SilverScope,
@@ -370,21 +376,53 @@ class SparkEngine:
 
     # --- gold -----------------------------------------------------------------------------
 
-    def build_gold(self, model: GoldModel, silver_dirs: dict[str, Path], out_dir: Path) -> int:
+    def build_gold(
+        self,
+        model: GoldModel,
+        silver_dirs: dict[str, Path],
+        out_dir: Path,
+        *,
+        years: frozenset[int] | None = None,
+        previous: Path | None = None,
+    ) -> int:
         target = out_dir / f"{model.name}.parquet"
+        incremental = incremental_inputs(years, previous)
         with self._failures(f"gold model {model.name}"):
             for table, directory in silver_dirs.items():
-                self._register_silver(table, directory)
-            result = self.session.sql(to_spark_sql(model.sql))
-            ordered = (
-                result.selectExpr(*(_q(c) for c in model.column_names))
-                .repartition(1)
-                .sortWithinPartitions(*model.primary_key)
-            )
-            _write_single_file(ordered, target)
+                if incremental:
+                    self._register_silver_years(
+                        table, directory, partitions_needed(model, incremental[0])
+                    )
+                else:
+                    self._register_silver(table, directory)
+            sql = model.sql
+            if incremental:
+                previous_file = _read_uri(incremental[1] / f"{model.name}.parquet")
+                self.session.read.parquet(previous_file).createOrReplaceTempView(PREVIOUS_GOLD)
+                sql = incremental_gold_sql(model, incremental[0])
+            try:
+                result = self.session.sql(to_spark_sql(sql))
+                ordered = (
+                    result.selectExpr(*(_q(c) for c in model.column_names))
+                    .repartition(1)
+                    .sortWithinPartitions(*model.primary_key)
+                )
+                _write_single_file(ordered, target)
+            finally:
+                self.session.catalog.dropTempView(PREVIOUS_GOLD)
         return _rows_in(target)
 
     def _register_silver(self, table: str, directory: Path) -> None:
         dataset = get_dataset(table.removeprefix("silver_"))
         frame = self.session.read.parquet(_read_uri(directory))
+        frame.selectExpr(*(_q(c) for c in silver_columns(dataset))).createOrReplaceTempView(table)
+
+    def _register_silver_years(self, table: str, directory: Path, years: frozenset[int]) -> None:
+        """:meth:`_register_silver` over the partitions of ``years`` only (others not read)."""
+        dataset = get_dataset(table.removeprefix("silver_"))
+        directories, has_rows = partitions_to_read(directory, years)
+        reader = self.session.read.option("basePath", _uri(directory))
+        frame = reader.parquet(*(_read_uri(d) for d in directories))
+        if not has_rows:
+            frame = frame.where("false")
         frame.selectExpr(*(_q(c) for c in silver_columns(dataset))).createOrReplaceTempView(table)

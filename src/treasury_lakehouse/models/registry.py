@@ -2,6 +2,10 @@
 
 The SQL files are DuckDB dialect, written to stay portable (other engines transpile them). The
 column descriptions here feed the warehouse comments; their units are part of the contract.
+
+Each model also declares what an incremental build needs (:mod:`.incremental`): the record years a
+row draws from (its :class:`YearSpan`) and its running sums (column → the column it sums, in
+primary-key order), which are recomputed over the whole merged table.
 """
 
 from __future__ import annotations
@@ -23,12 +27,29 @@ class Column:
 
 
 @dataclass(frozen=True)
+class YearSpan:
+    """The record years a gold row draws from: ``period + first`` .. ``period + last``.
+
+    ``period`` is an integer SQL expression over the row's own columns (DuckDB dialect), e.g. the
+    year of ``record_date``; a federal fiscal year Y draws from Y-1 (October-December) and Y.
+    """
+
+    period: str
+    first: int = 0
+    last: int = 0
+
+
+@dataclass(frozen=True)
 class GoldModel:
     name: str
     description: str
     sources: tuple[str, ...]
     primary_key: tuple[str, ...]
     columns: tuple[Column, ...]
+    #: the record years a row draws from (silver partitions are record years)
+    years: YearSpan
+    #: running sums: (column, the column it sums), ordered by the primary key over all rows
+    running_sums: tuple[tuple[str, str], ...] = ()
 
     @cached_property
     def sql(self) -> str:
@@ -44,6 +65,9 @@ def _amount(name: str, meaning: str) -> Column:
 
 
 _DATE = Column("record_date", "DATE", "Daily Treasury Statement record date (business day)")
+#: a daily row draws from its record date's year, a monthly row from its calendar year
+_DATE_YEAR = YearSpan("CAST(EXTRACT(YEAR FROM record_date) AS INTEGER)")
+_CALENDAR_YEAR = YearSpan("year")
 _YEAR = Column("year", "INTEGER", "calendar year")
 _MONTH = Column("month", "INTEGER", "calendar month, 1-12")
 PDT = "silver_public_debt_transactions"
@@ -64,6 +88,7 @@ GOLD_MODELS: tuple[GoldModel, ...] = (
                 "nonmarketable_net_usd_mil", "issues minus redemptions of nonmarketable securities"
             ),
         ),
+        _DATE_YEAR,
     ),
     GoldModel(
         "gold_monthly_totals",
@@ -78,6 +103,7 @@ GOLD_MODELS: tuple[GoldModel, ...] = (
             _amount("redemptions_usd_mil", "total redemptions in the month"),
             _amount("net_issuance_usd_mil", "issues minus redemptions in the month"),
         ),
+        _CALENDAR_YEAR,
     ),
     GoldModel(
         "gold_monthly_debt_growth",
@@ -95,6 +121,8 @@ GOLD_MODELS: tuple[GoldModel, ...] = (
                 "running sum of net_change_usd_mil over all months present, in month order",
             ),
         ),
+        _CALENDAR_YEAR,
+        running_sums=(("cumulative_net_change_usd_mil", "net_change_usd_mil"),),
     ),
     GoldModel(
         "gold_security_totals",
@@ -109,6 +137,7 @@ GOLD_MODELS: tuple[GoldModel, ...] = (
             _amount("redemptions_usd_mil", "total redemptions in the fiscal year (0 if none)"),
             _amount("net_usd_mil", "issues minus redemptions"),
         ),
+        YearSpan("fiscal_year", first=-1),
     ),
     GoldModel(
         "gold_daily_cash_balance",
@@ -121,6 +150,7 @@ GOLD_MODELS: tuple[GoldModel, ...] = (
             _amount("tga_opening_balance_usd_mil", "TGA balance at the opening of the day"),
             _amount("tga_closing_balance_usd_mil", "TGA balance at the close of the day"),
         ),
+        _DATE_YEAR,
     ),
 )
 
