@@ -404,7 +404,7 @@ def _check(
         commit = Lake(settings.lake).find_commit()
     log.debug("stage check %s", stage)
     context = CheckContext.current(end=settings.end)
-    report = run_checks(settings.lake, run_id, context, commit=commit)
+    report = run_checks(settings.lake, run_id, context, commit=commit, settings=settings)
     append_report(settings.lake, report, stage)
     if publishing and not report.failed and settings.warehouse_kind == "duckdb":
         return report

@@ -21,6 +21,8 @@ from treasury_lakehouse.catalog import (
     PUBLIC_DEBT_TRANSACTIONS,
     Dataset,
 )
+from treasury_lakehouse.config import Settings
+from treasury_lakehouse.duckdb_connect import connect_duckdb, remove_spill_directory
 from treasury_lakehouse.engines.duckdb import silver_view_sql
 from treasury_lakehouse.errors import LakeError
 from treasury_lakehouse.ingest.bronze import BronzeStore
@@ -42,12 +44,14 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def lake_sources(lake_root: Path, commit: LakeCommit | None = None) -> dict[str, str]:
+def lake_sources(
+    lake_root: Path, commit: LakeCommit | None = None, con: duckdb.DuckDBPyConnection | None = None
+) -> dict[str, str]:
     """A SELECT per table the lake has published: ``bronze_*``, ``silver_*``, ``quarantine_*``,
     ``received_*`` (silver and quarantined keys) and the gold tables.
 
     Silver, quarantine and gold are those of ``commit`` (by default the current lake commit,
-    resolved once); bronze is every committed batch.
+    resolved once); bronze is every committed batch. ``con`` reads quarantine schemas.
     """
     bronze = BronzeStore(lake_root)
     if commit is None:
@@ -70,7 +74,10 @@ def lake_sources(lake_root: Path, commit: LakeCommit | None = None) -> dict[str,
         quarantined = _parquet_glob(quarantine.get(name))
         if quarantined:
             sources[f"quarantine_{name}"] = f"SELECT * FROM read_parquet({_lit(quarantined)})"
-        sources[f"received_{name}"] = received_sql(dataset, sources[f"silver_{name}"], quarantined)
+        outstanding = bool(quarantined) and _has_status_column(quarantined, con)
+        sources[f"received_{name}"] = received_sql(
+            dataset, sources[f"silver_{name}"], quarantined, outstanding
+        )
     for table, version in gold.items():
         sources[table] = f"SELECT * FROM read_parquet({_lit(glob_escape(version) + '/*.parquet')})"
     return sources
@@ -120,8 +127,11 @@ def _parquet_glob(version: Path | None) -> str | None:
     return glob_escape(version) + "/**/*.parquet"
 
 
-def received_sql(dataset: Dataset, silver: str, quarantine_glob: str | None) -> str:
-    """Distinct natural keys the current silver version received: its rows and quarantined ones.
+def received_sql(
+    dataset: Dataset, silver: str, quarantine_glob: str | None, has_status: bool = False
+) -> str:
+    """Distinct natural keys the current silver version received: its rows and quarantined ones
+    (only the outstanding ones when the quarantine has ``quarantine_status``: ``has_status``).
 
     A quarantined row still arrived (its bad value is reported by ``quarantined_rows``), so counting
     rows per day over this keeps a bad value from also reading as a missing row.
@@ -132,19 +142,20 @@ def received_sql(dataset: Dataset, silver: str, quarantine_glob: str | None) -> 
     if quarantine_glob:
         raw = ", ".join(f"NULLIF(NULLIF(TRIM({_q(c)}), 'null'), '') AS {_q(c)}" for c in key)
         quarantined = f"SELECT {raw} FROM read_parquet({_lit(quarantine_glob)})"
-        if _has_status_column(quarantine_glob):  # a resolved row was replaced by a newer batch
+        if has_status:  # a resolved row was replaced by a newer batch
             quarantined += " WHERE quarantine_status = 'outstanding'"
         select += f" UNION ALL {quarantined}"
     return f"SELECT DISTINCT * FROM ({select}) AS r"
 
 
-def _has_status_column(quarantine_glob: str) -> bool:
+def _has_status_column(quarantine_glob: str, con: duckdb.DuckDBPyConnection | None) -> bool:
     """Quarantine written before ``quarantine_status`` existed counts every row as outstanding."""
-    con = duckdb.connect()
-    try:
-        names = con.execute(f"SELECT name FROM parquet_schema({_lit(quarantine_glob)})").fetchall()
-    finally:
-        con.close()
+    sql = f"SELECT name FROM parquet_schema({_lit(quarantine_glob)})"
+    if con is None:
+        with duckdb.connect() as own:
+            names = own.execute(sql).fetchall()
+    else:
+        names = con.execute(sql).fetchall()
     return ("quarantine_status",) in names
 
 
@@ -169,6 +180,17 @@ def _query(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+def _read_failure(table: str, lake_root: Path, error: duckdb.Error) -> str:
+    """One line: DuckDB's out-of-memory message spans several lines of tuning advice."""
+    if isinstance(error, duckdb.OutOfMemoryException):
+        first_line = str(error).strip().splitlines()[0]
+        return (
+            f"quality: checking {table} ran out of memory ({first_line}); raise "
+            "TREASURY_MEMORY_LIMIT (--memory-limit) or leave it unset"
+        )
+    return f"quality: cannot read {table} from {lake_root}: {error}"
+
+
 def _run_table(
     con: duckdb.DuckDBPyConnection,
     lake_root: Path,
@@ -185,7 +207,7 @@ def _run_table(
         rows = _read(con, source, _columns(in_python)) if in_python else []
         inputs = [_query(con, c.sql(source)) if c.sql else rows for c in checks]
     except duckdb.Error as error:
-        raise LakeError(f"quality: cannot read {table} from {lake_root}: {error}") from error
+        raise LakeError(_read_failure(table, lake_root, error)) from error
     results = []
     for check, check_rows in zip(checks, inputs, strict=True):
         findings = sorted(check.evaluate(check_rows, context), key=_finding_order)
@@ -202,20 +224,27 @@ def run_checks(
     context: CheckContext | None = None,
     checks: Sequence[Check] | None = None,
     commit: LakeCommit | None = None,
+    settings: Settings | None = None,
 ) -> QualityReport:
     """Every check whose table the lake commit (by default the current one) has published, as
-    one report (nothing is written)."""
+    one report (nothing is written).
+
+    With ``settings`` the DuckDB connection honours ``TREASURY_MEMORY_LIMIT`` and spills into
+    ``<home>/tmp`` (:func:`~treasury_lakehouse.duckdb_connect.connect_duckdb`).
+    """
     context = context or CheckContext.current()
-    sources = lake_sources(lake_root, commit)
-    if not sources:
-        raise LakeError(f"nothing to check: {lake_root} has no bronze, silver or gold yet")
-    sources.update(derived_sources(lake_root, sources))
-    results: list[CheckResult] = []
-    con = duckdb.connect()
+    con, spill_dir = connect_duckdb(settings) if settings else (duckdb.connect(), None)
     try:
+        sources = lake_sources(lake_root, commit, con)
+        if not sources:
+            raise LakeError(f"nothing to check: {lake_root} has no bronze, silver or gold yet")
+        sources.update(derived_sources(lake_root, sources))
+        results: list[CheckResult] = []
         for table, table_checks in by_table(checks or all_checks()).items():
             if table in sources:
                 results += _run_table(con, lake_root, table, sources[table], table_checks, context)
     finally:
         con.close()
+        if spill_dir is not None:
+            remove_spill_directory(spill_dir)
     return QualityReport(run_id, datetime.now(UTC), tuple(results))
