@@ -6,7 +6,8 @@ pipeline. Then random sequences of "transforms" inject faults into one or two re
 dataset's silver — running totals off by a rounding or beyond, a day or a row gone, a duplicated
 key, an unknown or refused value, a NULL key, a row moved to a Saturday, a TGA balance changed
 (gold rebuilt from the new silver), a negative balance, the last weeks of Table I cut (its span
-moves) — or restore a year, each published as a lake commit naming the years it rebuilt. After
+moves) — or restore a year, each published as a lake commit naming the years it rebuilt; and
+sometimes a new bronze batch (a key twice in one answer, days of its window vanished). After
 each (or some) commits the checks run both ways and the reports must be equal; the incremental
 one starts from the previous check's kept state, so states carried over several commits are
 tested too.
@@ -24,12 +25,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from bronze_pages import PDT_ROW
 from conftest import make_settings
 from treasury_lakehouse import pipeline
 from treasury_lakehouse.calendar import iter_business_days, next_business_day
 from treasury_lakehouse.catalog import get_dataset
 from treasury_lakehouse.config import Settings
 from treasury_lakehouse.engines.duckdb import DuckDBEngine, silver_view_sql
+from treasury_lakehouse.ingest.bronze import BronzeStore
+from treasury_lakehouse.ingest.paging import Page, Window
 from treasury_lakehouse.lake.commit import LakeCommit, changes_between, write_commit
 from treasury_lakehouse.lake.files import new_version
 from treasury_lakehouse.lake.layout import Lake
@@ -202,6 +206,17 @@ class Lakehouse:
                             quarantine=head.quarantine, gold=gold,
                             changes={name: years})  # fmt: skip
 
+    def ingest(self, rng: random.Random) -> None:
+        """A bronze batch of one public debt day, sometimes with a key twice in the answer, its
+        window sometimes wider than the day (the other days of it vanish)."""
+        day = rng.choice(days_of(rng.choice(YEARS)))
+        rows = [{**PDT_ROW, "record_date": day.isoformat()}]
+        if rng.random() < 0.5:
+            rows.append(dict(rows[0]))
+        window = Window(day, day + timedelta(days=rng.choice((0, 6))))
+        page = Page(1, rows, {"total-count": len(rows), "total-pages": 1}, "http://fake/pdt")
+        assert BronzeStore(self.lake.root).write_batch(get_dataset(PDT), [page], window)
+
     def version(self, commit: LakeCommit, name: str) -> Path:
         return commit.versions("silver")[name]
 
@@ -240,6 +255,8 @@ def test_random_faults_incremental_report_equals_full(
     assert previous.passed, previous.gate_message()
     carried_findings = 0
     for _ in range(7):
+        if rng.random() < 0.3:
+            home.ingest(rng)
         commit = home.publish(rng)
         if rng.random() < 0.25:
             continue  # not checked: the next check starts from a state two commits back

@@ -24,6 +24,7 @@ from treasury_lakehouse.quality.spec import (
     Row,
     Rows,
     as_date,
+    batch_local,
     describe_key,
     period_local,
 )
@@ -225,7 +226,8 @@ def dataset_checks(dataset: Dataset) -> list[Check]:
         Check("unique_key", bronze, "error",
               "the API sent each natural key once per answer (else silver picks one arbitrarily)",
               "none", unique(key, within="batch_id"), (*key, "batch_id"),
-              sql=narrow.duplicate_rows(key, "batch_id", (*key, "batch_id"))),
+              sql=narrow.duplicate_rows(key, "batch_id", (*key, "batch_id")),
+              scope=batch_local(dataset.name)),
     ]  # fmt: skip
     for column, values in dataset.accepted_values.items():
         checks.append(

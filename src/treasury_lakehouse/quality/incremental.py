@@ -5,8 +5,11 @@ A check of lake commit C may start from the last kept report that **passed** for
 and :func:`~treasury_lakehouse.lake.commit.changes_between` says which record years of which
 datasets were rebuilt from P to C. Per check (its :class:`~treasury_lakehouse.quality.spec.Scope`):
 
-* **dataset-wide** checks (bronze keys unique per batch, vanished days, quarantined rows, gold
-  keys, completeness, freshness) run whole, in SQL;
+* **dataset-wide** checks (vanished days, quarantined rows, gold keys, completeness,
+  freshness) run whole, in SQL;
+* a **batch-local** check (bronze keys unique per batch) reads only the bronze batches committed
+  since (a committed batch never changes) and carries the findings of the others; when a batch
+  the baseline saw is gone (``repair`` set it aside) it runs whole;
 * a **period-local** check reruns over the changed years (:class:`Plan`): its findings dated in
   those years, widened by its reach (:data:`BUSINESS_DAY_REACH` per business day looked back or
   ahead: running totals need the day before, TGA continuity the day after), are recomputed from
@@ -59,6 +62,8 @@ class Baseline:
     counts: Mapping[str, Mapping[str, int]]
     #: ``check@table`` → the span the check saw
     spans: Mapping[str, Span]
+    #: dataset → the bronze batches (ids) the report saw
+    batches: Mapping[str, tuple[str, ...]]
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,20 @@ class Plan:
 
     def rechecks(self, day: date | None) -> bool:
         return day is None or any(first <= day <= last for first, last in self.recheck)
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """How a batch-local check reruns: over the batches committed since (none: all carried)."""
+
+    new: tuple[str, ...]
+
+
+def batch_plan(seen: Sequence[str] | None, committed: Sequence[str]) -> BatchPlan | None:
+    """The batches to read, or ``None`` (whole) when one the baseline saw is gone or unknown."""
+    if seen is None or not set(seen) <= set(committed):
+        return None
+    return BatchPlan(tuple(b for b in committed if b not in set(seen)))
 
 
 def changed_years(scope: Scope, changes: Changes) -> frozenset[int] | None:

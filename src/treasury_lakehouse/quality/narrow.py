@@ -117,9 +117,11 @@ WHERE odd.k > 0 OR g.n NOT BETWEEN {low} AND {high}
 
 @lru_cache(maxsize=1)
 def _holidays() -> str:
-    """Every DTS holiday falling on a weekday, 1900 to 2199, as SQL date literals."""
-    days = (d for year in range(1900, 2200) for d in dts_holidays(year) if d.weekday() < 5)
-    return ", ".join(f"DATE '{d.isoformat()}'" for d in sorted(set(days)))
+    """A SELECT of every DTS holiday falling on a weekday, 1900 to 2199 (one string literal:
+    DuckDB binds thousands of date literals ~20 times slower)."""
+    days = {d for year in range(1900, 2200) for d in dts_holidays(year) if d.weekday() < 5}
+    listed = ",".join(d.isoformat() for d in sorted(days))
+    return f"SELECT CAST(unnest(string_split('{listed}', ',')) AS DATE)"
 
 
 def broken_running_total(

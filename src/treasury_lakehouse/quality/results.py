@@ -86,6 +86,8 @@ class Checked:
     counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     #: ``check@table`` → the (first, last) record date of the dataset bounding the check
     spans: Mapping[str, tuple[date | None, date | None]] = field(default_factory=dict)
+    #: dataset → the committed bronze batches (ids) checked
+    batches: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -26,18 +26,22 @@ from treasury_lakehouse.catalog import (
 )
 from treasury_lakehouse.config import Settings
 from treasury_lakehouse.duckdb_connect import connect_duckdb, remove_spill_directory
+from treasury_lakehouse.engines.base import PARTITION_COLUMN
 from treasury_lakehouse.engines.duckdb import silver_view_sql
 from treasury_lakehouse.errors import LakeError
 from treasury_lakehouse.ingest.bronze import BronzeStore
 from treasury_lakehouse.lake.commit import LakeCommit
 from treasury_lakehouse.lake.layout import Lake
+from treasury_lakehouse.models.silver import silver_columns
 from treasury_lakehouse.paths import glob_escape
 from treasury_lakehouse.quality.checks import all_checks, by_table
 from treasury_lakehouse.quality.incremental import (
     Baseline,
+    BatchPlan,
     Interval,
     Plan,
     Span,
+    batch_plan,
     fingerprint,
     merge_counts,
     merge_findings,
@@ -66,6 +70,8 @@ class PublishedTables:
 
     #: ``bronze_<dataset>`` and ``vanished_<dataset>``: every committed batch
     bronze: dict[str, str]
+    #: dataset → its committed bronze batches, in commit order: id → files
+    batches: dict[str, dict[str, list[Path]]]
     #: dataset → its silver version
     silver: dict[str, tuple[Dataset, Path]]
     #: dataset → the glob of its quarantine files, and whether they have ``quarantine_status``
@@ -84,9 +90,7 @@ class PublishedTables:
         for name, (dataset, version) in self.silver.items():
             silver = silver_view_sql(dataset, version)
             if window is not None:
-                silver = (
-                    f"SELECT * FROM ({silver}) AS s WHERE {within(dataset.date_column, window)}"
-                )
+                silver = silver_within(dataset, version, window)
             sources[f"silver_{name}"] = silver
             glob, has_status = self.quarantine.get(name, (None, False))
             if glob:
@@ -99,6 +103,24 @@ class PublishedTables:
         return sources
 
 
+def bronze_sql(files: Sequence[Path]) -> str:
+    listed = "[" + ", ".join(_lit(glob_escape(f)) for f in files) + "]"
+    return f"SELECT * FROM read_parquet({listed}, union_by_name = true)"
+
+
+def silver_within(dataset: Dataset, version: Path, window: Sequence[Interval]) -> str:
+    """:func:`~treasury_lakehouse.engines.duckdb.silver_view_sql` narrowed to the rows dated in
+    ``window`` or without a date, reading only the ``record_year`` partitions they are in."""
+    columns = ", ".join(_q(c) for c in silver_columns(dataset))
+    glob = _lit(glob_escape(version) + "/**/*.parquet")
+    years = sorted({y for first, last in window for y in range(first.year, last.year + 1)})
+    partitions = f"{PARTITION_COLUMN} IN ({', '.join(map(str, years))}) OR " if years else ""
+    return (
+        f"SELECT {columns} FROM read_parquet({glob}, hive_partitioning = true) "
+        f"WHERE ({partitions}{PARTITION_COLUMN} IS NULL) AND {within(dataset.date_column, window)}"
+    )
+
+
 def published_tables(
     lake_root: Path, commit: LakeCommit | None, con: duckdb.DuckDBPyConnection | None = None
 ) -> PublishedTables:
@@ -109,15 +131,18 @@ def published_tables(
     silver = commit.versions("silver") if commit else {}
     quarantine = commit.versions("quarantine") if commit else {}
     bronze: dict[str, str] = {}
+    batches: dict[str, dict[str, list[Path]]] = {}
     quarantined: dict[str, tuple[str, bool]] = {}
     for name, dataset in DATASETS.items():
-        files = store.files(name)
+        files = store.files(name)  # checks that every committed file is there
+        committed = store.batches(name)
+        base = store.dataset_dir(name)
+        batches[name] = {b.batch_id: [base / f for f in b.files] for b in committed}
         if files:
-            listed = "[" + ", ".join(_lit(glob_escape(f)) for f in files) + "]"
-            sql = f"SELECT * FROM read_parquet({listed}, union_by_name = true)"
+            sql = bronze_sql(files)
             bronze[f"bronze_{name}"] = sql
             try:
-                bronze[f"vanished_{name}"] = vanished_sql(dataset, sql, store.batches(name))
+                bronze[f"vanished_{name}"] = vanished_sql(dataset, sql, committed)
             except ValueError as error:
                 raise LakeError(f"quality: bronze manifest of {name}: {error}") from error
         glob = _parquet_glob(quarantine.get(name)) if name in silver else None
@@ -128,7 +153,7 @@ def published_tables(
         for table, version in (commit.versions("gold") if commit else {}).items()
     }
     silver_tables = {name: (DATASETS[name], silver[name]) for name in DATASETS if name in silver}
-    return PublishedTables(bronze, silver_tables, quarantined, gold)
+    return PublishedTables(bronze, batches, silver_tables, quarantined, gold)
 
 
 def tga_days_sql(sources: dict[str, str], span_source: str | None = None) -> str:
@@ -256,24 +281,31 @@ class _Run:
         ).fetchone()
         return (row[0], row[1]) if row else (None, None)
 
-    def plan(self, check: Check) -> Plan | None:
+    def plan(self, check: Check) -> Plan | BatchPlan | None:
         """How ``check`` reruns from the baseline; ``None``: whole."""
         scope, key = check.scope, (check.name, check.table)
-        new_span = old_span = None
+        new_span = None
         if scope.span_of is not None and f"received_{scope.span_of}" in self.full:
             new_span = self.spans[span_key(check)] = self.span(scope.span_of)
-        if self.baseline is None or not scope.period_local or key not in self.baseline.findings:
+        if self.baseline is None or key not in self.baseline.findings:
+            return None
+        if scope.batches_of is not None:
+            seen = self.baseline.batches.get(scope.batches_of)
+            return batch_plan(seen, list(self.tables.batches.get(scope.batches_of, {})))
+        if not scope.period_local:
             return None
         old_span = self.baseline.spans.get(span_key(check))
         return plan(scope, self.baseline.changes, old_span, new_span)
 
-    def count(self, table: str, checks: Sequence[Check], plans: Sequence[Plan | None]) -> int:
+    def count(
+        self, table: str, checks: Sequence[Check], plans: Sequence[Plan | BatchPlan | None]
+    ) -> int:
         """Rows of ``table``; per record year for a table only period-local checks read."""
         if not all(c.scope.period_local for c in checks):
             return self._scalar(f"SELECT COUNT(*) FROM ({self.full[table]}) AS t")
         carried = self.baseline.counts.get(table) if self.baseline else None
-        years = frozenset(y for p in plans if p for y in p.count_years)
-        if carried is None or any(p is None for p in plans):
+        years = frozenset(y for p in plans if isinstance(p, Plan) for y in p.count_years)
+        if carried is None or not all(isinstance(p, Plan) for p in plans):
             self.counts[table] = self._years(self.full[table], None)
         else:
             source = self.sources(year_intervals(years))[table]
@@ -291,17 +323,30 @@ class _Run:
         row = self.con.execute(sql).fetchone()
         return int(row[0]) if row else 0
 
-    def check(self, check: Check, plan: Plan | None, count: int) -> CheckResult:
-        source = self.sources(plan.read if plan else None)[check.source]
-        sql = check.sql(source) if check.sql else f"SELECT {_columns(check)} FROM ({source}) AS t"
-        findings = check.evaluate(_query(self.con, sql), self.context)
+    def check(self, check: Check, plan: Plan | BatchPlan | None, count: int) -> CheckResult:
+        findings = self.findings(check, plan)
         if plan is not None and self.baseline is not None:
             self.incremental = True
             carried = self.baseline.findings[(check.name, check.table)]
-            findings = merge_findings(plan, findings, carried)
+            if isinstance(plan, Plan):
+                findings = merge_findings(plan, findings, carried)
+            else:
+                findings = [*carried, *findings]
         ordered = tuple(sorted(findings, key=_finding_order))
         return CheckResult(check.name, check.table, check.severity, check.description,
                            check.tolerance, count, ordered)  # fmt: skip
+
+    def findings(self, check: Check, plan: Plan | BatchPlan | None) -> list[Finding]:
+        """The check's findings over its source: whole, or what ``plan`` rereads."""
+        if isinstance(plan, BatchPlan):
+            batches = self.tables.batches[check.scope.batches_of or ""]
+            if not plan.new:
+                return []
+            source = bronze_sql([f for b in plan.new for f in batches[b]])
+        else:
+            source = self.sources(plan.read if plan else None)[check.source]
+        sql = check.sql(source) if check.sql else f"SELECT {_columns(check)} FROM ({source}) AS t"
+        return check.evaluate(_query(self.con, sql), self.context)
 
     def table(self, lake_root: Path, table: str, checks: Sequence[Check]) -> list[CheckResult]:
         try:
@@ -354,5 +399,6 @@ def run_checks(
         fingerprint=fingerprint(checks),
         counts=run.counts,
         spans=run.spans,
+        batches={name: tuple(ids) for name, ids in run.tables.batches.items()},
     )
     return QualityReport(run_id, datetime.now(UTC), tuple(results), checked)

@@ -89,6 +89,7 @@ def state_document(report: QualityReport) -> dict[str, Any] | None:
         "fingerprint": checked.fingerprint,
         "counts": checked.counts,
         "spans": {k: [_iso(a), _iso(b)] for k, (a, b) in checked.spans.items()},
+        "batches": {k: list(v) for k, v in checked.batches.items()},
         "findings": {
             f"{r.check}@{r.table}": [
                 [f.severity, _iso(f.day), f.row, f.message] for f in r.findings
@@ -150,6 +151,7 @@ def baseline_from_state(state: dict[str, Any], changes: Changes) -> Baseline:
         findings=findings,  # type: ignore[arg-type]
         counts=state["counts"],
         spans={k: (_day(a), _day(b)) for k, (a, b) in state["spans"].items()},
+        batches={k: tuple(v) for k, v in state["batches"].items()},
     )
 
 
