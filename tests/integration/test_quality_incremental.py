@@ -350,3 +350,30 @@ def test_pipeline_check_starts_from_the_last_passing_report(
     third = pipeline.check(settings)
     assert third.checked is not None
     assert (third.checked.mode, third.checked.lake_commit) == ("full", unknown.seq)
+
+
+def test_a_year_whose_quarantine_changed_is_rechecked_even_if_the_commit_omits_it(
+    base_lake: Path, tmp_path: Path
+) -> None:
+    """A commit whose ``changes`` name nothing, yet a Table I row of 2021-12-15 is newly
+    quarantined: the day has one row too many and the row is a finding; both are found."""
+    home = Lakehouse(tmp_path / "home", base_lake)
+    previous = run_checks(home.lake.root, "first", CTX, commit=home.base)
+    head = home.lake.require_commit()
+    old = head.versions("quarantine")[OCB]
+    with duckdb.connect() as con, new_version(home.lake.quarantine_dir(OCB)) as out:
+        con.execute(f"CREATE TABLE q AS SELECT * FROM read_parquet('{old}/*.parquet')")
+        con.execute(
+            "INSERT INTO q (record_date, account_type, quarantine_reason, quarantine_status) "
+            "VALUES ('2021-12-15', 'Moon Account', 'open_today_bal: not a CURRENCY0: 1,2', "
+            "'outstanding')"
+        )
+        con.execute(f"COPY q TO '{out.directory / 'quarantine.parquet'}' (FORMAT PARQUET)")
+    commit = write_commit(home.lake.root, base_seq=head.seq, run_id="quarantine",
+                          purpose="transform", engine="duckdb", silver=head.silver,
+                          quarantine={**head.quarantine, OCB: out.name}, gold=head.gold,
+                          changes={})  # fmt: skip
+    full, incremental = rechecked(home, previous, commit)
+    assert incremental.results == full.results
+    [extra] = full.result("rows_per_day", f"received_{OCB}").findings
+    assert extra.day == date(2021, 12, 15)

@@ -64,6 +64,8 @@ class Baseline:
     spans: Mapping[str, Span]
     #: dataset → the bronze batches (ids) the report saw
     batches: Mapping[str, tuple[str, ...]]
+    #: dataset → record year (``""``: none) → digest of its quarantined rows
+    quarantined: Mapping[str, Mapping[str, str]]
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,31 @@ def batch_plan(seen: Sequence[str] | None, committed: Sequence[str]) -> BatchPla
     if seen is None or not set(seen) <= set(committed):
         return None
     return BatchPlan(tuple(b for b in committed if b not in set(seen)))
+
+
+def with_quarantine(
+    changes: Changes,
+    seen: Mapping[str, Mapping[str, str]],
+    now: Mapping[str, Mapping[str, str]],
+) -> Changes:
+    """``changes`` plus, per dataset, the record years whose quarantined rows differ from those
+    the baseline saw (a dataset it did not see: all of it). Quarantine feeds ``received_*`` and
+    ``tga_days``; this keeps a check sound even if a transform's ``changes`` omit such a year.
+    A quarantined row without a date is reread by every check anyway."""
+    merged: Changes = dict(changes)
+    for dataset, digests in now.items():
+        if dataset not in seen:
+            merged[dataset] = None
+            continue
+        if dataset in merged and merged[dataset] is None:
+            continue
+        before = seen[dataset]
+        years = {
+            int(k) for k in before.keys() | digests.keys() if k and before.get(k) != digests.get(k)
+        }
+        if years:
+            merged[dataset] = (merged.get(dataset) or frozenset()) | frozenset(years)
+    return merged
 
 
 def changed_years(scope: Scope, changes: Changes) -> frozenset[int] | None:

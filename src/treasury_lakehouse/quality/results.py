@@ -88,6 +88,8 @@ class Checked:
     spans: Mapping[str, tuple[date | None, date | None]] = field(default_factory=dict)
     #: dataset → the committed bronze batches (ids) checked
     batches: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: dataset → record year (``""``: none) → digest of its quarantined rows
+    quarantined: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ from treasury_lakehouse.quality.incremental import (
     merge_counts,
     merge_findings,
     plan,
+    with_quarantine,
     within,
     year_intervals,
     year_key,
@@ -265,6 +266,24 @@ class _Run:
         self.counts: dict[str, dict[str, int]] = {}
         self.spans: dict[str, Span] = {}
         self.incremental = False
+        self.quarantined = {name: self.quarantine_years(name) for name in tables.silver}
+        self.changes = (
+            with_quarantine(baseline.changes, baseline.quarantined, self.quarantined)
+            if baseline
+            else {}
+        )
+
+    def quarantine_years(self, dataset: str) -> dict[str, str]:
+        """Per record year of the quarantined rows of ``dataset`` (``""``: no date), a digest of
+        them: a year whose quarantine changed is rechecked, whatever the commit says."""
+        glob, _ = self.tables.quarantine.get(dataset, (None, False))
+        if glob is None:
+            return {}
+        rows = self.con.execute(
+            "SELECT year(TRY_CAST(TRIM(CAST(record_date AS VARCHAR)) AS DATE)) AS y, COUNT(*), "
+            f"bit_xor(hash(q)) FROM read_parquet({_lit(glob)}) AS q GROUP BY y"
+        ).fetchall()
+        return {year_key(y): f"{n}:{digest}" for y, n, digest in rows}
 
     def sources(self, window: tuple[Interval, ...] | None) -> dict[str, str]:
         if window is None:
@@ -295,7 +314,7 @@ class _Run:
         if not scope.period_local:
             return None
         old_span = self.baseline.spans.get(span_key(check))
-        return plan(scope, self.baseline.changes, old_span, new_span)
+        return plan(scope, self.changes, old_span, new_span)
 
     def count(
         self, table: str, checks: Sequence[Check], plans: Sequence[Plan | BatchPlan | None]
@@ -400,5 +419,6 @@ def run_checks(
         counts=run.counts,
         spans=run.spans,
         batches={name: tuple(ids) for name, ids in run.tables.batches.items()},
+        quarantined=run.quarantined,
     )
     return QualityReport(run_id, datetime.now(UTC), tuple(results), checked)

@@ -90,6 +90,7 @@ def state_document(report: QualityReport) -> dict[str, Any] | None:
         "counts": checked.counts,
         "spans": {k: [_iso(a), _iso(b)] for k, (a, b) in checked.spans.items()},
         "batches": {k: list(v) for k, v in checked.batches.items()},
+        "quarantined": checked.quarantined,
         "findings": {
             f"{r.check}@{r.table}": [
                 [f.severity, _iso(f.day), f.row, f.message] for f in r.findings
@@ -152,6 +153,7 @@ def baseline_from_state(state: dict[str, Any], changes: Changes) -> Baseline:
         counts=state["counts"],
         spans={k: (_day(a), _day(b)) for k, (a, b) in state["spans"].items()},
         batches={k: tuple(v) for k, v in state["batches"].items()},
+        quarantined=state["quarantined"],
     )
 
 
