@@ -101,7 +101,8 @@ def _check_here(home: Path) -> None:
     report = pipeline.check(Settings(home=home, engine="duckdb", datasets=(DATASET,)))
     failing = {f"{r.check} {r.table}": len(r.findings) for r in report.results if r.findings}
     findings = sum(failing.values())
-    mode = report.checked.mode if report.checked else None
+    checked = getattr(report, "checked", None)  # absent in source trees before incremental checks
+    mode = checked.mode if checked else None
     print(json.dumps({"checks": len(report.results), "findings": findings, "failing": failing,
                       "mode": mode}))  # fmt: skip
 
