@@ -414,7 +414,10 @@ def run_checks(
         commit = Lake(lake_root).find_commit()
     con, spill_dir = connect_duckdb(settings) if settings else (duckdb.connect(), None)
     try:
-        run = _Run(con, published_tables(lake_root, commit, con), context, baseline)
+        try:
+            run = _Run(con, published_tables(lake_root, commit, con), context, baseline)
+        except duckdb.Error as error:
+            raise LakeError(_read_failure("quarantine", lake_root, error)) from error
         if not run.full:
             raise LakeError(f"nothing to check: {lake_root} has no bronze, silver or gold yet")
         results: list[CheckResult] = []
