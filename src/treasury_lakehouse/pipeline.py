@@ -55,7 +55,8 @@ from treasury_lakehouse.lake.verify import VerifyReport, verify_lake
 from treasury_lakehouse.models.incremental import definition_fingerprint
 from treasury_lakehouse.models.registry import GOLD_MODELS, GoldModel
 from treasury_lakehouse.quality import CheckContext, QualityReport, run_checks
-from treasury_lakehouse.quality.store import append_report, latest_report
+from treasury_lakehouse.quality.checks import all_checks
+from treasury_lakehouse.quality.store import append_report, find_baseline, latest_report
 from treasury_lakehouse.warehouse import open_warehouse
 from treasury_lakehouse.warehouse.base import LoadResult, WarehouseTable, lake_tables
 from treasury_lakehouse.warehouse.quality_store import sync_quality
@@ -461,6 +462,9 @@ def _check(
 ) -> QualityReport:
     """Check ``commit`` (by default the current one, resolved once) and keep the report.
 
+    The check starts from the last report that passed for a lake commit, when there is one and
+    the lake says what changed since (:mod:`~treasury_lakehouse.quality.incremental`); else full.
+
     When a load will publish (``commit`` given, checks passed) into the embedded warehouse, the
     report goes into the new warehouse file before it is swapped in; otherwise it is recorded in
     the warehouse in a transaction of its own.
@@ -470,7 +474,11 @@ def _check(
         commit = Lake(settings.lake).find_commit()
     log.debug("stage check %s", stage)
     context = CheckContext.current(end=settings.end)
-    report = run_checks(settings.lake, run_id, context, commit=commit)
+    checks = all_checks()
+    baseline = find_baseline(settings.lake, commit, checks) if commit else None
+    report = run_checks(
+        settings.lake, run_id, context, checks, commit=commit, settings=settings, baseline=baseline
+    )
     append_report(settings.lake, report, stage)
     if publishing and not report.failed and settings.warehouse_kind == "duckdb":
         return report

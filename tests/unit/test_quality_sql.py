@@ -87,6 +87,21 @@ def gold_rows(key: tuple[str, ...]) -> list[dict[str, Any]]:
     return [*rows, rows[3], {**rows[4], key[-1]: None}]
 
 
+def tga_days() -> list[dict[str, Any]]:
+    """A statement day per business day of May 2024 (a hole on the 15th): closing = next opening
+    but for a break on the 8th, a day without its opening and one without either balance."""
+    days = [d for d in iter_business_days(date(2024, 5, 1), date(2024, 5, 31)) if d.day != 15]
+    rows = [
+        {"record_date": day, "tga_opening_balance_usd_mil": 100 * n + (day.day == 9) * 7,
+         "tga_closing_balance_usd_mil": 100 * (n + 1)}
+        for n, day in enumerate(days)
+    ]  # fmt: skip
+    rows[3]["tga_opening_balance_usd_mil"] = None
+    rows[12] |= {"tga_opening_balance_usd_mil": None, "tga_closing_balance_usd_mil": None}
+    return [*rows, {"record_date": date(2024, 6, 8), "tga_opening_balance_usd_mil": 1,
+                    "tga_closing_balance_usd_mil": 1}]  # fmt: skip
+
+
 def tables() -> dict[str, list[dict[str, Any]]]:
     debt, cash = debt_rows(), cash_rows()
     found = {
@@ -99,6 +114,7 @@ def tables() -> dict[str, list[dict[str, Any]]]:
         "silver_operating_cash_balance": cash,
         "bronze_operating_cash_balance": [{**r, "batch_id": "b1"} for r in as_text(cash)],
         "received_operating_cash_balance": as_text(cash),
+        "tga_days": tga_days(),
     }
     return found | {m.name: gold_rows(m.primary_key) for m in GOLD_MODELS}
 
@@ -151,4 +167,5 @@ def test_sql_check_finds_what_the_python_check_finds(
 def test_every_sql_check_is_covered() -> None:
     assert {c.source for c in SQL_CHECKS} <= set(tables())
     assert {c.name for c in SQL_CHECKS} >= {"not_null_key", "unique_key", "rows_per_day",
-                                             "completeness", "negative_balance"}  # fmt: skip
+                                             "completeness", "freshness", "negative_balance",
+                                             "tga_continuity"}  # fmt: skip

@@ -24,7 +24,9 @@ from treasury_lakehouse.quality.spec import (
     Row,
     Rows,
     as_date,
+    batch_local,
     describe_key,
+    period_local,
 )
 from treasury_lakehouse.quality.vanished import vanished_record_dates
 
@@ -211,32 +213,35 @@ def quarantined_rows(dataset: Dataset) -> Evaluate:
 def dataset_checks(dataset: Dataset) -> list[Check]:
     """The generic checks of one dataset's bronze and silver tables."""
     silver, bronze, key = f"silver_{dataset.name}", f"bronze_{dataset.name}", dataset.natural_key
+    # a silver finding is about one day's rows (the key holds the date): period-local
+    day = period_local(dataset.name)
     checks = [
         Check("not_null_key", silver, "error",
               "required natural-key columns are present", "none",
               not_null(dataset.required_key_columns, key),
-              sql=narrow.null_rows(dataset.required_key_columns)),
+              sql=narrow.null_rows(dataset.required_key_columns), scope=day),
         Check("unique_key", silver, "error",
               "one silver row per natural key", "none", unique(key),
-              sql=narrow.duplicate_rows(key)),
+              sql=narrow.duplicate_rows(key), scope=day),
         Check("unique_key", bronze, "error",
               "the API sent each natural key once per answer (else silver picks one arbitrarily)",
               "none", unique(key, within="batch_id"), (*key, "batch_id"),
-              sql=narrow.duplicate_rows(key, "batch_id", (*key, "batch_id"))),
+              sql=narrow.duplicate_rows(key, "batch_id", (*key, "batch_id")),
+              scope=batch_local(dataset.name)),
     ]  # fmt: skip
     for column, values in dataset.accepted_values.items():
         checks.append(
             Check(f"accepted_values:{column}", silver, "error",
                   f"{column} is one of {', '.join(values)}", "none",
                   accepted_values(column, values, key, "error"), (*key, column),
-                  sql=narrow.rows_outside(column, values, (*key, column)))
+                  sql=narrow.rows_outside(column, values, (*key, column)), scope=day)
         )  # fmt: skip
     for column, values in KNOWN_VALUES.get(dataset.name, {}).items():
         checks.append(
             Check(f"known_values:{column}", silver, "warn",
                   f"{column} is one already seen in the statements (a new one is kept, flagged)",
                   "none", accepted_values(column, values, key, "warn"), (*key, column),
-                  sql=narrow.rows_outside(column, values, (*key, column)))
+                  sql=narrow.rows_outside(column, values, (*key, column)), scope=day)
         )  # fmt: skip
     if dataset.name in ROWS_PER_DAY:
         bounds = ROWS_PER_DAY[dataset.name]
@@ -246,7 +251,7 @@ def dataset_checks(dataset: Dataset) -> list[Check]:
                   "the table's layout era",
                   ", ".join(f"{era or 'all'} {lo}..{hi}" for era, (lo, hi) in bounds.items()),
                   rows_per_day(dataset, bounds), key,
-                  sql=narrow.rows_per_value(dataset.date_column, bounds))
+                  sql=narrow.rows_per_value(dataset.date_column, bounds), scope=day)
         )  # fmt: skip
     feeds = gold_fed_by(dataset)
     checks.append(

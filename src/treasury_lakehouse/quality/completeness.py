@@ -60,19 +60,37 @@ def _days(rows: Rows, column: str) -> set[date]:
 
 def missing_runs(present: set[date]) -> list[list[date]]:
     """Runs of consecutive business days absent between the first and last present day."""
-    if not present:
-        return []
+    return _missing_between(sorted((day, day) for day in present))
+
+
+def _missing_between(spans: list[tuple[date, date]]) -> list[list[date]]:
+    """Runs of consecutive business days absent between sorted spans ``(first, last)`` of days
+    present (a span holds every business day from its first to its last day)."""
     runs: list[list[date]] = []
     previous: date | None = None
-    for day in iter_business_days(min(present), max(present)):
-        if day in present:
-            continue
-        if runs and previous is not None and next_business_day(previous) == day:
-            runs[-1].append(day)
-        else:
-            runs.append([day])
-        previous = day
+    covered: date | None = None
+    for first, last in spans:
+        if covered is not None:
+            for day in iter_business_days(covered + timedelta(days=1), first - timedelta(days=1)):
+                if runs and previous is not None and next_business_day(previous) == day:
+                    runs[-1].append(day)
+                else:
+                    runs.append([day])
+                previous = day
+        covered = last if covered is None else max(covered, last)
     return runs
+
+
+def _spans(rows: Rows, column: str) -> list[tuple[date, date]]:
+    """Days present as sorted spans: a row is its day, or (narrowed by
+    :func:`~treasury_lakehouse.quality.narrow.present_spans`) a run of business days through
+    :data:`~treasury_lakehouse.quality.narrow.THROUGH`."""
+    spans = []
+    for row in rows:
+        first = as_date(row.get(column))
+        if first is not None:
+            spans.append((first, as_date(row.get(narrow.THROUGH)) or first))
+    return sorted(spans)
 
 
 def completeness(dataset: Dataset) -> Callable[[Rows, CheckContext], list[Finding]]:
@@ -80,9 +98,9 @@ def completeness(dataset: Dataset) -> Callable[[Rows, CheckContext], list[Findin
     column = dataset.date_column
 
     def evaluate(rows: Rows, ctx: CheckContext) -> list[Finding]:
-        present = _days(rows, column)
+        spans = _spans(rows, column)
         findings = []
-        for run in missing_runs(present):
+        for run in _missing_between(spans):
             if len(run) <= MAX_MISSING_RUN:
                 findings += [
                     Finding("error", day, f"{column}={day.isoformat()}",
@@ -97,7 +115,7 @@ def completeness(dataset: Dataset) -> Callable[[Rows, CheckContext], list[Findin
         findings += [
             Finding("warn", day, f"{column}={day.isoformat()}",
                     "rows on a day the DTS calendar has no statement")
-            for day in sorted(present)
+            for day in sorted({first for first, _ in spans})
             if not is_business_day(day)
         ]  # fmt: skip
         return findings
@@ -135,10 +153,10 @@ def calendar_checks() -> list[Check]:
             Check("completeness", table, "error",
                   "every business day between the first and last record date has rows",
                   f"runs of more than {MAX_MISSING_RUN} business days are a warning (source hole)",
-                  completeness(dataset), columns, sql=narrow.distinct_values(dataset.date_column)),
+                  completeness(dataset), columns, sql=narrow.present_spans(dataset.date_column)),
             Check("freshness", table, "warn",
                   "every statement already due (next business day 4 pm Eastern) is in the lake",
                   f"{PUBLICATION_GRACE.seconds // 3600} h after the due time",
-                  freshness(dataset), columns, sql=narrow.distinct_values(dataset.date_column)),
+                  freshness(dataset), columns, sql=narrow.latest_value(dataset.date_column)),
         ]  # fmt: skip
     return checks

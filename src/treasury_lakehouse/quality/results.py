@@ -7,6 +7,7 @@ has at least one error finding; only failed checks block publishing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
@@ -69,12 +70,37 @@ class CheckResult:
 
 
 @dataclass(frozen=True)
+class Checked:
+    """What a report checked, so that a later check can start from it
+    (:mod:`~treasury_lakehouse.quality.incremental`)."""
+
+    #: the lake commit checked (``None``: no transform yet, bronze only)
+    lake_commit: int | None
+    #: ``incremental``: period-local checks reran only over what changed since ``since``
+    mode: Literal["full", "incremental"] = "full"
+    #: the lake commit of the passing report an incremental check started from
+    since: int | None = None
+    #: :func:`~treasury_lakehouse.quality.incremental.fingerprint` of the checks that ran
+    fingerprint: str = ""
+    #: table → record year (``""``: none) → rows, for the tables counted per year
+    counts: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    #: ``check@table`` → the (first, last) record date of the dataset bounding the check
+    spans: Mapping[str, tuple[date | None, date | None]] = field(default_factory=dict)
+    #: dataset → the committed bronze batches (ids) checked
+    batches: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: dataset → record year (``""``: none) → digest of its quarantined rows
+    quarantined: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class QualityReport:
     """Every check of one run over the lake."""
 
     run_id: str
     checked_at: datetime
     results: tuple[CheckResult, ...] = field(default_factory=tuple)
+    #: what was checked and how (``None`` for a report not made by the runner)
+    checked: Checked | None = None
 
     @property
     def failed(self) -> tuple[CheckResult, ...]:

@@ -32,6 +32,45 @@ class CheckContext:
         return cls(datetime.now(UTC), end)
 
 
+@dataclass(frozen=True)
+class Scope:
+    """What a check's findings depend on, so an incremental check reruns only what can change
+    (:mod:`~treasury_lakehouse.quality.incremental`).
+
+    Dataset-wide (the default): rerun whole every time. Period-local: a finding on day d
+    depends only on rows of ``datasets`` dated d, up to ``before`` business days before it and
+    ``after`` business days after it (plus rows without a date, always reread), and, with
+    ``span_of``, on that dataset's first and last record date. Batch-local (``batches_of``): a
+    finding is about one committed bronze batch of that dataset, which never changes.
+    """
+
+    datasets: tuple[str, ...] = ()
+    before: int = 0
+    after: int = 0
+    span_of: str | None = None
+    batches_of: str | None = None
+
+    @property
+    def period_local(self) -> bool:
+        return bool(self.datasets)
+
+
+#: reread whole by every check
+DATASET_WIDE = Scope()
+
+
+def period_local(
+    *datasets: str, before: int = 0, after: int = 0, span_of: str | None = None
+) -> Scope:
+    """The scope of a check whose findings are per day of ``datasets`` (see :class:`Scope`)."""
+    return Scope(tuple(datasets), before, after, span_of)
+
+
+def batch_local(dataset: str) -> Scope:
+    """The scope of a check whose findings are each about one bronze batch of ``dataset``."""
+    return Scope(batches_of=dataset)
+
+
 Evaluate = Callable[[Rows, CheckContext], list[Finding]]
 #: the SQL of a check: from its source's SELECT, a SELECT of only the rows its findings need
 Narrow = Callable[[str], str]
@@ -54,6 +93,8 @@ class Check:
     #: when set, the runner hands :attr:`evaluate` only the rows of this query over the source
     #: (see :mod:`~treasury_lakehouse.quality.narrow`), not the whole table
     sql: Narrow | None = None
+    #: which findings a change can alter (dataset-wide unless stated)
+    scope: Scope = DATASET_WIDE
 
     @property
     def source(self) -> str:

@@ -29,7 +29,15 @@ from treasury_lakehouse.calendar import fiscal_year, next_business_day, previous
 from treasury_lakehouse.catalog import OPERATING_CASH_BALANCE, PUBLIC_DEBT_TRANSACTIONS, era_of
 from treasury_lakehouse.quality import narrow
 from treasury_lakehouse.quality.results import Finding, Severity
-from treasury_lakehouse.quality.spec import Check, CheckContext, Row, Rows, as_date, describe_key
+from treasury_lakehouse.quality.spec import (
+    Check,
+    CheckContext,
+    Row,
+    Rows,
+    as_date,
+    describe_key,
+    period_local,
+)
 
 #: identities over n published (rounded) figures: tolerance in millions of USD
 FLOW_TOLERANCE = 2
@@ -221,11 +229,17 @@ def treasury_checks() -> list[Check]:
     """The accounting-identity checks, declared once."""
     cash_columns = ("record_date", "account_type", *BALANCE_COLUMNS)
     debt_columns = (*_DEBT_KEY, "transaction_today_amt")
+    cash, debt = OPERATING_CASH_BALANCE.name, PUBLIC_DEBT_TRANSACTIONS.name
+    # a statement day and the next business day; Table I's span decides which days count
+    continuity = period_local(cash, debt, after=1, span_of=cash)
+    running = period_local(debt, before=1)  # a day and the previous business day
     return [
         Check("tga_continuity", CASH_DAILY, "error",
               "every statement day has its TGA balances in gold, and a day's closing balance = "
               "the next business day's opening balance",
-              "0 (the same figure published twice)", tga_continuity, reads=TGA_DAYS),
+              "0 (the same figure published twice)", tga_continuity, reads=TGA_DAYS,
+              sql=narrow.broken_continuity("tga_opening_balance_usd_mil",
+                                           "tga_closing_balance_usd_mil"), scope=continuity),
         Check("tga_flows", CASH_SILVER, "error",
               "TGA closing = opening + total deposits - total withdrawals (layout from 2022-04-18)",
               f"±{FLOW_TOLERANCE} million USD (four rounded figures) is a warning",
@@ -234,10 +248,11 @@ def treasury_checks() -> list[Check]:
                                          {TGA_OPENING: -1, TGA_DEPOSITS: -1, TGA_WITHDRAWALS: 1,
                                           TGA_CLOSING: 1},
                                          (_DETAILS.first_date, _DETAILS.last_date),
-                                         cash_columns)),
+                                         cash_columns), scope=period_local(cash)),
         Check("negative_balance", CASH_SILVER, "error",
               "no account balance of Table I below zero", "none", negative_balances,
-              cash_columns, sql=narrow.any_below_zero(BALANCE_COLUMNS, cash_columns)),
+              cash_columns, sql=narrow.any_below_zero(BALANCE_COLUMNS, cash_columns),
+              scope=period_local(cash)),
         Check("running_total_mtd", DEBT_SILVER, "error",
               "month-to-date = previous business day's + today, reset each month",
               f"±{RUNNING_TOTAL_TOLERANCE} million USD is a warning",
@@ -245,7 +260,8 @@ def treasury_checks() -> list[Check]:
               (*debt_columns, "transaction_mtd_amt"),
               sql=narrow.broken_running_total(_LINE, "transaction_today_amt",
                                               "transaction_mtd_amt", "date_trunc('month', {d})",
-                                              (*debt_columns, "transaction_mtd_amt"))),
+                                              (*debt_columns, "transaction_mtd_amt")),
+              scope=running),
         Check("running_total_fytd", DEBT_SILVER, "error",
               "fiscal-year-to-date = previous business day's + today, reset on October 1",
               f"±{RUNNING_TOTAL_TOLERANCE} million USD is a warning",
@@ -253,5 +269,6 @@ def treasury_checks() -> list[Check]:
               (*debt_columns, "transaction_fytd_amt"),
               sql=narrow.broken_running_total(_LINE, "transaction_today_amt",
                                               "transaction_fytd_amt", _FISCAL_YEAR_SQL,
-                                              (*debt_columns, "transaction_fytd_amt"))),
+                                              (*debt_columns, "transaction_fytd_amt")),
+              scope=running),
     ]  # fmt: skip
