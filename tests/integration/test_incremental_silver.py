@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from bronze_pages import pdt_row, write_bronze_batch
@@ -162,7 +162,9 @@ def test_incremental_silver_equals_a_full_rebuild_duckdb(sequence: list[Any]) ->
 @given(sequence=st.lists(_batch(), min_size=2, max_size=3))  # a Spark build takes seconds
 @example(sequence=RESOLVED_LATER)
 @settings(
-    max_examples=3,
+    max_examples=2,
+    derandomize=True,  # the same sequences every run; a failure is reported as found (no shrinking)
+    phases=[Phase.explicit, Phase.generate],
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
