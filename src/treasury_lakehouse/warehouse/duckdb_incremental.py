@@ -43,8 +43,10 @@ from treasury_lakehouse.warehouse.base import WarehouseTable
 from treasury_lakehouse.warehouse.duckdb_ddl import definitions, expected_definitions
 from treasury_lakehouse.warehouse.star import (
     CALENDAR,
+    DIM_DATE,
     StarTable,
     calendar_for,
+    sql_over_rows,
     star_tables_for,
 )
 
@@ -229,44 +231,66 @@ def apply_incremental(
     """Rewrite the plan's rows inside the caller's open transaction on a copy of the file."""
     by_name = {t.name: t for t in tables}
     touched = [s for s in star_tables_for(set(by_name)) if set(s.sources) & plan.years.keys()]
-    facts = [(s, _years_of(s, plan)) for s in touched if s.foreign_keys]
-    dims = [s for s in touched if not s.foreign_keys]
-    for fact, years in facts:
+    facts = [s for s in touched if s.foreign_keys]
+    dimensions = [s for s in touched if not s.foreign_keys]
+    for fact in facts:
+        years = _years_of(fact, plan)
         con.execute(f"DELETE FROM {_q(fact.name)} WHERE {_year_filter('record_date', years)}")
     for name, years in plan.years.items():
         table = by_name[name]
-        where = _year_filter(get_dataset(name.removeprefix(SILVER_PREFIX)).date_column, years)
+        where = _year_filter(_date_column(name), years)
         con.execute(f"DELETE FROM {_q(name)} WHERE {where}")
         _insert_from_files(con, table, year_files(table, years), where)
     for name in plan.gold:
         con.execute(f"DELETE FROM {_q(name)}")
         _insert_from_files(con, by_name[name], by_name[name].files, "true")
+    # the star rows that the rewritten silver rows give
+    changed = {name: _year_filter(_date_column(name), years) for name, years in plan.years.items()}
     con.register(CALENDAR, calendar_for(con, set(by_name)))
     try:
-        for dim in dims:
-            _add_dimension_rows(con, dim)
-        for fact, years in facts:
-            names = ", ".join(_q(c.name) for c in fact.columns)
-            con.execute(
-                f"INSERT INTO {_q(fact.name)} ({names}) SELECT {names} FROM ({fact.sql}) "
-                f"AS fact WHERE {_year_filter('record_date', years)}"
-            )
+        for star in dimensions + facts:
+            _insert_new_rows(con, star, sql_over_rows(star, changed))
+        for dimension in dimensions:
+            _require_no_stale_rows(con, dimension, facts)
     finally:
         con.unregister(CALENDAR)
 
 
-def _add_dimension_rows(con: duckdb.DuckDBPyConnection, dim: StarTable) -> None:
-    names = ", ".join(_q(c.name) for c in dim.columns)
-    wanted = f"SELECT {names} FROM ({dim.sql}) AS wanted"
-    stale = con.execute(
-        f"SELECT COUNT(*) FROM (SELECT {names} FROM {_q(dim.name)} EXCEPT {wanted})"
-    ).fetchall()[0][0]
+def _date_column(silver: str) -> str:
+    return get_dataset(silver.removeprefix(SILVER_PREFIX)).date_column
+
+
+def _insert_new_rows(con: duckdb.DuckDBPyConnection, star: StarTable, sql: str) -> None:
+    """Insert the rows of ``sql`` the table lacks (facts of the changed years are all new)."""
+    names = ", ".join(_q(c.name) for c in star.columns)
+    rows = f"SELECT {names} FROM ({sql}) AS given"
+    if not star.foreign_keys:  # a dimension keeps the rows it has
+        rows += f" EXCEPT SELECT {names} FROM {_q(star.name)}"
+    con.execute(f"INSERT INTO {_q(star.name)} ({names}) {rows}")
+
+
+def _require_no_stale_rows(
+    con: duckdb.DuckDBPyConnection, dimension: StarTable, facts: list[StarTable]
+) -> None:
+    """Raise :class:`NotIncremental` if a full rebuild would not have some row of ``dimension``
+    (DuckDB cannot delete a row that facts referenced earlier in the same transaction)."""
+    if dimension.name == DIM_DATE.name:  # every day from the first to the last record date
+        names = ", ".join(_q(c.name) for c in dimension.columns)
+        stale_sql = f"SELECT {names} FROM {_q(dimension.name)} EXCEPT {DIM_DATE.sql}"
+    else:  # exactly the keys its facts reference (the facts have one row per silver row)
+        referencing = [
+            f"SELECT {_q(fk.column)} FROM {_q(fact.name)}"
+            for fact in facts
+            for fk in fact.foreign_keys
+            if fk.table == dimension.name
+        ]
+        stale_sql = (
+            f"SELECT {_q(dimension.primary_key[0])} FROM {_q(dimension.name)} "
+            f"EXCEPT ({' UNION ALL '.join(referencing)})"
+        )
+    stale = con.execute(f"SELECT COUNT(*) FROM ({stale_sql})").fetchall()[0][0]
     if stale:
-        # DuckDB cannot delete a dimension row its facts referenced in the same transaction
-        raise NotIncremental(f"{dim.name} loses {stale} rows")
-    con.execute(
-        f"INSERT INTO {_q(dim.name)} ({names}) {wanted} EXCEPT SELECT {names} FROM {_q(dim.name)}"
-    )
+        raise NotIncremental(f"{dimension.name} loses {stale} rows")
 
 
 # ---------------------------------------------------------------- copying the file

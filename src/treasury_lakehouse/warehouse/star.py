@@ -15,6 +15,7 @@ in silver), so re-ingesting unchanged records rewrites silver rows but no fact r
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -413,6 +414,15 @@ def duckdb_create_sql(table: StarTable) -> str:
         for fk in table.foreign_keys
     ]
     return f"CREATE TABLE {_q(table.name)} (\n  " + ",\n  ".join(parts) + "\n)"
+
+
+def sql_over_rows(table: StarTable, where: dict[str, str]) -> str:
+    """``table.sql`` reading only the rows of its silver sources that meet ``where`` (source →
+    condition): the star rows those silver rows give (facts are one row per silver row)."""
+    sql = table.sql
+    for source, condition in where.items():
+        sql = re.sub(rf"\bFROM {source}\b", f"FROM (SELECT * FROM {source} WHERE {condition})", sql)
+    return sql
 
 
 def duckdb_define_sql(table: StarTable) -> list[str]:
