@@ -31,7 +31,11 @@ from treasury_lakehouse.testing import FakeFiscalDataApi
 from treasury_lakehouse.warehouse.base import lake_tables
 from treasury_lakehouse.warehouse.duckdb import DuckDBWarehouse, remove_leftovers
 from treasury_lakehouse.warehouse.duckdb_ddl import definitions
-from treasury_lakehouse.warehouse.duckdb_incremental import NotIncremental, plan_incremental
+from treasury_lakehouse.warehouse.duckdb_incremental import (
+    NotIncremental,
+    copy_file,
+    plan_incremental,
+)
 
 PDT, OCB = "public_debt_transactions", "operating_cash_balance"
 FIRST, LAST = date(2021, 9, 1), date(2022, 5, 31)
@@ -372,3 +376,13 @@ def test_a_dimension_that_loses_a_row_makes_the_load_a_full_rebuild(
         assert_same(warehouse.path, full, f"security renamed to {new}")
     # the new security is added in place; its disappearance cannot be applied in place
     assert [load.incremental for load in loads] == [True, False]
+
+
+def test_copy_file_copies_every_byte_and_says_how(tmp_path: Path) -> None:
+    source = tmp_path / "source.bin"
+    source.write_bytes(os.urandom(3 * 2**20 + 17))
+    how = copy_file(source, tmp_path / "copy.bin")
+    assert how in ("reflink", "copy_file_range", "copy")
+    assert (tmp_path / "copy.bin").read_bytes() == source.read_bytes()
+    with pytest.raises(FileExistsError):  # never over an existing file
+        copy_file(source, tmp_path / "copy.bin")

@@ -117,7 +117,7 @@ class DuckDBWarehouse:
                 counts = self._full(tmp, tables, run_id, commit)
             log.debug("stage load swap")
             os.replace(tmp, self.path)
-        except duckdb.Error as error:
+        except (duckdb.Error, OSError) as error:  # OSError: copying the file, the disk full
             raise WarehouseError(
                 f"loading {self.path} failed, the published warehouse is unchanged: {error}"
             ) from error
