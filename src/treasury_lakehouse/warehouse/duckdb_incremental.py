@@ -38,6 +38,7 @@ from treasury_lakehouse.catalog import get_dataset
 from treasury_lakehouse.engines.base import PARTITION_COLUMN
 from treasury_lakehouse.errors import LakeError
 from treasury_lakehouse.lake.commit import LakeCommit, changes_between, read_commit
+from treasury_lakehouse.models.registry import Column
 from treasury_lakehouse.paths import glob_escape
 from treasury_lakehouse.warehouse.base import WarehouseTable
 from treasury_lakehouse.warehouse.duckdb_ddl import definitions, expected_definitions
@@ -204,19 +205,6 @@ def _year_filter(column: str, years: frozenset[int] | None) -> str:
     return f"CAST(EXTRACT(YEAR FROM {_q(column)}) AS INTEGER) IN ({listed})"
 
 
-def _insert_from_files(
-    con: duckdb.DuckDBPyConnection, table: WarehouseTable, files: tuple[Path, ...], where: str
-) -> None:
-    if not files:
-        return
-    listed = "[" + ", ".join(_lit(glob_escape(f)) for f in files) + "]"
-    names = ", ".join(_q(c.name) for c in table.columns)
-    con.execute(
-        f"INSERT INTO {_q(table.name)} ({names}) SELECT {names} FROM "
-        f"read_parquet({listed}, hive_partitioning = true, union_by_name = true) WHERE {where}"
-    )
-
-
 def _years_of(star: StarTable, plan: IncrementalPlan) -> frozenset[int] | None:
     """The record years of a star table's changed sources (``None``: all of them)."""
     changed = [plan.years[s] for s in star.sources if s in plan.years]
@@ -228,28 +216,37 @@ def _years_of(star: StarTable, plan: IncrementalPlan) -> frozenset[int] | None:
 def apply_incremental(
     con: duckdb.DuckDBPyConnection, tables: list[WarehouseTable], plan: IncrementalPlan
 ) -> None:
-    """Rewrite the plan's rows inside the caller's open transaction on a copy of the file."""
+    """Rewrite the plan's rows inside the caller's open transaction on a copy of the file.
+
+    Within the changed years only the rows that differ are deleted and inserted: every row
+    written costs index maintenance, and most rows of a changed year are as they were.
+    """
     by_name = {t.name: t for t in tables}
     touched = [s for s in star_tables_for(set(by_name)) if set(s.sources) & plan.years.keys()]
     facts = [s for s in touched if s.foreign_keys]
     dimensions = [s for s in touched if not s.foreign_keys]
-    for fact in facts:
-        years = _years_of(fact, plan)
-        con.execute(f"DELETE FROM {_q(fact.name)} WHERE {_year_filter('record_date', years)}")
     for name, years in plan.years.items():
         table = by_name[name]
         where = _year_filter(_date_column(name), years)
-        con.execute(f"DELETE FROM {_q(name)} WHERE {where}")
-        _insert_from_files(con, table, year_files(table, years), where)
+        files = year_files(table, years)
+        _apply_difference(con, name, table.columns, _parquet_sql(table, files, where), where)
     for name in plan.gold:
+        table = by_name[name]
         con.execute(f"DELETE FROM {_q(name)}")
-        _insert_from_files(con, by_name[name], by_name[name].files, "true")
+        if table.files:
+            _insert(con, name, table.columns, _parquet_sql(table, table.files, "true"))
     # the star rows that the rewritten silver rows give
     changed = {name: _year_filter(_date_column(name), years) for name, years in plan.years.items()}
     con.register(CALENDAR, calendar_for(con, set(by_name)))
     try:
-        for star in dimensions + facts:
-            _insert_new_rows(con, star, sql_over_rows(star, changed))
+        for dimension in dimensions:  # before the facts that reference them
+            names = _names(dimension.columns)
+            given = f"SELECT {names} FROM ({sql_over_rows(dimension, changed)}) AS given"
+            _insert(con, dimension.name, dimension.columns, given, except_present="true")
+        for fact in facts:
+            given = f"SELECT {_names(fact.columns)} FROM ({sql_over_rows(fact, changed)}) AS given"
+            where = _year_filter("record_date", _years_of(fact, plan))
+            _apply_difference(con, fact.name, fact.columns, given, where)
         for dimension in dimensions:
             _require_no_stale_rows(con, dimension, facts)
     finally:
@@ -260,13 +257,58 @@ def _date_column(silver: str) -> str:
     return get_dataset(silver.removeprefix(SILVER_PREFIX)).date_column
 
 
-def _insert_new_rows(con: duckdb.DuckDBPyConnection, star: StarTable, sql: str) -> None:
-    """Insert the rows of ``sql`` the table lacks (facts of the changed years are all new)."""
-    names = ", ".join(_q(c.name) for c in star.columns)
-    rows = f"SELECT {names} FROM ({sql}) AS given"
-    if not star.foreign_keys:  # a dimension keeps the rows it has
-        rows += f" EXCEPT SELECT {names} FROM {_q(star.name)}"
-    con.execute(f"INSERT INTO {_q(star.name)} ({names}) {rows}")
+def _names(columns: tuple[Column, ...]) -> str:
+    return ", ".join(_q(c.name) for c in columns)
+
+
+def _parquet_sql(table: WarehouseTable, files: tuple[Path, ...], where: str) -> str:
+    """The rows of those Parquet files of ``table`` that meet ``where`` (none without files)."""
+    if not files:
+        return f"SELECT * FROM {_q(table.name)} WHERE false"
+    listed = "[" + ", ".join(_lit(glob_escape(f)) for f in files) + "]"
+    return (
+        f"SELECT {_names(table.columns)} FROM read_parquet({listed}, hive_partitioning = true, "
+        f"union_by_name = true) WHERE {where}"
+    )
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: tuple[Column, ...],
+    rows: str,
+    except_present: str | None = None,
+) -> None:
+    """Insert ``rows``; with ``except_present``, only those not among the table's rows that
+    meet that condition."""
+    names = _names(columns)
+    if except_present is not None:
+        rows = f"{rows} EXCEPT SELECT {names} FROM {_q(table)} WHERE {except_present}"
+    con.execute(f"INSERT INTO {_q(table)} ({names}) {rows}")
+
+
+def _apply_difference(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: tuple[Column, ...],
+    wanted: str,
+    where: str,
+) -> None:
+    """Make the rows of ``table`` that meet ``where`` equal to ``wanted``: delete those it no
+    longer has, insert those that are new (rows are unique: every table has a key)."""
+    con.execute(f"CREATE TEMP TABLE wanted AS SELECT * FROM {_q(table)} WHERE false")
+    try:
+        _insert(con, "wanted", columns, wanted)
+        same = " AND ".join(
+            f"w.{_q(c.name)} IS NOT DISTINCT FROM {_q(table)}.{_q(c.name)}" for c in columns
+        )
+        con.execute(
+            f"DELETE FROM {_q(table)} WHERE {where} "
+            f"AND NOT EXISTS (SELECT 1 FROM wanted AS w WHERE {same})"
+        )
+        _insert(con, table, columns, f"SELECT {_names(columns)} FROM wanted", where)
+    finally:
+        con.execute("DROP TABLE wanted")
 
 
 def _require_no_stale_rows(
