@@ -71,7 +71,7 @@ def tables_of(commit: LakeCommit) -> list[WarehouseTable]:
 WHOLE_YEAR = "SELECT * REPLACE (transaction_today_amt + 1 AS transaction_today_amt) FROM old"
 #: a daily run: the last 7 days re-ingested (new batch), one of them restated, one new day
 DAILY = """
-SELECT * REPLACE (
+SELECT old.* REPLACE (
   CASE WHEN record_date > last - 7 THEN 'bench-daily' ELSE batch_id END AS batch_id,
   CASE WHEN record_date = last - 2 THEN transaction_today_amt + 1
     ELSE transaction_today_amt END AS transaction_today_amt)
@@ -188,6 +188,7 @@ def run_size(rows: int, work: Path) -> dict[str, Any]:
             report[label]["full"] = _timed_publish(full, commit, label)
             report[label]["differing_tables"] = differing_tables(incremental, full)
             full.unlink()
+        print(f"bench warehouse_duckdb {rows:,} {label}: {report[label]}", file=sys.stderr)
     return report
 
 

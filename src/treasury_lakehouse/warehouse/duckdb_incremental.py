@@ -5,15 +5,16 @@ commit being published says what changed (:func:`~treasury_lakehouse.lake.commit
 a load copies the live file beside itself (:func:`copy_file`: a reflink where the file system
 offers one), and inside one transaction on the copy
 
-1. deletes the fact rows of the changed record years (the facts reference the dimensions, and
-   DuckDB refuses to delete a referenced dimension row even after its facts are gone),
-2. deletes each changed silver table's rows of the changed record years and inserts them from the
-   lake's ``record_year=<Y>/`` partitions,
-3. replaces every row of the gold tables whose lake version changed (they are small),
-4. adds the dimension rows that are new (dimension rows never change in place: their keys are
-   hashes of their values, ``dim_date`` rows are days of the calendar); a dimension that would
-   lose a row makes the load a full rebuild,
-5. inserts the fact rows of the changed record years;
+1. makes each changed silver table's rows of the changed record years equal to the lake's
+   ``record_year=<Y>/`` partitions: deletes the rows the lake no longer has, inserts the new ones
+   (most rows of a changed year are as they were, and every row written costs index upkeep),
+2. replaces every row of the gold tables whose lake version changed (they are small),
+3. adds the dimension rows that the new silver rows bring (dimension rows never change in place:
+   their keys are hashes of their values, ``dim_date`` rows are days of the calendar),
+4. makes the facts of the changed record years equal to what the new silver gives, the same way,
+5. checks that no dimension row went unused (a full rebuild would not have it, and DuckDB cannot
+   delete a dimension row that facts referenced earlier in the same transaction: then the load
+   becomes a full rebuild);
 
 then records the load, checkpoints and is swapped in by rename like a full rebuild. Readers see the
 old file or the new one, never a mix; a crash leaves the old file published. Anything the plan
@@ -296,19 +297,18 @@ def _apply_difference(
 ) -> None:
     """Make the rows of ``table`` that meet ``where`` equal to ``wanted``: delete those it no
     longer has, insert those that are new (rows are unique: every table has a key)."""
+    # typed like the table, so values compare as a full load would have stored them
     con.execute(f"CREATE TEMP TABLE wanted AS SELECT * FROM {_q(table)} WHERE false")
-    try:
-        _insert(con, "wanted", columns, wanted)
-        same = " AND ".join(
-            f"w.{_q(c.name)} IS NOT DISTINCT FROM {_q(table)}.{_q(c.name)}" for c in columns
-        )
-        con.execute(
-            f"DELETE FROM {_q(table)} WHERE {where} "
-            f"AND NOT EXISTS (SELECT 1 FROM wanted AS w WHERE {same})"
-        )
-        _insert(con, table, columns, f"SELECT {_names(columns)} FROM wanted", where)
-    finally:
-        con.execute("DROP TABLE wanted")
+    _insert(con, "wanted", columns, wanted)
+    same = " AND ".join(
+        f"w.{_q(c.name)} IS NOT DISTINCT FROM {_q(table)}.{_q(c.name)}" for c in columns
+    )
+    con.execute(
+        f"DELETE FROM {_q(table)} WHERE {where} "
+        f"AND NOT EXISTS (SELECT 1 FROM wanted AS w WHERE {same})"
+    )
+    _insert(con, table, columns, f"SELECT {_names(columns)} FROM wanted", where)
+    con.execute("DROP TABLE wanted")  # (a failed statement aborts the transaction, and it with it)
 
 
 def _require_no_stale_rows(
