@@ -386,3 +386,15 @@ def test_copy_file_copies_every_byte_and_says_how(tmp_path: Path) -> None:
     assert (tmp_path / "copy.bin").read_bytes() == source.read_bytes()
     with pytest.raises(FileExistsError):  # never over an existing file
         copy_file(source, tmp_path / "copy.bin")
+
+
+def test_every_star_table_built_from_silver_can_be_restricted_to_changed_rows() -> None:
+    from treasury_lakehouse.warehouse.star import STAR_TABLES, sql_over_rows
+
+    for star in STAR_TABLES:
+        where = {source: "record_date > DATE '2024-01-01'" for source in star.sources}
+        restricted = sql_over_rows(star, where)
+        for source in star.sources:
+            if f"FROM {source}" in star.sql:  # dim_date reads the calendar, not silver
+                assert f"FROM {source}" not in restricted.replace(f"FROM {source} WHERE", "")
+                assert f"(SELECT * FROM {source} WHERE record_date > DATE" in restricted
