@@ -7,7 +7,12 @@ import json
 import sys
 from pathlib import Path
 
-MODULES = ("bench.engines", "bench.warehouse_load", "bench.incremental_gold")
+MODULES = (
+    "bench.engines",
+    "bench.warehouse_load",
+    "bench.incremental_gold",
+    "bench.warehouse_duckdb",
+)
 
 
 def main() -> int:

@@ -435,7 +435,7 @@ def _load(
     settings: Settings, run_id: str, commit: LakeCommit, tables: list[WarehouseTable]
 ) -> LoadResult:
     log.debug("stage load %s", settings.warehouse_kind)
-    return open_warehouse(settings).publish(tables, run_id, commit=commit.seq)
+    return open_warehouse(settings).publish(tables, run_id, commit=commit)
 
 
 def check(settings: Settings, run_id: str | None = None) -> QualityReport:

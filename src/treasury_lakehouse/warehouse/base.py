@@ -38,16 +38,19 @@ class LoadResult:
     tables: dict[str, int]
     seconds: float
     skipped: bool = False
+    #: only what changed since the lake commit the warehouse held was rewritten
+    incremental: bool = False
 
 
 class Warehouse(Protocol):
     kind: str
 
     def publish(
-        self, tables: list[WarehouseTable], run_id: str, commit: int | None = None
+        self, tables: list[WarehouseTable], run_id: str, commit: LakeCommit | None = None
     ) -> LoadResult:
         """Replace the published tables with these, all at once or not at all; ``commit`` is
-        the lake commit they come from (recorded in ``load_manifest``)."""
+        the lake commit they come from (its ``seq`` is recorded in ``load_manifest``; its
+        ``changes`` let a warehouse rewrite only what changed since the commit it holds)."""
         ...
 
     def table_rows(self, name: str) -> list[tuple[Any, ...]]:

@@ -1,6 +1,9 @@
-"""The embedded warehouse: a DuckDB file rebuilt beside the old one and swapped in by rename.
+"""The embedded warehouse: a DuckDB file built beside the old one and swapped in by rename.
 
 A reader that opens the file sees the previous complete warehouse or the new one, never a mix.
+The new file is either a full rebuild from the lake or, when the lake commits since the one the
+file holds say what changed, a copy of the old file with only that rewritten
+(:mod:`treasury_lakehouse.warehouse.duckdb_incremental`); both give the same rows.
 The star schema (:mod:`treasury_lakehouse.warehouse.star`) is built inside the new file from the
 silver tables just loaded, with the same SELECTs the PostgreSQL warehouse uses.
 Tables the pipeline does not rebuild (run history such as ``quality_results``) are carried over,
@@ -21,16 +24,25 @@ from typing import Any
 import duckdb
 
 from treasury_lakehouse.errors import WarehouseError
+from treasury_lakehouse.lake.commit import LakeCommit
 from treasury_lakehouse.lake.files import TMP_MARK, temporary_sibling
 from treasury_lakehouse.paths import glob_escape
 from treasury_lakehouse.warehouse.base import LoadResult, WarehouseTable
+from treasury_lakehouse.warehouse.duckdb_ddl import HISTORY_TABLES, define_table_sql
+from treasury_lakehouse.warehouse.duckdb_incremental import (
+    FULL_REBUILD_SHARE,
+    NotIncremental,
+    apply_incremental,
+    copy_file,
+    plan_incremental,
+)
 from treasury_lakehouse.warehouse.quality_store import insert_missing_duckdb
-from treasury_lakehouse.warehouse.star import create_star
+from treasury_lakehouse.warehouse.star import create_star, star_tables_for
 
 log = logging.getLogger(__name__)
 
 #: history tables kept across loads (created by other parts of the pipeline)
-CARRIED_OVER = ("load_manifest", "quality_results")
+CARRIED_OVER = HISTORY_TABLES
 
 
 def _q(name: str) -> str:
@@ -39,13 +51,6 @@ def _q(name: str) -> str:
 
 def _lit(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
-
-
-def create_table_sql(table: WarehouseTable) -> str:
-    columns = [f"{_q(c.name)} {c.sql_type}" for c in table.columns]
-    if table.primary_key:
-        columns.append(f"PRIMARY KEY ({', '.join(_q(c) for c in table.primary_key)})")
-    return f"CREATE TABLE {_q(table.name)} (\n  " + ",\n  ".join(columns) + "\n)"
 
 
 def remove_leftovers(path: Path) -> list[Path]:
@@ -57,6 +62,21 @@ def remove_leftovers(path: Path) -> list[Path]:
     for leftover in removed:
         leftover.unlink(missing_ok=True)
     return removed
+
+
+def _remove(database: Path) -> None:
+    """Remove a database file that was not swapped in, and its WAL."""
+    for leftover in (database, Path(f"{database}.wal")):
+        leftover.unlink(missing_ok=True)
+
+
+def _row_counts(con: duckdb.DuckDBPyConnection, tables: list[WarehouseTable]) -> dict[str, int]:
+    """Rows of each lake table and star table in the file."""
+    names = [t.name for t in tables] + [s.name for s in star_tables_for({t.name for t in tables})]
+    return {
+        name: int(con.execute(f"SELECT COUNT(*) FROM {_q(name)}").fetchall()[0][0])
+        for name in names
+    }
 
 
 def _settle_wal(path: Path) -> None:
@@ -71,46 +91,95 @@ def _settle_wal(path: Path) -> None:
 class DuckDBWarehouse:
     kind = "duckdb"
 
-    def __init__(self, path: Path, quality_lake: Path | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        quality_lake: Path | None = None,
+        full_rebuild_share: float = FULL_REBUILD_SHARE,
+    ) -> None:
         self.path = path
         #: the lake whose kept quality reports go into each new file (``None``: only carried over)
         self.quality_lake = quality_lake
+        #: rebuild the whole file when more than this share of the silver data changed
+        self.full_rebuild_share = full_rebuild_share
 
     def publish(
-        self, tables: list[WarehouseTable], run_id: str, commit: int | None = None
+        self, tables: list[WarehouseTable], run_id: str, commit: LakeCommit | None = None
     ) -> LoadResult:
         started = time.monotonic()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = temporary_sibling(self.path)
         try:
             _settle_wal(self.path)
-            with duckdb.connect(str(tmp)) as con:
-                counts = {t.name: self._load_table(con, t) for t in tables}
-                counts.update(create_star(con, set(counts)))
-                self._carry_over(con)
-                if self.quality_lake is not None:
-                    insert_missing_duckdb(con, self.quality_lake)
-                self._record_load(con, tables, counts, run_id, commit)
-                con.execute("CHECKPOINT")
+            counts = self._incremental(tmp, tables, run_id, commit)
+            incremental = counts is not None
+            if counts is None:
+                counts = self._full(tmp, tables, run_id, commit)
             log.debug("stage load swap")
             os.replace(tmp, self.path)
-        except duckdb.Error as error:
+        except (duckdb.Error, OSError) as error:  # OSError: copying the file, the disk full
             raise WarehouseError(
                 f"loading {self.path} failed, the published warehouse is unchanged: {error}"
             ) from error
         finally:
-            for leftover in (tmp, Path(f"{tmp}.wal")):
-                if leftover.exists():
-                    leftover.unlink()
-        return LoadResult(str(self.path), counts, time.monotonic() - started)
+            _remove(tmp)
+        return LoadResult(
+            str(self.path), counts, time.monotonic() - started, incremental=incremental
+        )
+
+    def _full(
+        self, tmp: Path, tables: list[WarehouseTable], run_id: str, commit: LakeCommit | None
+    ) -> dict[str, int]:
+        """Build every table from the lake into the new file ``tmp``."""
+        log.debug("stage load build")
+        with duckdb.connect(str(tmp)) as con:
+            counts = {t.name: self._load_table(con, t) for t in tables}
+            counts.update(create_star(con, set(counts)))
+            self._carry_over(con)
+            if self.quality_lake is not None:
+                insert_missing_duckdb(con, self.quality_lake)
+            self._record_load(con, tables, counts, run_id, commit)
+            con.execute("CHECKPOINT")
+        return counts
+
+    def _incremental(
+        self, tmp: Path, tables: list[WarehouseTable], run_id: str, commit: LakeCommit | None
+    ) -> dict[str, int] | None:
+        """Copy the live file to ``tmp`` and rewrite there only what changed since the lake
+        commit it holds; ``None`` (and no ``tmp``) when a full rebuild must be done instead."""
+        if commit is None:
+            return None
+        log.debug("stage load plan")
+        try:
+            plan = plan_incremental(self.path, tables, commit, self.full_rebuild_share)
+        except NotIncremental as why:
+            log.info("warehouse %s: full rebuild, %s", self.path, why.reason)
+            return None
+        log.info("warehouse %s: incremental load %s", self.path, plan.describe())
+        log.debug("stage load copy")
+        how = copy_file(self.path, tmp)
+        log.debug("stage load apply (%s copy)", how)
+        with duckdb.connect(str(tmp)) as con:
+            con.execute("BEGIN")
+            try:
+                apply_incremental(con, tables, plan)
+            except NotIncremental as why:
+                con.execute("ROLLBACK")
+                log.info("warehouse %s: full rebuild after all, %s", self.path, why.reason)
+                con.close()
+                _remove(tmp)
+                return None
+            if self.quality_lake is not None:
+                insert_missing_duckdb(con, self.quality_lake)
+            counts = _row_counts(con, tables)
+            self._record_load(con, tables, counts, run_id, commit)
+            con.execute("COMMIT")
+            con.execute("CHECKPOINT")
+        return counts
 
     def _load_table(self, con: duckdb.DuckDBPyConnection, table: WarehouseTable) -> int:
-        con.execute(create_table_sql(table))
-        if table.unique_key:
-            con.execute(
-                f"CREATE UNIQUE INDEX {_q(table.name + '_natural_key')} ON {_q(table.name)} "
-                f"({', '.join(_q(c) for c in table.unique_key)})"
-            )
+        for statement in define_table_sql(table):
+            con.execute(statement)
         if table.files:
             files = "[" + ", ".join(_lit(glob_escape(f)) for f in table.files) + "]"
             names = ", ".join(_q(c.name) for c in table.columns)
@@ -118,10 +187,6 @@ class DuckDBWarehouse:
                 f"INSERT INTO {_q(table.name)} ({names}) SELECT {names} "
                 f"FROM read_parquet({files}, hive_partitioning = true, union_by_name = true)"
             )
-        con.execute(f"COMMENT ON TABLE {_q(table.name)} IS {_lit(table.comment)}")
-        for column in table.columns:
-            target = f"{_q(table.name)}.{_q(column.name)}"
-            con.execute(f"COMMENT ON COLUMN {target} IS {_lit(column.description)}")
         row = con.execute(f"SELECT COUNT(*) FROM {_q(table.name)}").fetchone()
         return int(row[0]) if row else 0
 
@@ -153,7 +218,7 @@ class DuckDBWarehouse:
         tables: list[WarehouseTable],
         counts: dict[str, int],
         run_id: str,
-        commit: int | None,
+        commit: LakeCommit | None,
     ) -> None:
         con.execute(
             "CREATE TABLE IF NOT EXISTS load_manifest (run_id VARCHAR, table_name VARCHAR, "
@@ -161,14 +226,14 @@ class DuckDBWarehouse:
         )
         # the lake commit loaded (a column added after the first releases: older files lack it)
         con.execute("ALTER TABLE load_manifest ADD COLUMN IF NOT EXISTS lake_commit BIGINT")
-        now = datetime.now(UTC)
+        now, seq = datetime.now(UTC), None if commit is None else commit.seq
         for table in tables:
             batches = ",".join(table.build.get("bronze_batches", []))
             version = str(table.build.get("version", ""))
             con.execute(
                 "INSERT INTO load_manifest (run_id, table_name, row_count, lake_version, "
                 "bronze_batches, loaded_at, lake_commit) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [run_id, table.name, counts[table.name], version, batches, now, commit],
+                [run_id, table.name, counts[table.name], version, batches, now, seq],
             )
 
     def table_rows(self, name: str) -> list[tuple[Any, ...]]:

@@ -39,6 +39,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from treasury_lakehouse.config import mask_dsn
 from treasury_lakehouse.errors import WarehouseError
+from treasury_lakehouse.lake.commit import LakeCommit
 from treasury_lakehouse.warehouse import pg_ddl
 from treasury_lakehouse.warehouse.base import LoadResult, WarehouseTable
 from treasury_lakehouse.warehouse.lake_snapshot import (
@@ -121,11 +122,11 @@ class PostgresWarehouse:
     # ------------------------------------------------------------------ the protocol
 
     def publish(
-        self, tables: list[WarehouseTable], run_id: str, commit: int | None = None
+        self, tables: list[WarehouseTable], run_id: str, commit: LakeCommit | None = None
     ) -> LoadResult:
         """Write, audit and publish ``tables`` (and the star schema built from them); ``commit``
         is the lake commit they come from, recorded in ``load_manifest``."""
-        started = time.monotonic()
+        started, seq = time.monotonic(), None if commit is None else commit.seq
         try:
             with self.connect() as con, self._load_lock(con):
                 self._prepare(con)
@@ -134,7 +135,7 @@ class PostgresWarehouse:
                 if counts is None:
                     snapshot = LakeSnapshot(tables)
                     try:
-                        counts, skipped = self._write_audit_publish(con, snapshot, run_id, commit)
+                        counts, skipped = self._write_audit_publish(con, snapshot, run_id, seq)
                     finally:
                         snapshot.close()
         except psycopg.Error as error:

@@ -15,6 +15,7 @@ in silver), so re-ingesting unchanged records rewrites silver rows but no fact r
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -415,6 +416,28 @@ def duckdb_create_sql(table: StarTable) -> str:
     return f"CREATE TABLE {_q(table.name)} (\n  " + ",\n  ".join(parts) + "\n)"
 
 
+def sql_over_rows(table: StarTable, where: dict[str, str]) -> str:
+    """``table.sql`` reading only the rows of its silver sources that meet ``where`` (source →
+    condition): the star rows those silver rows give (facts are one row per silver row)."""
+    sql = table.sql
+    for source, condition in where.items():
+        sql = re.sub(rf"\bFROM {source}\b", f"FROM (SELECT * FROM {source} WHERE {condition})", sql)
+    return sql
+
+
+def duckdb_define_sql(table: StarTable) -> list[str]:
+    """CREATE TABLE and COMMENT statements of a star table in DuckDB (no rows)."""
+    statements = [
+        duckdb_create_sql(table),
+        f"COMMENT ON TABLE {_q(table.name)} IS {_lit(table.comment)}",
+    ]
+    statements += [
+        f"COMMENT ON COLUMN {_q(table.name)}.{_q(column.name)} IS {_lit(column.description)}"
+        for column in table.columns
+    ]
+    return statements
+
+
 def create_star(con: duckdb.DuckDBPyConnection, available: set[str]) -> dict[str, int]:
     """Build the star tables inside a DuckDB database that already holds the silver tables.
 
@@ -425,15 +448,10 @@ def create_star(con: duckdb.DuckDBPyConnection, available: set[str]) -> dict[str
     con.register(CALENDAR, calendar_for(con, available))
     try:
         for table in star_tables_for(available):
-            con.execute(duckdb_create_sql(table))
+            for statement in duckdb_define_sql(table):
+                con.execute(statement)
             names = ", ".join(_q(c.name) for c in table.columns)
             con.execute(f"INSERT INTO {_q(table.name)} ({names}) SELECT {names} FROM ({table.sql})")
-            con.execute(f"COMMENT ON TABLE {_q(table.name)} IS {_lit(table.comment)}")
-            for column in table.columns:
-                con.execute(
-                    f"COMMENT ON COLUMN {_q(table.name)}.{_q(column.name)} "
-                    f"IS {_lit(column.description)}"
-                )
             rows = con.execute(f"SELECT COUNT(*) FROM {_q(table.name)}").fetchall()
             counts[table.name] = int(rows[0][0])
     finally:
