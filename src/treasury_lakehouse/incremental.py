@@ -198,9 +198,13 @@ def build_version(
     plan: SilverPlan,
     silver_dir: Path,
     quarantine_dir: Path,
+    version: str | None = None,
 ) -> SilverCounts:
     """Build one silver and quarantine version by ``plan`` (not ``unchanged``) into the given
-    new, empty directories, with their ``_build.json``; the whole dataset's accounting."""
+    new, empty directories, with their ``_build.json``; the whole dataset's accounting.
+
+    ``version`` is the silver version's published name (default: ``silver_dir``'s own name; a
+    directory still being built has a temporary one)."""
     counts = engine.build_silver(dataset, batches, silver_dir, quarantine_dir, plan.scope)
     carried: list[int] = []
     if plan.scope is not None and plan.base is not None:
@@ -208,7 +212,7 @@ def build_version(
         counts = merged_counts(plan, counts)
     info = {
         "engine": engine.name,
-        "version": silver_dir.name,
+        "version": version or silver_dir.name,
         "bronze_batches": [b.batch_id for b in batches],
         "rows_in": counts.rows_in,
         "silver": counts.silver,

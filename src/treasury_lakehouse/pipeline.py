@@ -343,7 +343,7 @@ def _build_silver(
         new_version(lake.quarantine_dir(name)) as quarantine,
     ):
         counts = build_version(
-            engine, dataset, inputs, plan, silver.directory, quarantine.directory
+            engine, dataset, inputs, plan, silver.directory, quarantine.directory, silver.name
         )
     return _SilverBuild(counts, silver.name, quarantine.name, plan)
 
