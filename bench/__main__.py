@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-MODULES = ("bench.engines", "bench.warehouse_load")
+MODULES = ("bench.engines", "bench.warehouse_load", "bench.incremental")
 
 
 def main() -> int:
