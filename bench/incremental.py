@@ -27,7 +27,8 @@ process), a full transform, check and load of a fresh lake under ``TREASURY_MEMO
 transform. Results in ``bench/results/incremental.json``, with the issue's targets as pass/miss.
 
     PYTHONPATH=src:. python -m bench incremental
-    PYTHONPATH=src:. python -m bench.incremental validate 100000   # transform + check, no failure
+    PYTHONPATH=src:. python -m bench.incremental validate 100000   # no failure, same results
+    PYTHONPATH=src:. python -m bench.incremental compare 1000000   # transform vs reference only
 """
 
 from __future__ import annotations
@@ -415,34 +416,44 @@ def measure(
 
 
 def _typed_sql(dataset: Dataset, files: list[Path], seqs: dict[str, int]) -> str:
-    """Bronze typed with silver.py's patterns and casts, a quarantine reason, the batch seq."""
+    """Bronze typed with silver.py's patterns and casts (each value cleaned and cast once), the
+    raw strings as ``raw_<column>``, a quarantine reason and the batch seq."""
     listed = ", ".join(_lit(f) for f in files)
-    clean = {c: f"NULLIF(NULLIF(TRIM({_q(c)}, ' '), 'null'), '')" for c in dataset.columns}
+    cleaned = [f"NULLIF(NULLIF(TRIM({_q(c)}, ' '), 'null'), '') AS {_q('c_' + c)}"
+               for c in dataset.columns]  # fmt: skip
     typed, reasons = [], []
     for column, api_type in dataset.columns.items():
+        clean = _q("c_" + column)
         if api_type == "STRING":
-            typed.append(f"{clean[column]} AS {_q(column)}")
+            typed.append(f"{clean} AS {_q(column)}")
             continue
         cast = "TRY_CAST" if api_type == "DATE" else "CAST"
-        value = (
-            f"CASE WHEN REGEXP_MATCHES({clean[column]}, '{PATTERNS[api_type]}') "
-            f"THEN {cast}({clean[column]} AS {dataset.silver_type(column)}) END"
+        typed.append(
+            f"CASE WHEN REGEXP_MATCHES({clean}, '{PATTERNS[api_type]}') "
+            f"THEN {cast}({clean} AS {dataset.silver_type(column)}) END AS {_q(column)}"
         )
-        typed.append(f"{value} AS {_q(column)}")
         reasons.append(
-            f"CASE WHEN {clean[column]} IS NOT NULL AND ({value}) IS NULL "
-            f"THEN '{column}: not a {api_type}: ' || {clean[column]} END"
+            f"CASE WHEN {clean} IS NOT NULL AND {_q(column)} IS NULL "
+            f"THEN '{column}: not a {api_type}: ' || {clean} END"
         )
     reasons += [
-        f"CASE WHEN {clean[c]} IS NULL THEN '{c}: natural key is missing' END"
+        f"CASE WHEN {_q('c_' + c)} IS NULL THEN '{c}: natural key is missing' END"
         for c in dataset.required_key_columns
     ]
+    raw = ", ".join(f"{_q(c)} AS {_q('raw_' + c)}" for c in dataset.columns)
+    cleans = ", ".join(_q("c_" + c) for c in dataset.columns)
+    raws = ", ".join(_q("raw_" + c) for c in dataset.columns)
+    lineage = "batch_id, ingestion_timestamp, page_number, row_index"
     seq_case = " ".join(f"WHEN {_lit(b)} THEN {s}" for b, s in seqs.items())
     return f"""
-SELECT {", ".join(typed)}, batch_id, ingestion_timestamp, page_number, row_index,
-  CASE batch_id {seq_case} END AS batch_seq,
+WITH cleaned AS (
+  SELECT {", ".join(cleaned)}, {raw}, {lineage}
+  FROM read_parquet([{listed}], union_by_name = true)
+),
+typed AS (SELECT {", ".join(typed)}, {cleans}, {raws}, {lineage} FROM cleaned)
+SELECT * EXCLUDE ({cleans}), CASE batch_id {seq_case} END AS batch_seq,
   NULLIF(CONCAT_WS('; ', {", ".join(reasons)}), '') AS quarantine_reason
-FROM read_parquet([{listed}], union_by_name = true)
+FROM typed
 """
 
 
@@ -474,9 +485,12 @@ COPY (SELECT {columns}, year(record_date) AS record_year FROM ({typed}) AS t
                                  ORDER BY batch_seq DESC, page_number DESC, row_index DESC) = 1)
 TO {_lit(silver)} (FORMAT PARQUET, PARTITION_BY (record_year))""")
             quarantine = out / "quarantine" / dataset.name
+            raws = ", ".join(f"{_q('raw_' + c)} AS {_q(c)}" for c in dataset.columns)
+            lineage = "batch_id, ingestion_timestamp, page_number, row_index"
             quarantine.mkdir(parents=True)
             con.execute(
-                f"COPY (SELECT * FROM ({typed}) AS t WHERE quarantine_reason IS NOT NULL) "
+                f"COPY (SELECT {raws}, quarantine_reason, {lineage} FROM ({typed}) AS t "
+                f"WHERE quarantine_reason IS NOT NULL) "
                 f"TO {_lit(quarantine / 'quarantine.parquet')} (FORMAT PARQUET)"
             )
             con.execute(
@@ -522,7 +536,8 @@ def _ratio(a: Any, b: Any) -> float | None:
 
 def _sum(steps: list[dict[str, Any]], field: str) -> float | None:
     values = [s.get(field) for s in steps]
-    return round(sum(values), 2) if all(isinstance(v, int | float) for v in values) else None
+    numbers = [v for v in values if isinstance(v, int | float)]
+    return round(sum(numbers), 2) if len(numbers) == len(values) else None
 
 
 def _target(name: str, value: float | None, bound: float, unit: str = "") -> str:
@@ -662,6 +677,25 @@ def main(results_dir: Path) -> dict[str, Any]:
     return report
 
 
+def compare(rows: int) -> dict[str, Any]:
+    """Only the full transform and the plain SQL reference, back to back on one bronze."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-incremental-compare-{rows}-") as scratch:
+        home = Path(scratch) / "home"
+        generate_history(home / "lake", rows)
+        load = [round(v, 1) for v in os.getloadavg()]
+        project, plain = measure("transform_full", home), measure("reference", home)
+    return {
+        "rows": rows,
+        "load_average_start": load,
+        "load_average_end": [round(v, 1) for v in os.getloadavg()],
+        "project_transform": project,
+        "reference": plain,
+        "project/reference": {
+            f: _ratio(project.get(f), plain.get(f)) for f in ("wall_s", "in_call_s", "peak_rss_mib")
+        },
+    }
+
+
 def validate(rows: int) -> dict[str, Any]:
     """In this process: history, full transform and check, daily batch, incremental transform and
     check, load; and the incremental silver against a full rebuild of the same bronze."""
@@ -734,6 +768,8 @@ def _same_silver_and_gold(a: Path, b: Path) -> dict[str, bool]:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["_step"]:
         print(json.dumps(_step_here(sys.argv[2], Path(sys.argv[3]), sys.argv[4]), default=str))
+    elif sys.argv[1:2] == ["compare"]:
+        print(json.dumps(compare(int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000), indent=2))
     elif sys.argv[1:2] == ["validate"]:
         print(json.dumps(validate(int(sys.argv[2]) if len(sys.argv) > 2 else 100_000), indent=2))
     else:
