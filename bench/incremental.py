@@ -29,6 +29,7 @@ transform. Results in ``bench/results/incremental.json``, with the issue's targe
     PYTHONPATH=src:. python -m bench incremental
     PYTHONPATH=src:. python -m bench.incremental validate 100000   # no failure, same results
     PYTHONPATH=src:. python -m bench.incremental compare 1000000   # transform vs reference only
+    PYTHONPATH=src:. python -m bench.incremental spark 1000000     # Spark full, then incremental
 """
 
 from __future__ import annotations
@@ -696,6 +697,28 @@ def compare(rows: int) -> dict[str, Any]:
     }
 
 
+def spark(rows: int) -> dict[str, Any]:
+    """Only the Spark engine: a full transform, the daily batch, an incremental transform."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-incremental-spark-{rows}-") as scratch:
+        home = Path(scratch) / "home"
+        days = generate_history(home / "lake", rows)["days"]
+        load = [round(v, 1) for v in os.getloadavg()]
+        full = measure("transform_full", home, "spark")
+        generate_daily(home / "lake", days)
+        incremental = measure("transform", home, "spark")
+    return {
+        "rows": rows,
+        "load_average_start": load,
+        "load_average_end": [round(v, 1) for v in os.getloadavg()],
+        "full_transform": full,
+        "incremental_transform": incremental,
+        "incremental/full": {
+            f: _ratio(incremental.get(f), full.get(f))
+            for f in ("wall_s", "in_call_s", "peak_rss_mib")
+        },
+    }
+
+
 def validate(rows: int) -> dict[str, Any]:
     """In this process: history, full transform and check, daily batch, incremental transform and
     check, load; and the incremental silver against a full rebuild of the same bronze."""
@@ -770,6 +793,8 @@ if __name__ == "__main__":
         print(json.dumps(_step_here(sys.argv[2], Path(sys.argv[3]), sys.argv[4]), default=str))
     elif sys.argv[1:2] == ["compare"]:
         print(json.dumps(compare(int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000), indent=2))
+    elif sys.argv[1:2] == ["spark"]:
+        print(json.dumps(spark(int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000), indent=2))
     elif sys.argv[1:2] == ["validate"]:
         print(json.dumps(validate(int(sys.argv[2]) if len(sys.argv) > 2 else 100_000), indent=2))
     else:
