@@ -12,6 +12,7 @@ MODULES = (
     "bench.warehouse_load",
     "bench.incremental_gold",
     "bench.warehouse_duckdb",
+    "bench.incremental",
 )
 
 
