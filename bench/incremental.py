@@ -745,9 +745,9 @@ def validate(rows: int) -> dict[str, Any]:
 def _same_as_reference(home: Path) -> dict[str, bool]:
     """Per silver and gold table: the plain SQL reference's rows are the project's."""
     from treasury_lakehouse.lake.layout import Lake
-    from treasury_lakehouse.quality.runner import lake_sources
+    from treasury_lakehouse.quality.runner import published_tables
 
-    project = lake_sources(home / "lake", Lake(home / "lake").find_commit())
+    project = published_tables(home / "lake", Lake(home / "lake").find_commit()).sources()
     out, same = home / "reference", {}
     with duckdb.connect() as con:
         for table in sorted(t for t in project if t.startswith(("silver_", "gold_"))):
@@ -770,9 +770,11 @@ def _same_as_reference(home: Path) -> dict[str, bool]:
 def _same_silver_and_gold(a: Path, b: Path) -> dict[str, bool]:
     """Per silver and gold table: the same rows (lineage columns aside) in both homes."""
     from treasury_lakehouse.lake.layout import Lake
-    from treasury_lakehouse.quality.runner import lake_sources
+    from treasury_lakehouse.quality.runner import published_tables
 
-    left, right = (lake_sources(h / "lake", Lake(h / "lake").find_commit()) for h in (a, b))
+    left, right = (
+        published_tables(h / "lake", Lake(h / "lake").find_commit()).sources() for h in (a, b)
+    )
     same = {}
     with duckdb.connect() as con:
         for table in sorted(t for t in left if t.startswith(("silver_", "gold_"))):
