@@ -26,16 +26,17 @@ RUN useradd --uid 50000 --gid 0 --create-home --home-dir /home/treasury --shell 
 
 WORKDIR /opt/treasury
 
-# Dependencies first (cached while only the package's code changes): install the project with its
-# extras from a placeholder package, pinned by constraints.txt, then drop the placeholder.
-COPY pyproject.toml constraints.txt README.md ./
-RUN mkdir -p src/treasury_lakehouse && touch src/treasury_lakehouse/__init__.py \
+# Dependencies first (cached while only the package's code and docs change): install the project
+# with its extras from a placeholder package (and README), pinned by constraints.txt, then drop it.
+COPY pyproject.toml constraints.txt ./
+RUN mkdir -p src/treasury_lakehouse && touch src/treasury_lakehouse/__init__.py README.md \
  && PIP_INDEX_URL="${PIP_INDEX_URL}" PIP_EXTRA_INDEX_URL="${PIP_EXTRA_INDEX_URL}" \
     PIP_TRUSTED_HOST="${PIP_TRUSTED_HOST}" \
     pip install --no-cache-dir -q -c constraints.txt '.[airflow,spark,postgres,report]' \
  && pip uninstall -y -q treasury-lakehouse \
- && rm -rf src build *.egg-info
+ && rm -rf src build *.egg-info README.md
 
+COPY README.md ./
 COPY src ./src
 RUN PIP_INDEX_URL="${PIP_INDEX_URL}" PIP_EXTRA_INDEX_URL="${PIP_EXTRA_INDEX_URL}" \
     PIP_TRUSTED_HOST="${PIP_TRUSTED_HOST}" \
