@@ -4,7 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run demo test lint typecheck unit bench spark-cluster spark-cluster-stop clean
+.PHONY: setup run demo test lint typecheck unit bench spark-cluster spark-cluster-stop clean \
+	compose-build compose-up compose-down compose-test
 
 setup: $(STAMP)  ## create .venv and install the package with every extra (pinned)
 
@@ -41,6 +42,20 @@ spark-cluster: setup  ## a standalone Spark master and one worker on 127.0.0.1:7
 
 spark-cluster-stop: setup
 	$(BIN)/python -m treasury_lakehouse.engines.spark_cluster stop
+
+# The platform in containers (docs/deploy.md): PostgreSQL, Airflow 3 and a Spark cluster, with the
+# host-networking override (compose.host.yaml) and the demo profile's fake API. Needs Docker.
+compose-build:  ## build the stack's image
+	docker/compose-stack build
+
+compose-up:  ## the stack with the demo profile and host networking; waits until healthy
+	docker/compose-stack up
+
+compose-down:  ## stop the stack and remove its volumes
+	docker/compose-stack down
+
+compose-test:  ## build, come up, run treasury_medallion on the Spark cluster, check gold, come down
+	docker/compose-stack test
 
 clean:
 	rm -rf data-demo .pytest_cache .mypy_cache .ruff_cache

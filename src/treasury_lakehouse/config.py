@@ -120,6 +120,9 @@ class Settings:
     engine: EngineName = "duckdb"
     warehouse: str = ""
     spark_master: str = "local[*]"
+    #: the address a cluster's executors reach the driver at; ``None``: 127.0.0.1 (a cluster on
+    #: this machine). When set, the driver listens on every interface (containers: its host name)
+    spark_driver_host: str | None = None
     page_size: int = 10000
     timeout_s: float = 30.0
     retry_budget_s: float = 120.0
@@ -240,6 +243,7 @@ _ENV_FIELDS = {
     "TREASURY_LOOKBACK_DAYS": "lookback_days",
     "TREASURY_WINDOW_ANCHOR": "window_anchor",
     "TREASURY_SPARK_MASTER": "spark_master",
+    "TREASURY_SPARK_DRIVER_HOST": "spark_driver_host",
     "TREASURY_DATASETS": "datasets",
     "TREASURY_PAGE_SIZE": "page_size",
     "TREASURY_HTTP_TIMEOUT": "timeout_s",

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from treasury_lakehouse.cli import main
 from treasury_lakehouse.config import Settings, parse_memory_limit, settings_from_env
 from treasury_lakehouse.duckdb_connect import remove_spill_leftovers
-from treasury_lakehouse.engines import spark_memory_conf
+from treasury_lakehouse.engines import spark_driver_conf, spark_memory_conf
 from treasury_lakehouse.engines.duckdb import DuckDBEngine
 from treasury_lakehouse.errors import ConfigError
 
@@ -124,3 +124,14 @@ def test_out_of_memory_is_one_line_naming_the_setting() -> None:
     assert "\n" not in message
     assert "ran out of memory (Out of Memory Error: could not allocate" in message
     assert "TREASURY_MEMORY_LIMIT" in message
+
+
+def test_spark_driver_stays_on_loopback_unless_a_driver_host_is_given() -> None:
+    """In containers, executors reach the driver by its host name (TREASURY_SPARK_DRIVER_HOST)."""
+    assert spark_driver_conf(Settings()) == {}
+    settings = settings_from_env({"TREASURY_SPARK_DRIVER_HOST": "airflow-scheduler"})
+    assert settings.spark_driver_host == "airflow-scheduler"
+    assert spark_driver_conf(settings) == {
+        "spark.driver.host": "airflow-scheduler",
+        "spark.driver.bindAddress": "0.0.0.0",
+    }

@@ -20,6 +20,18 @@ def spark_memory_conf(settings: Settings) -> dict[str, str]:
     return {"spark.driver.memory": f"{max(1, limit // 2**20)}m"}
 
 
+def spark_driver_conf(settings: Settings) -> dict[str, str]:
+    """Where a cluster's executors reach the driver: ``TREASURY_SPARK_DRIVER_HOST`` (e.g. the
+    container's host name in Docker Compose), the driver then listening on every interface; by
+    default nothing, and the driver stays on 127.0.0.1."""
+    if not settings.spark_driver_host:
+        return {}
+    return {
+        "spark.driver.host": settings.spark_driver_host,
+        "spark.driver.bindAddress": "0.0.0.0",
+    }
+
+
 def open_engine(settings: Settings) -> Engine:
     """The engine the settings name (``duckdb`` or ``spark``)."""
     if settings.engine == "duckdb":
@@ -34,5 +46,6 @@ def open_engine(settings: Settings) -> Engine:
                 f"the spark engine needs pyspark and sqlglot ({error}): "
                 "pip install 'treasury-lakehouse[spark]' (make setup installs it)"
             ) from error
-        return SparkEngine(master=settings.spark_master, conf=spark_memory_conf(settings))
+        conf = {**spark_memory_conf(settings), **spark_driver_conf(settings)}
+        return SparkEngine(master=settings.spark_master, conf=conf)
     raise ConfigError(f"unknown engine {settings.engine!r}")
