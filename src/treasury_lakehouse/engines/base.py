@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from treasury_lakehouse.catalog import Dataset
 from treasury_lakehouse.errors import EngineError
@@ -116,6 +116,22 @@ class SilverCounts:
     def __post_init__(self) -> None:
         if self.rows_in != self.silver + self.superseded + self.deleted + self.quarantined:
             raise AssertionError(f"row accounting of {self.dataset} does not add up: {self}")
+
+    @classmethod
+    def from_rows(cls, dataset: str, rows: Sequence[Sequence[Any]]) -> SilverCounts:
+        """From an engine's count query: per (batch id, record year), rows_in, the four
+        statuses, and whether the manifest lacks the batch (which stops the build)."""
+        unknown = sorted({str(r[0]) for r in rows if r[-1]})
+        if unknown:
+            raise EngineError(
+                f"silver of {dataset}: bronze rows name batches the manifest does not "
+                f"list ({', '.join(unknown)}); run `treasury verify`"
+            )
+        tallies: dict[tuple[str, int], Tally] = {}
+        for r in rows:
+            rows_in, silver, superseded, deleted, quarantined = (int(v) for v in r[2:7])
+            tallies[(str(r[0]), int(r[1]))] = (rows_in, silver, superseded, deleted, quarantined)
+        return cls.from_tallies(dataset, tallies)
 
     @classmethod
     def from_tallies(cls, dataset: str, tallies: Mapping[tuple[str, int], Tally]) -> SilverCounts:

@@ -135,14 +135,7 @@ class DuckDBEngine:
 
     def _counts(self, dataset: Dataset) -> SilverCounts:
         rows = self.con.execute(counts_sql(dataset)).fetchall()
-        unknown = sorted({str(r[0]) for r in rows if r[-1]})
-        if unknown:
-            raise EngineError(
-                f"silver of {dataset.name}: bronze rows name batches the manifest does not "
-                f"list ({', '.join(unknown)}); run `treasury verify`"
-            )
-        tallies = {(str(r[0]), int(r[1])): tuple(int(v) for v in r[2:7]) for r in rows}
-        return SilverCounts.from_tallies(dataset.name, tallies)  # type: ignore[arg-type]
+        return SilverCounts.from_rows(dataset.name, rows)
 
     def _write_silver(self, dataset: Dataset, silver_dir: Path) -> None:
         columns = ", ".join(_q(c) for c in silver_columns(dataset))

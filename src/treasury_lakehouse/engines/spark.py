@@ -326,14 +326,7 @@ class SparkEngine:
             )
             .collect()
         )
-        unknown = sorted({str(r[0]) for r in rows if r[-1]})
-        if unknown:
-            raise EngineError(
-                f"silver of {dataset.name}: bronze rows name batches the manifest does not "
-                f"list ({', '.join(unknown)}); run `treasury verify`"
-            )
-        tallies = {(str(r[0]), int(r[1])): tuple(int(v) for v in r[2:7]) for r in rows}
-        return SilverCounts.from_tallies(dataset.name, tallies)  # type: ignore[arg-type]
+        return SilverCounts.from_rows(dataset.name, rows)
 
     def _write_silver(
         self, dataset: Dataset, staged: DataFrame, silver_dir: Path, rows: int
