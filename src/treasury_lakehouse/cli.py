@@ -239,6 +239,9 @@ def echo_transform(result: TransformResult) -> None:
         f"deleted at the source {sum(c.deleted for c in s):,}, "
         f"quarantined {sum(c.quarantined for c in s):,}  {result.seconds:.1f}s"
     )
+    if result.silver_builds:
+        builds = ", ".join(f"{d} {how}" for d, how in result.silver_builds.items())
+        click.echo(f"           built: {builds}")
     click.echo(
         f"gold       {len(result.gold)} tables, rows out {sum(result.gold.values()):,} "
         f"({', '.join(f'{k} {v:,}' for k, v in result.gold.items())})"
@@ -247,6 +250,8 @@ def echo_transform(result: TransformResult) -> None:
 
 def echo_load(result: LoadResult) -> None:
     unchanged = "  (lake unchanged since the last load: nothing written)" if result.skipped else ""
+    if result.incremental:
+        unchanged = "  (incremental: only what changed since the last load)"
     where = result.warehouse
     if not where.startswith(("postgresql:", "postgres:")):  # a DuckDB file: say where it is
         where = os.path.abspath(where)

@@ -85,6 +85,9 @@ class TransformResult:
     seconds: float
     #: the lake commit that published this transform's versions
     commit: int = 0
+    #: per dataset: how its silver was built (``full``, ``incremental`` or ``unchanged``) and,
+    #: when incremental, the record years rebuilt
+    silver_builds: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -258,7 +261,16 @@ def _transform(settings: Settings, run_id: str) -> TransformResult:
     )
     log.debug("stage commit prune")
     prune_versions(lake.root, settings.keep_commits)
-    return TransformResult([b.counts for b in built], gold, time.monotonic() - started, commit.seq)
+    builds = {b.counts.dataset: _describe(b.plan) for b in built}
+    return TransformResult(
+        [b.counts for b in built], gold, time.monotonic() - started, commit.seq, builds
+    )
+
+
+def _describe(plan: SilverPlan) -> str:
+    if plan.scope is None:
+        return plan.mode
+    return f"{plan.mode} ({', '.join(str(y) for y in sorted(plan.scope.years)) or 'no year'})"
 
 
 def _accounting(counts: SilverCounts) -> dict[str, int]:
