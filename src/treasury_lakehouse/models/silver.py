@@ -101,7 +101,7 @@ def version_key(dataset: Dataset) -> list[str]:
     return list(dict.fromkeys([dataset.date_column, *dataset.natural_key]))
 
 
-def _staging(dataset: Dataset) -> str:
+def _staging(dataset: Dataset, scope: SilverScope | None = None) -> str:
     """CTEs ``cleaned``, ``typed``, ``reasoned`` and ``checked``: typed values, a quarantine
     reason, and the raw strings of the quarantined rows (NULL for a good row)."""
     columns = list(dataset.columns)
@@ -117,12 +117,18 @@ def _staging(dataset: Dataset) -> str:
         f"CASE WHEN quarantine_reason IS NOT NULL THEN {_q('raw_' + c)} END AS {_q('raw_' + c)}"
         for c in columns
     )
+    # an incremental build drops the rows outside its scope before typing them: only the record
+    # date is typed for every row read
+    where = ""
+    if scope is not None:
+        day = typed_date_sql(dataset, _q(dataset.date_column))
+        where = f"\n  WHERE {scope.predicate(day, _q('batch_id'))}"
     return f"""cleaned AS (
   SELECT
     {clean},
     {raw},
     {lineage}
-  FROM bronze
+  FROM bronze{where}
 ),
 typed AS (
   SELECT
@@ -196,15 +202,14 @@ def _covered_batches() -> str:
 )"""
 
 
-def _authority(dataset: Dataset, scope: SilverScope | None = None) -> str:
+def _authority(dataset: Dataset) -> str:
     """CTEs: each row's batch seq, each date's authoritative batch and the keys it holds."""
     day = _q(dataset.date_column)
     key = version_key(dataset)
     held = ", ".join(f"v.{_q(c)} AS {_q('held_' + c)}" for c in key)
-    where = f"\n  WHERE {scope.predicate(f'checked.{day}', 'checked.batch_id')}" if scope else ""
     return f"""versioned AS (
   SELECT checked.*, batches.seq AS batch_seq
-  FROM checked LEFT JOIN batches ON checked.batch_id = batches.batch_id{where}
+  FROM checked LEFT JOIN batches ON checked.batch_id = batches.batch_id
 ),
 date_authority AS (
   SELECT {day} AS authority_date, MAX(batch_seq) AS authority_seq
@@ -251,8 +256,8 @@ def silver_sql(dataset: Dataset, scope: SilverScope | None = None) -> str:
     key = ", ".join(_q(c) for c in version_key(dataset))
     return f"""-- silver.{dataset.name}: typed, trimmed, "null" as NULL, versions by commit seq
 -- grain: one row per natural key ({", ".join(dataset.natural_key)}) among current rows
-WITH {_staging(dataset)},
-{_authority(dataset, scope)},
+WITH {_staging(dataset, scope)},
+{_authority(dataset)},
 {_classified(dataset)},
 ranked AS (
   SELECT
