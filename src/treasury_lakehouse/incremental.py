@@ -28,11 +28,11 @@ import duckdb
 
 from treasury_lakehouse.catalog import Dataset
 from treasury_lakehouse.engines.base import (
-    PARTITION_COLUMN,
     BronzeBatch,
     Engine,
     SilverCounts,
     Tally,
+    partition_dirs,
 )
 from treasury_lakehouse.errors import EngineError
 from treasury_lakehouse.lake.files import atomic_write_json
@@ -164,9 +164,8 @@ def carry_partitions(base: Path, silver_dir: Path, rebuilt: frozenset[int]) -> l
     rows); that empty marker goes once a real partition is there.
     """
     carried = []
-    for partition in sorted(base.glob(f"{PARTITION_COLUMN}=*")):
-        year = int(partition.name.split("=", 1)[1])
-        if year == 0 or year in rebuilt or not partition.is_dir():
+    for year, partition in partition_dirs(base).items():
+        if year == 0 or year in rebuilt:
             continue
         target = silver_dir / partition.name
         if target.exists():
@@ -177,9 +176,9 @@ def carry_partitions(base: Path, silver_dir: Path, rebuilt: frozenset[int]) -> l
         for file in sorted(partition.iterdir()):
             _link(file, target / file.name)
         carried.append(year)
-    marker = silver_dir / f"{PARTITION_COLUMN}=0"
-    if marker.exists() and any(p != marker for p in silver_dir.glob(f"{PARTITION_COLUMN}=*")):
-        shutil.rmtree(marker)
+    written = partition_dirs(silver_dir)
+    if 0 in written and len(written) > 1:
+        shutil.rmtree(written[0])
     return carried
 
 

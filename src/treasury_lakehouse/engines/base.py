@@ -23,6 +23,25 @@ QUARANTINE_FILE = "quarantine.parquet"
 BATCH_COLUMNS = ("batch_id", "seq", "window_start", "window_end")
 
 
+def partition_name(year: int) -> str:
+    """The directory of one record year in a silver version; year 0 holds no row (the schema of
+    an empty table)."""
+    return f"{PARTITION_COLUMN}={year}"
+
+
+def partition_dirs(silver_dir: Path) -> dict[int, Path]:
+    """Year → directory of each ``record_year=<year>`` partition of a silver version."""
+    prefix = partition_name(0).removesuffix("0")
+    found = {}
+    for child in sorted(silver_dir.iterdir()):
+        if child.is_dir() and child.name.startswith(prefix):
+            try:
+                found[int(child.name.removeprefix(prefix))] = child
+            except ValueError:
+                raise EngineError(f"{child} is not a record-year partition of silver") from None
+    return found
+
+
 @dataclass(frozen=True)
 class BronzeBatch:
     """One committed bronze batch as the silver model needs it.

@@ -17,6 +17,7 @@ from treasury_lakehouse.engines.base import (
     batches_to_read,
     bronze_files,
     check_batches,
+    partition_name,
 )
 from treasury_lakehouse.engines.gold import incremental_inputs, partitions_to_read
 from treasury_lakehouse.errors import EngineError
@@ -150,7 +151,7 @@ class DuckDBEngine:
                 f"(FORMAT PARQUET, PARTITION_BY ({PARTITION_COLUMN}), COMPRESSION zstd)"
             )
         else:  # an empty table still has a schema readers can open
-            empty = silver_dir / f"{PARTITION_COLUMN}=0"
+            empty = silver_dir / partition_name(0)
             empty.mkdir()
             self.con.execute(
                 f"COPY (SELECT {columns} FROM staged WHERE false) TO "

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from treasury_lakehouse.engines.base import PARTITION_COLUMN
+from treasury_lakehouse.engines.base import PARTITION_COLUMN, partition_dirs, partition_name
 from treasury_lakehouse.errors import EngineError
 from treasury_lakehouse.lake.layout import read_build_info
 from treasury_lakehouse.models.incremental import definition_fingerprint, partitions_needed
@@ -27,15 +27,7 @@ GoldMode = Literal["carried", "incremental", "full"]
 
 def silver_years(silver_dir: Path) -> frozenset[int]:
     """The record years of a silver version: its ``record_year=<year>`` directories."""
-    prefix = f"{PARTITION_COLUMN}="
-    years = set()
-    for child in silver_dir.iterdir():
-        if child.is_dir() and child.name.startswith(prefix):
-            try:
-                years.add(int(child.name.removeprefix(prefix)))
-            except ValueError:
-                raise EngineError(f"{child} is not a record-year partition of silver") from None
-    return frozenset(years)
+    return frozenset(partition_dirs(silver_dir))
 
 
 def partitions_to_read(silver_dir: Path, years: Iterable[int]) -> tuple[list[Path], bool]:
@@ -44,12 +36,11 @@ def partitions_to_read(silver_dir: Path, years: Iterable[int]) -> tuple[list[Pat
     When none exists, one other partition is returned (``False``): read it for its columns only,
     so the model still sees a typed, empty table.
     """
-    prefix = f"{PARTITION_COLUMN}="
-    wanted = [silver_dir / f"{prefix}{y}" for y in sorted(set(years))]
+    wanted = [silver_dir / partition_name(y) for y in sorted(set(years))]
     present = [d for d in wanted if d.is_dir()]
     if present:
         return present, True
-    donors = sorted(d for d in silver_dir.iterdir() if d.is_dir() and d.name.startswith(prefix))
+    donors = list(partition_dirs(silver_dir).values())
     if not donors:
         raise EngineError(f"silver {silver_dir} has no {PARTITION_COLUMN} partition to read")
     return donors[:1], False

@@ -38,6 +38,7 @@ from treasury_lakehouse.engines.base import (
     batches_to_read,
     bronze_files,
     check_batches,
+    partition_name,
 )
 from treasury_lakehouse.engines.gold import incremental_inputs, partitions_to_read
 from treasury_lakehouse.errors import EngineError
@@ -340,7 +341,7 @@ class SparkEngine:
             by_year = kept.selectExpr(*columns, year).repartition(PARTITION_COLUMN)
             _write_partitioned(by_year, silver_dir)  # one file per year, like DuckDB's
         else:  # an empty table still has a schema readers can open (as DuckDB writes it)
-            empty = silver_dir / f"{PARTITION_COLUMN}=0"
+            empty = silver_dir / partition_name(0)
             empty.mkdir()
             _write_single_file(kept.selectExpr(*columns).repartition(1), empty / "empty.parquet")
 

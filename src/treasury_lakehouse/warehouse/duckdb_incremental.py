@@ -36,7 +36,7 @@ from pathlib import Path
 import duckdb
 
 from treasury_lakehouse.catalog import get_dataset
-from treasury_lakehouse.engines.base import PARTITION_COLUMN
+from treasury_lakehouse.engines.base import PARTITION_COLUMN, partition_name
 from treasury_lakehouse.errors import LakeError
 from treasury_lakehouse.lake.commit import LakeCommit, changes_between, read_commit
 from treasury_lakehouse.models.registry import Column
@@ -179,7 +179,7 @@ def year_files(table: WarehouseTable, years: frozenset[int] | None) -> tuple[Pat
     """The table's Parquet files of those record years (every file for ``None``)."""
     if years is None:
         return table.files
-    wanted = {f"{PARTITION_COLUMN}={y}" for y in years}
+    wanted = {partition_name(y) for y in years}
     return tuple(f for f in table.files if f.parent.name in wanted)
 
 
