@@ -55,7 +55,7 @@ def fake_tools(directory: Path, pg_isready_status: int) -> Path:
 
 def run_ci(tools: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PATH": f"{tools}{os.pathsep}{os.environ['PATH']}",
-           "CI_POSTGRES_WAIT_S": "1"}  # fmt: skip
+           "CI_POSTGRES_WAIT_S": "1", "CI_COMPOSE": "0"}  # fmt: skip
     return subprocess.run(
         ["bash", str(REPO / ".ci" / "run")], env=env, capture_output=True, text=True, timeout=60
     )

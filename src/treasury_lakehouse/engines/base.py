@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from treasury_lakehouse.catalog import Dataset
 from treasury_lakehouse.errors import EngineError
 from treasury_lakehouse.models.registry import GoldModel
-from treasury_lakehouse.models.silver import SilverScope
+from treasury_lakehouse.models.silver import ROW_STATUSES, SilverScope
 
 if TYPE_CHECKING:
     from treasury_lakehouse.ingest.bronze import Batch
@@ -153,6 +153,24 @@ class SilverCounts:
         return cls.from_tallies(dataset, tallies)
 
     @classmethod
+    def from_status_rows(
+        cls, dataset: str, rows: Iterable[Sequence[Any]], known_batches: Iterable[str]
+    ) -> SilverCounts:
+        """From ``(batch id, record year, row_status, rows)`` rows; a batch outside
+        ``known_batches`` (the manifest's) stops the build, as in :meth:`from_rows`."""
+        known = set(known_batches)
+        position = {status: i for i, status in enumerate(ROW_STATUSES, start=1)}
+        tallies: dict[tuple[str, int], list[int]] = {}
+        for batch_id, year, status, n in rows:
+            tally = tallies.setdefault((str(batch_id), int(year)), [0, 0, 0, 0, 0])
+            tally[0] += int(n)
+            tally[position[str(status)]] += int(n)
+        return cls.from_rows(
+            dataset,
+            [(b, y, *t, b not in known) for (b, y), t in sorted(tallies.items())],
+        )
+
+    @classmethod
     def from_tallies(cls, dataset: str, tallies: Mapping[tuple[str, int], Tally]) -> SilverCounts:
         rows_in, silver, superseded, deleted, quarantined = (
             sum(t[i] for t in tallies.values()) for i in range(5)
@@ -160,6 +178,25 @@ class SilverCounts:
         return cls(
             dataset, rows_in, silver, superseded, deleted, quarantined, by_batch_year=dict(tallies)
         )
+
+
+def quarantine_scope(counts: SilverCounts, scope: SilverScope | None) -> SilverScope | None:
+    """The scope of the quarantined rows a build counted: their record years and, for rows with
+    an unreadable date, their batches; it reads every batch holding a row of those years. None
+    when the build quarantined nothing.
+
+    Quarantine is decided row by row and its status by the batches of the row's own date (or by
+    the batch windows), so rebuilding this scope yields exactly the build's quarantined rows; an
+    engine writes them from that narrow query instead of keeping every row of the build.
+    """
+    tallies = counts.by_batch_year
+    years = frozenset(y for (_, y), t in tallies.items() if t[4] and y != 0)
+    undated = frozenset(b for (b, y), t in tallies.items() if t[4] and y == 0)
+    if not years and not undated:
+        return None
+    read = frozenset(b for (b, y) in tallies if y in years) | undated
+    previous = scope.previous_quarantine if scope is not None else None
+    return SilverScope(years, undated, read, previous)
 
 
 class Engine(Protocol):

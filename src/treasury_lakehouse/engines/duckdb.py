@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -18,6 +19,7 @@ from treasury_lakehouse.engines.base import (
     bronze_files,
     check_batches,
     partition_name,
+    quarantine_scope,
 )
 from treasury_lakehouse.engines.gold import incremental_inputs, partitions_to_read
 from treasury_lakehouse.errors import EngineError
@@ -37,17 +39,21 @@ from treasury_lakehouse.models.silver import (
 )
 from treasury_lakehouse.paths import glob_escape
 
+#: a build's scratch directory inside the new silver version, removed before it is published
+ROWS_DIR = ".rows"
 
-def counts_sql(dataset: Dataset) -> str:
-    """Counts of one silver build by ``row_status``, per batch and record year, and whether the
-    manifest lacks the batch."""
+
+def rows_sql(dataset: Dataset, scope: SilverScope | None) -> str:
+    """Every row of one silver build, partitioned by ``row_status`` and record year: a current
+    row with the silver columns, any other row with only its ``batch_id`` (the rest NULL, so
+    that it costs next to nothing to write) for the row accounting."""
+    current = "CASE WHEN row_status = 'current' THEN {0} END AS {0}"
+    columns = ", ".join(
+        _q(c) if c == "batch_id" else current.format(_q(c)) for c in silver_columns(dataset)
+    )
     return (
-        f"SELECT batch_id, {year_of(_q(dataset.date_column))} AS year, COUNT(*), "
-        "COUNT(*) FILTER (WHERE row_status = 'current'), "
-        "COUNT(*) FILTER (WHERE row_status = 'superseded'), "
-        "COUNT(*) FILTER (WHERE row_status = 'deleted'), "
-        "COUNT(*) FILTER (WHERE row_status = 'quarantined'), "
-        "BOOL_OR(batch_seq IS NULL) FROM staged GROUP BY ALL"
+        f"SELECT {columns}, row_status, {year_of(_q(dataset.date_column))} AS {PARTITION_COLUMN} "
+        f"FROM ({silver_sql(dataset, scope)}) AS built"
     )
 
 
@@ -109,65 +115,92 @@ class DuckDBEngine:
         quarantine_dir: Path,
         scope: SilverScope | None = None,
     ) -> SilverCounts:
+        """One streaming pass from bronze to silver (no table holds the build's rows), then the
+        row accounting from what it wrote and quarantine from its own narrow query."""
         check_batches(batches, dataset.name)
-        read = bronze_files(batches_to_read(batches, scope))
-        files = "[" + ", ".join(_lit(glob_escape(f)) for f in read) + "]"
         con = self.con
+        rows_dir = silver_dir / ROWS_DIR
         try:
-            con.execute(
-                f"CREATE OR REPLACE TEMP VIEW bronze AS SELECT * FROM "
-                f"read_parquet({files}, union_by_name = true)"
-            )
+            self._bronze_view(batches_to_read(batches, scope))
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE batches "
                 "(batch_id VARCHAR, seq BIGINT, window_start DATE, window_end DATE)"
             )
             con.executemany("INSERT INTO batches VALUES (?, ?, ?, ?)", [b.row() for b in batches])
-            con.execute(f"CREATE OR REPLACE TEMP TABLE staged AS {silver_sql(dataset, scope)}")
-            counts = self._counts(dataset)
-            self._write_silver(dataset, silver_dir)
-            self._write_quarantine(dataset, quarantine_dir, scope)
+            con.execute(
+                f"COPY ({rows_sql(dataset, scope)}) TO {_lit(rows_dir)} (FORMAT PARQUET, "
+                f"PARTITION_BY (row_status, {PARTITION_COLUMN}), COMPRESSION zstd)"
+            )
+            counts = self._counts(dataset, rows_dir, batches)
+            self._publish_current(dataset, rows_dir, silver_dir, scope)
+            self._write_quarantine(dataset, batches, quarantine_dir, scope, counts)
         except duckdb.Error as error:
             raise EngineError(_failure(f"silver model of {dataset.name}", error)) from error
         finally:
-            con.execute("DROP TABLE IF EXISTS staged")
+            shutil.rmtree(rows_dir, ignore_errors=True)
+            con.execute("DROP VIEW IF EXISTS bronze")
             con.execute("DROP TABLE IF EXISTS batches")
         return counts
 
-    def _counts(self, dataset: Dataset) -> SilverCounts:
-        rows = self.con.execute(counts_sql(dataset)).fetchall()
-        return SilverCounts.from_rows(dataset.name, rows)
+    def _bronze_view(self, batches: list[BronzeBatch]) -> None:
+        files = "[" + ", ".join(_lit(glob_escape(f)) for f in bronze_files(batches)) + "]"
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP VIEW bronze AS SELECT * FROM "
+            f"read_parquet({files}, union_by_name = true)"
+        )
 
-    def _write_silver(self, dataset: Dataset, silver_dir: Path) -> None:
-        columns = ", ".join(_q(c) for c in silver_columns(dataset))
-        year = f"CAST(EXTRACT(YEAR FROM {_q(dataset.date_column)}) AS INTEGER)"
-        select = f"SELECT {columns}, {year} AS {PARTITION_COLUMN} FROM staged"
-        has_rows = self.con.execute(
-            "SELECT COUNT(*) FROM staged WHERE row_status = 'current'"
-        ).fetchone()
-        if has_rows and has_rows[0]:
-            self.con.execute(
-                f"COPY ({select} WHERE row_status = 'current') TO {_lit(silver_dir)} "
-                f"(FORMAT PARQUET, PARTITION_BY ({PARTITION_COLUMN}), COMPRESSION zstd)"
-            )
-        else:  # an empty table still has a schema readers can open
+    def _counts(self, dataset: Dataset, rows_dir: Path, batches: list[BronzeBatch]) -> SilverCounts:
+        """The accounting per (batch, record year, status), read from the build's files (only
+        their ``batch_id`` column and partition names)."""
+        known = [b.batch_id for b in batches]
+        if not any(rows_dir.glob("*/*/*.parquet")):
+            return SilverCounts.from_status_rows(dataset.name, [], known)
+        files = _lit(glob_escape(rows_dir) + "/*/*/*.parquet")
+        rows = self.con.execute(
+            f"SELECT batch_id, {PARTITION_COLUMN}, row_status, COUNT(*) FROM read_parquet("
+            f"{files}, hive_partitioning = true, hive_types = "
+            f"{{'row_status': VARCHAR, '{PARTITION_COLUMN}': INTEGER}}) GROUP BY ALL"
+        ).fetchall()
+        return SilverCounts.from_status_rows(dataset.name, rows, known)
+
+    def _publish_current(
+        self, dataset: Dataset, rows_dir: Path, silver_dir: Path, scope: SilverScope | None
+    ) -> None:
+        """Move the current rows' year directories into the version (no byte is rewritten)."""
+        current = rows_dir / "row_status=current"
+        years = sorted(current.glob(f"{PARTITION_COLUMN}=*")) if current.is_dir() else []
+        for partition in years:
+            partition.rename(silver_dir / partition.name)
+        if not years:  # an empty table still has a schema readers can open
+            columns = ", ".join(_q(c) for c in silver_columns(dataset))
             empty = silver_dir / partition_name(0)
             empty.mkdir()
             self.con.execute(
-                f"COPY (SELECT {columns} FROM staged WHERE false) TO "
-                f"{_lit(empty / 'empty.parquet')} (FORMAT PARQUET)"
+                f"COPY (SELECT {columns} FROM ({silver_sql(dataset, scope)}) AS built "
+                f"WHERE false) TO {_lit(empty / 'empty.parquet')} (FORMAT PARQUET)"
             )
 
     def _write_quarantine(
-        self, dataset: Dataset, quarantine_dir: Path, scope: SilverScope | None
+        self,
+        dataset: Dataset,
+        batches: list[BronzeBatch],
+        quarantine_dir: Path,
+        scope: SilverScope | None,
+        counts: SilverCounts,
     ) -> None:
+        """Quarantine from its own query over only the years (and batches) that hold quarantined
+        rows, plus, for an incremental build, the previous quarantine outside its years."""
         raw = {c: f"{_q('raw_' + c)} AS {_q(c)}" for c in dataset.columns}
         names = quarantine_columns(dataset)
+        narrow = quarantine_scope(counts, scope)
+        if narrow is not None:
+            self._bronze_view(batches_to_read(batches, narrow))
         built = (
-            f"SELECT {', '.join(raw.get(c, _q(c)) for c in names)}, batch_seq FROM staged "
-            "WHERE row_status = 'quarantined'"
+            f"SELECT {', '.join(raw.get(c, _q(c)) for c in names)}, batch_seq "
+            f"FROM ({silver_sql(dataset, narrow)}) AS built "
+            f"WHERE row_status = 'quarantined'{'' if narrow is not None else ' AND false'}"
         )
-        if scope is not None:
+        if scope is not None and scope.previous_quarantine is not None:
             previous = _lit(glob_escape(scope.previous_quarantine))
             self.con.execute(
                 f"CREATE OR REPLACE TEMP VIEW previous_quarantine AS "

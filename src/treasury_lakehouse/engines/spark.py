@@ -356,7 +356,7 @@ class SparkEngine:
         built = staged.where("row_status = 'quarantined'").selectExpr(
             *(raw.get(c, _q(c)) for c in quarantine_columns(dataset)), "batch_seq"
         )
-        if scope is not None:
+        if scope is not None and scope.previous_quarantine is not None:
             previous = self.session.read.parquet(_read_uri(scope.previous_quarantine))
             previous.createOrReplaceTempView("previous_quarantine")
             carried = self.session.sql(to_spark_sql(carried_quarantine_sql(dataset, scope)))

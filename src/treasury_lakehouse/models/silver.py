@@ -179,8 +179,8 @@ class SilverScope:
     new_batches: frozenset[str]
     #: the batches whose files are read: every one holding a row of ``years``, and the new ones
     read: frozenset[str]
-    #: the previous version's quarantine file
-    previous_quarantine: Path
+    #: the previous version's quarantine file (None for a scope that carries no quarantine)
+    previous_quarantine: Path | None = None
 
     def predicate(self, day_sql: str, batch_sql: str) -> str:
         """True for a row this scope rebuilds."""
