@@ -203,10 +203,8 @@ def _covered_batches() -> str:
 
 
 def _authority(dataset: Dataset) -> str:
-    """CTEs: each row's batch seq, each date's authoritative batch and the keys it holds."""
+    """CTEs: each row's batch seq and each date's authoritative batch (the newest holding it)."""
     day = _q(dataset.date_column)
-    key = version_key(dataset)
-    held = ", ".join(f"v.{_q(c)} AS {_q('held_' + c)}" for c in key)
     return f"""versioned AS (
   SELECT checked.*, batches.seq AS batch_seq
   FROM checked LEFT JOIN batches ON checked.batch_id = batches.batch_id
@@ -215,28 +213,29 @@ date_authority AS (
   SELECT {day} AS authority_date, MAX(batch_seq) AS authority_seq
   FROM versioned WHERE {day} IS NOT NULL GROUP BY {day}
 ),
-held_keys AS (
-  SELECT DISTINCT {held}
-  FROM versioned AS v
-  JOIN date_authority AS a ON v.{day} = a.authority_date AND v.batch_seq = a.authority_seq
-),
 {_covered_batches()}"""
 
 
 def _classified(dataset: Dataset) -> str:
-    """CTE ``classified``: each row's key state and whether quarantine of it is resolved."""
+    """CTE ``classified``: per row, its date's authoritative seq, the newest seq holding its
+    version key, its rank among the key's good rows, and whether quarantine of it is resolved.
+
+    The version key includes the record date, so a key is held by its date's authoritative batch
+    exactly when the newest batch holding the key is that batch: one window over the key says
+    it (no set of held keys to build and join), and the same window ranks the versions.
+    """
     day = _q(dataset.date_column)
-    key = version_key(dataset)
-    same_key = " AND ".join(f"v.{_q(c)} IS NOT DISTINCT FROM h.{_q('held_' + c)}" for c in key)
-    first_held = _q("held_" + key[0])
+    key = ", ".join(f"v.{_q(c)}" for c in version_key(dataset))
     return f"""classified AS (
   SELECT
     v.*,
-    CASE
-      WHEN v.quarantine_reason IS NOT NULL THEN 'quarantined'
-      WHEN a.authority_seq IS NULL OR h.{first_held} IS NOT NULL THEN 'held'
-      ELSE 'deleted'
-    END AS key_state,
+    a.authority_seq,
+    MAX(v.batch_seq) OVER (PARTITION BY {key}) AS key_seq,
+    ROW_NUMBER() OVER (
+      PARTITION BY {key}
+      ORDER BY (v.quarantine_reason IS NULL) DESC, v.batch_seq DESC, v.page_number DESC,
+               v.row_index DESC
+    ) AS version_rank,
     CASE
       WHEN v.quarantine_reason IS NULL THEN NULL
       WHEN v.{day} IS NOT NULL AND a.authority_seq > v.batch_seq THEN 'resolved'
@@ -245,38 +244,31 @@ def _classified(dataset: Dataset) -> str:
     END AS quarantine_status
   FROM versioned AS v
   LEFT JOIN date_authority AS a ON v.{day} = a.authority_date
-  LEFT JOIN held_keys AS h ON {same_key}
   LEFT JOIN covered_batches AS c ON v.batch_id = c.covered_batch_id
 )"""
 
 
 def silver_sql(dataset: Dataset, scope: SilverScope | None = None) -> str:
     """The silver SELECT of ``dataset`` over the relations ``bronze`` and ``batches``; with a
-    ``scope``, only of the rows it rebuilds (``bronze`` then need hold only its ``read``)."""
-    key = ", ".join(_q(c) for c in version_key(dataset))
+    ``scope``, only of the rows it rebuilds (``bronze`` then need hold only its ``read``).
+
+    ``row_status``: ``quarantined`` (a reason), ``deleted`` (the date's authoritative batch lacks
+    the key), ``current`` (the newest good row of its key: highest batch seq, page, row) or
+    ``superseded``."""
     return f"""-- silver.{dataset.name}: typed, trimmed, "null" as NULL, versions by commit seq
 -- grain: one row per natural key ({", ".join(dataset.natural_key)}) among current rows
 WITH {_staging(dataset, scope)},
 {_authority(dataset)},
-{_classified(dataset)},
-ranked AS (
-  SELECT
-    *,
-    CASE WHEN key_state = 'held' THEN ROW_NUMBER() OVER (
-      PARTITION BY key_state, {key}
-      ORDER BY batch_seq DESC, page_number DESC, row_index DESC
-    ) END AS version_rank
-  FROM classified
-)
+{_classified(dataset)}
 SELECT
   *,
   CASE
-    WHEN key_state = 'quarantined' THEN 'quarantined'
-    WHEN key_state = 'deleted' THEN 'deleted'
+    WHEN quarantine_reason IS NOT NULL THEN 'quarantined'
+    WHEN authority_seq IS NOT NULL AND key_seq IS DISTINCT FROM authority_seq THEN 'deleted'
     WHEN version_rank = 1 THEN 'current'
     ELSE 'superseded'
   END AS row_status
-FROM ranked
+FROM classified
 """
 
 
