@@ -14,6 +14,7 @@ from treasury_lakehouse.quality.incremental import (
     merge,
     merge_counts,
     plan,
+    window_plan,
     within,
 )
 from treasury_lakehouse.quality.spec import period_local
@@ -65,3 +66,25 @@ def test_helpers() -> None:
     assert merge_counts(carried, {"2021": 3}, frozenset({2021})) == {"2020": 5, "2021": 3}
     assert fingerprint(all_checks()) == fingerprint(all_checks())
     assert fingerprint(all_checks()) != fingerprint(all_checks()[1:])
+
+
+def test_vanished_days_are_rejudged_over_the_new_batches_windows_and_dates_only() -> None:
+    old = ("a", (date(2024, 1, 2), date(2024, 1, 31)), (date(2024, 1, 2), date(2024, 1, 31)))
+    new = ("b", (date(2024, 3, 1), date(2024, 3, 8)), (date(2024, 3, 1), date(2024, 3, 6)))
+    stray = ("c", (date(2024, 5, 1), date(2024, 5, 2)), (date(2023, 12, 29), date(2024, 5, 2)))
+    rerun = window_plan(["a"], [old, new, stray])
+    assert rerun is not None
+    assert rerun.recheck == ((date(2023, 12, 29), date(2024, 5, 2)),)
+    only_new = window_plan(["a", "c"], [old, new, stray])
+    assert only_new is not None and only_new.recheck == ((date(2024, 3, 1), date(2024, 3, 8)),)
+    assert only_new.rechecks(date(2024, 3, 8)) and not only_new.rechecks(date(2024, 1, 15))
+    assert only_new.rechecks(None)  # a finding without a day is always recomputed
+    nothing_new = window_plan(["a", "b", "c"], [old, new, stray])
+    assert nothing_new is not None and nothing_new.recheck == ()
+
+
+def test_vanished_days_run_whole_for_an_open_window_or_a_batch_set_aside() -> None:
+    old = ("a", (date(2024, 1, 2), date(2024, 1, 31)), None)
+    assert window_plan(["a"], [old, ("b", None, None)]) is None  # window open on a side
+    assert window_plan(["a", "gone"], [old]) is None  # repair set a batch aside
+    assert window_plan(None, [old]) is None  # the baseline did not see the dataset

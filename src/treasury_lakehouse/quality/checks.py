@@ -27,6 +27,7 @@ from treasury_lakehouse.quality.spec import (
     batch_local,
     describe_key,
     period_local,
+    window_local,
 )
 from treasury_lakehouse.quality.vanished import vanished_record_dates
 
@@ -264,7 +265,7 @@ def dataset_checks(dataset: Dataset) -> list[Check]:
     checks.append(
         Check("vanished_record_date", f"vanished_{dataset.name}", "error",
               "every record date of bronze is held by the newest batch whose window covers it",
-              "none", vanished_record_dates(dataset))
+              "none", vanished_record_dates(dataset), scope=window_local(dataset.name))
     )  # fmt: skip
     return checks
 

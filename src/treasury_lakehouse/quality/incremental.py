@@ -5,8 +5,11 @@ A check of lake commit C may start from the last kept report that **passed** for
 and :func:`~treasury_lakehouse.lake.commit.changes_between` says which record years of which
 datasets were rebuilt from P to C. Per check (its :class:`~treasury_lakehouse.quality.spec.Scope`):
 
-* **dataset-wide** checks (vanished days, quarantined rows, gold keys, completeness,
-  freshness) run whole, in SQL;
+* **dataset-wide** checks (quarantined rows, gold keys, completeness, freshness) run whole, in
+  SQL;
+* a **window-local** check (vanished days) rejudges only the days inside the requested windows
+  and the record-date ranges of the batches committed since, reading only the batches that
+  hold a row of those days (their manifest ranges), and carries its other findings;
 * a **batch-local** check (bronze keys unique per batch) reads only the bronze batches committed
   since (a committed batch never changes) and carries the findings of the others; when a batch
   the baseline saw is gone (``repair`` set it aside) it runs whole;
@@ -87,6 +90,42 @@ class BatchPlan:
     """How a batch-local check reruns: over the batches committed since (none: all carried)."""
 
     new: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """How a window-local check reruns: its findings dated in :attr:`recheck` (the windows and
+    record dates of the batches committed since) are recomputed, the others carried."""
+
+    recheck: tuple[Interval, ...]
+
+    def rechecks(self, day: date | None) -> bool:
+        return day is None or any(first <= day <= last for first, last in self.recheck)
+
+
+def window_plan(
+    seen: Sequence[str] | None, committed: Sequence[tuple[str, Interval | None, Interval | None]]
+) -> WindowPlan | None:
+    """The days to recheck from the batches committed since the baseline: per new batch, its
+    requested window and the range of record dates it holds. ``committed`` holds ``(batch id,
+    window, held range)`` per committed batch; a window with an open side (``None``) or a batch
+    the baseline saw that is gone means whole (``None``).
+
+    Sound because a day's finding depends only on the batches holding it and on the newest
+    batch whose window contains it: a new batch changes neither for a day outside both."""
+    ids = [b for b, _, _ in committed]
+    if seen is None or not set(seen) <= set(ids):
+        return None
+    days: list[Interval] = []
+    for batch_id, window, held in committed:
+        if batch_id in set(seen):
+            continue
+        if window is None:
+            return None
+        days.append(window)
+        if held is not None:
+            days.append(held)
+    return WindowPlan(merge(days))
 
 
 def batch_plan(seen: Sequence[str] | None, committed: Sequence[str]) -> BatchPlan | None:
@@ -180,7 +219,7 @@ def within(column: str, intervals: Sequence[Interval]) -> str:
 
 
 def merge_findings(
-    plan: Plan, fresh: Iterable[Finding], carried: Iterable[Finding]
+    plan: Plan | WindowPlan, fresh: Iterable[Finding], carried: Iterable[Finding]
 ) -> list[Finding]:
     """The findings of the rechecked days from the rerun, the others from the baseline."""
     return [f for f in fresh if plan.rechecks(f.day)] + [

@@ -11,7 +11,7 @@ rows that query returns (its findings' rows); the two without (``quarantined_row
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from treasury_lakehouse.engines.base import PARTITION_COLUMN
 from treasury_lakehouse.engines.duckdb import silver_view_sql
 from treasury_lakehouse.errors import LakeError
 from treasury_lakehouse.ingest.bronze import BronzeStore
+from treasury_lakehouse.ingest.manifest import Batch
 from treasury_lakehouse.lake.commit import LakeCommit
 from treasury_lakehouse.lake.layout import Lake
 from treasury_lakehouse.models.silver import silver_columns
@@ -41,11 +42,13 @@ from treasury_lakehouse.quality.incremental import (
     Interval,
     Plan,
     Span,
+    WindowPlan,
     batch_plan,
     fingerprint,
     merge_counts,
     merge_findings,
     plan,
+    window_plan,
     with_quarantine,
     within,
     year_intervals,
@@ -54,7 +57,7 @@ from treasury_lakehouse.quality.incremental import (
 from treasury_lakehouse.quality.results import Checked, CheckResult, Finding, QualityReport
 from treasury_lakehouse.quality.spec import Check, CheckContext
 from treasury_lakehouse.quality.treasury import CASH_DAILY, TGA_DAYS
-from treasury_lakehouse.quality.vanished import vanished_sql
+from treasury_lakehouse.quality.vanished import batches_holding, vanished_sql, window_bounds
 
 
 def _lit(value: object) -> str:
@@ -78,6 +81,8 @@ class PublishedTables:
     #: dataset → the glob of its quarantine files, and whether they have ``quarantine_status``
     quarantine: dict[str, tuple[str, bool]]
     gold: dict[str, str]
+    #: dataset → its committed bronze batches' manifest entries, in commit order
+    manifests: dict[str, list[Batch]] = field(default_factory=dict)
 
     def sources(self, window: Sequence[Interval] | None = None) -> dict[str, str]:
         """A SELECT per table: ``bronze_*``, ``vanished_*``, ``silver_*``, ``quarantine_*``,
@@ -133,12 +138,14 @@ def published_tables(
     quarantine = commit.versions("quarantine") if commit else {}
     bronze: dict[str, str] = {}
     batches: dict[str, dict[str, list[Path]]] = {}
+    manifests: dict[str, list[Batch]] = {}
     quarantined: dict[str, tuple[str, bool]] = {}
     for name, dataset in DATASETS.items():
         files = store.files(name)  # checks that every committed file is there
         committed = store.batches(name)
         base = store.dataset_dir(name)
         batches[name] = {b.batch_id: [base / f for f in b.files] for b in committed}
+        manifests[name] = list(committed)
         if files:
             sql = bronze_sql(files)
             bronze[f"bronze_{name}"] = sql
@@ -154,7 +161,7 @@ def published_tables(
         for table, version in (commit.versions("gold") if commit else {}).items()
     }
     silver_tables = {name: (DATASETS[name], silver[name]) for name in DATASETS if name in silver}
-    return PublishedTables(bronze, batches, silver_tables, quarantined, gold)
+    return PublishedTables(bronze, batches, silver_tables, quarantined, gold, manifests)
 
 
 def tga_days_sql(sources: dict[str, str], span_source: str | None = None) -> str:
@@ -300,7 +307,7 @@ class _Run:
         ).fetchone()
         return (row[0], row[1]) if row else (None, None)
 
-    def plan(self, check: Check) -> Plan | BatchPlan | None:
+    def plan(self, check: Check) -> Plan | BatchPlan | WindowPlan | None:
         """How ``check`` reruns from the baseline; ``None``: whole."""
         scope, key = check.scope, (check.name, check.table)
         new_span = None
@@ -311,13 +318,32 @@ class _Run:
         if scope.batches_of is not None:
             seen = self.baseline.batches.get(scope.batches_of)
             return batch_plan(seen, list(self.tables.batches.get(scope.batches_of, {})))
+        if scope.windows_of is not None:
+            return self.window_plan(scope.windows_of)
         if not scope.period_local:
             return None
         old_span = self.baseline.spans.get(span_key(check))
         return plan(scope, self.changes, old_span, new_span)
 
+    def window_plan(self, dataset: str) -> WindowPlan | None:
+        assert self.baseline is not None
+        committed = []
+        for b in self.tables.manifests.get(dataset, []):
+            start, end = window_bounds(b.window)
+            window = (start, end) if start is not None and end is not None else None
+            held = (
+                (b.min_record_date, b.max_record_date)
+                if b.min_record_date is not None and b.max_record_date is not None
+                else None
+            )
+            committed.append((b.batch_id, window, held))
+        return window_plan(self.baseline.batches.get(dataset), committed)
+
     def count(
-        self, table: str, checks: Sequence[Check], plans: Sequence[Plan | BatchPlan | None]
+        self,
+        table: str,
+        checks: Sequence[Check],
+        plans: Sequence[Plan | BatchPlan | WindowPlan | None],
     ) -> int:
         """Rows of ``table``; per record year for a table only period-local checks read."""
         if not all(c.scope.period_local for c in checks):
@@ -345,7 +371,7 @@ class _Run:
     def check(
         self,
         check: Check,
-        plan: Plan | BatchPlan | None,
+        plan: Plan | BatchPlan | WindowPlan | None,
         count: int,
         rows: list[dict[str, Any]] | None = None,
     ) -> CheckResult:
@@ -357,7 +383,7 @@ class _Run:
         if plan is not None and self.baseline is not None:
             self.incremental = True
             carried = self.baseline.findings[(check.name, check.table)]
-            if isinstance(plan, Plan):
+            if isinstance(plan, Plan | WindowPlan):
                 findings = merge_findings(plan, findings, carried)
             else:
                 findings = [*carried, *findings]
@@ -365,8 +391,18 @@ class _Run:
         return CheckResult(check.name, check.table, check.severity, check.description,
                            check.tolerance, count, ordered)  # fmt: skip
 
-    def findings(self, check: Check, plan: Plan | BatchPlan | None) -> list[Finding]:
+    def findings(self, check: Check, plan: Plan | BatchPlan | WindowPlan | None) -> list[Finding]:
         """The check's findings over its source: whole, or what ``plan`` rereads."""
+        if isinstance(plan, WindowPlan):
+            name = check.scope.windows_of or ""
+            manifest = self.tables.manifests[name]
+            holding = batches_holding(manifest, plan.recheck)
+            if not plan.recheck or not holding:
+                return []
+            files = self.tables.batches[name]
+            source = bronze_sql([f for b in holding for f in files[b.batch_id]])
+            sql = vanished_sql(DATASETS[name], source, manifest, plan.recheck)
+            return check.evaluate(_query(self.con, sql), self.context)
         if isinstance(plan, BatchPlan):
             batches = self.tables.batches[check.scope.batches_of or ""]
             if not plan.new:
@@ -380,6 +416,10 @@ class _Run:
     def table(self, lake_root: Path, table: str, checks: Sequence[Check]) -> list[CheckResult]:
         try:
             plans = [self.plan(c) for c in checks]
+            if any(isinstance(p, WindowPlan) for p in plans):
+                # a relation whose every row is a finding, rejudged over the plan's days only
+                results = [self.check(c, p, 0) for c, p in zip(checks, plans, strict=True)]
+                return [replace(r, rows_checked=len(r.findings)) for r in results]
             if all(c.sql is None for c in checks) and not any(plans):
                 # every row of the relation is a finding (vanished days, quarantine): read once
                 rows = _query(self.con, f"SELECT * FROM ({self.full[table]}) AS t")

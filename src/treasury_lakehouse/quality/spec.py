@@ -42,6 +42,8 @@ class Scope:
     ``after`` business days after it (plus rows without a date, always reread), and, with
     ``span_of``, on that dataset's first and last record date. Batch-local (``batches_of``): a
     finding is about one committed bronze batch of that dataset, which never changes.
+    Window-local (``windows_of``): a finding on day d depends only on the bronze batches of that
+    dataset whose requested window contains d or which hold a row dated d.
     """
 
     datasets: tuple[str, ...] = ()
@@ -49,6 +51,7 @@ class Scope:
     after: int = 0
     span_of: str | None = None
     batches_of: str | None = None
+    windows_of: str | None = None
 
     @property
     def period_local(self) -> bool:
@@ -69,6 +72,12 @@ def period_local(
 def batch_local(dataset: str) -> Scope:
     """The scope of a check whose findings are each about one bronze batch of ``dataset``."""
     return Scope(batches_of=dataset)
+
+
+def window_local(dataset: str) -> Scope:
+    """The scope of a check whose finding on a day depends only on the batches of ``dataset``
+    whose window contains that day or which hold a row of it (see :class:`Scope`)."""
+    return Scope(windows_of=dataset)
 
 
 Evaluate = Callable[[Rows, CheckContext], list[Finding]]

@@ -59,14 +59,26 @@ def manifest_values(batches: Sequence[Batch]) -> str:
     return ", ".join(rows)
 
 
-def vanished_sql(dataset: Dataset, bronze: str, batches: Sequence[Batch]) -> str:
+def vanished_sql(
+    dataset: Dataset,
+    bronze: str,
+    batches: Sequence[Batch],
+    days: Sequence[tuple[date, date]] | None = None,
+) -> str:
     """A SELECT of the vanished record dates of one dataset, one row each (none when all hold).
 
     ``bronze`` is a SELECT over every committed bronze file of the dataset; ``batches`` its
     manifest. Columns: ``record_date``, the covering batch (``batch_id``, ``seq``, ``window``)
     and the newest batch that did hold the day (``held_by``, ``held_seq``).
+
+    With ``days`` (intervals), only the record dates in them are judged; ``bronze`` then need
+    hold only the batches holding a row of those days (:func:`batches_holding`).
     """
     column = _q(dataset.date_column)
+    only = ""
+    if days is not None:
+        parts = [f"h.record_date BETWEEN DATE '{a}' AND DATE '{b}'" for a, b in days]
+        only = " AND (" + (" OR ".join(parts) or "FALSE") + ")"
     return f"""
 WITH manifest(batch_id, seq, "window", window_start, window_end) AS (
   VALUES {manifest_values(batches)}
@@ -78,7 +90,7 @@ held AS (
 held_days AS (
   SELECT h.record_date, MAX(m.seq) AS held_seq, ARG_MAX(m.batch_id, m.seq) AS held_by
   FROM held AS h JOIN manifest AS m USING (batch_id)
-  WHERE h.record_date IS NOT NULL
+  WHERE h.record_date IS NOT NULL{only}
   GROUP BY h.record_date
 ),
 covering AS (
@@ -96,6 +108,17 @@ WHERE newest = 1 AND NOT EXISTS (
 )
 ORDER BY record_date
 """
+
+
+def batches_holding(batches: Sequence[Batch], days: Sequence[tuple[date, date]]) -> list[Batch]:
+    """The batches whose manifest range of record dates meets one of ``days``."""
+    return [
+        b
+        for b in batches
+        if b.min_record_date is not None
+        and b.max_record_date is not None
+        and any(b.min_record_date <= last and first <= b.max_record_date for first, last in days)
+    ]
 
 
 def vanished_record_dates(dataset: Dataset) -> Evaluate:
