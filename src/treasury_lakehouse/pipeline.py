@@ -37,7 +37,8 @@ from treasury_lakehouse.incremental import SilverPlan, build_version, plan_silve
 from treasury_lakehouse.ingest.bronze import BronzeStore, check_contract, require_committed
 from treasury_lakehouse.ingest.client import FiscalDataClient
 from treasury_lakehouse.ingest.paging import Page
-from treasury_lakehouse.ingest.window import ingest_window
+from treasury_lakehouse.ingest.window import dataset_window
+from treasury_lakehouse.ingest.window import ingest_window as ingest_window  # re-exported
 from treasury_lakehouse.lake.commit import (
     Changes,
     LakeCommit,
@@ -144,21 +145,41 @@ def ingest(settings: Settings, on_page: PageCallback | None = None) -> list[Inge
 
 def _ingest(settings: Settings, on_page: PageCallback | None) -> list[IngestResult]:
     bronze = BronzeStore(settings.lake)
-    windows = {name: ingest_window(settings, bronze.watermark(name)) for name in settings.datasets}
+    windows = {
+        name: dataset_window(settings, get_dataset(name), bronze.watermark(name))
+        for name in settings.datasets
+    }
     results = []
     with _api_client(settings) as client:
         for name in settings.datasets:
             dataset = get_dataset(name)
             bronze.remove_uncommitted(name)
-            window = windows[name]
+            asked, window = windows[name]
             log.debug("stage ingest %s", name)
             started = time.monotonic()
             counter = _PageCounter(name, on_page)
-            batch = bronze.write_batch(dataset, client.pages(dataset, window), window, counter)
+            if window is None:  # wholly outside the dataset's span: the API is not asked
+                note = f"not asked: {asked} lies outside {name}'s span {dataset.span}"
+                shown = f"{asked} (outside {dataset.span}: not asked)"
+                batch = (
+                    None if bronze.batches(name) else bronze.write_empty_batch(dataset, asked, note)
+                )
+            else:
+                batch = bronze.write_batch(dataset, client.pages(dataset, window), window, counter)
+                shown = str(window)
+                if (
+                    batch is None
+                    and window.start == dataset.first_date
+                    and not bronze.batches(name)
+                ):
+                    # nothing published from the dataset's first date on: an empty table, not a
+                    # window to widen (an empty answer to part of the span stays an error)
+                    note = f"the API has no {name} records from its first date ({window})"
+                    batch = bronze.write_empty_batch(dataset, window, note)
             results.append(
                 IngestResult(
                     dataset=name,
-                    window=str(window),
+                    window=shown,
                     rows=batch.rows if batch else 0,
                     pages=counter.pages,
                     batch_id=batch.batch_id if batch else None,

@@ -6,11 +6,13 @@ import itertools
 import json
 from collections import defaultdict
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from treasury_lakehouse.calendar import business_days, is_business_day
+from treasury_lakehouse.catalog import DATASETS, era_of
 from treasury_lakehouse.testing import generate_records
 from treasury_lakehouse.testing.generator import (
     OPERATING_CASH_BALANCE_META,
@@ -19,6 +21,7 @@ from treasury_lakehouse.testing.generator import (
     public_debt_transactions,
 )
 from treasury_lakehouse.testing.records import discover_datasets, read_records
+from treasury_lakehouse.testing.statement_tables import other_tables
 
 START, END = date(2021, 9, 20), date(2022, 10, 14)
 Rows = list[dict[str, str]]
@@ -50,13 +53,39 @@ def _by_date(rows: Rows) -> dict[str, Rows]:
 def test_layout_meta_and_counts(generated: tuple[Path, dict[str, int]], debt: Rows) -> None:
     out, written = generated
     metas = discover_datasets(out)
-    assert set(metas) == {"operating_cash_balance", "public_debt_transactions"}
+    assert set(metas) == set(DATASETS)  # every catalog dataset is served
     assert metas["public_debt_transactions"].endpoint == PUBLIC_DEBT_TRANSACTIONS_META["endpoint"]
     raw = json.loads((out / "meta" / "operating_cash_balance.json").read_text())
     for key in ("endpoint", "labels", "dataTypes", "dataFormats"):
         assert raw[key] == OPERATING_CASH_BALANCE_META[key]
     assert written["public_debt_transactions"] == len(debt)
     assert list(debt[0]) == list(PUBLIC_DEBT_TRANSACTIONS_META["labels"])
+
+
+def test_other_tables_follow_the_catalog_eras_and_spans(tmp_path: Path) -> None:
+    """Each table only within its span, each day in its era's rows-per-day bounds, with the era's
+    row names and unique natural keys; meta from the catalog; Debt to the Penny adds up."""
+    written = generate_records(tmp_path, date(2022, 9, 1), date(2023, 3, 31), seed=5)
+    metas = discover_datasets(tmp_path)
+    for name in other_tables():
+        dataset = DATASETS[name]
+        assert dict(metas[name].data_types) == dict(dataset.columns)
+        assert metas[name].endpoint == dataset.endpoint
+        rows = read_records(tmp_path / "records" / f"{name}.jsonl.gz")
+        assert written[name] == len(rows) > 0
+        keys = {tuple(r[c] for c in dataset.natural_key) for r in rows}
+        assert len(keys) == len(rows), name
+        for day, day_rows in _by_date(rows).items():
+            record_date = date.fromisoformat(day)
+            assert dataset.first_date <= record_date <= (dataset.last_date or record_date)
+            era = era_of(dataset, record_date)
+            low, high = dataset.row_bounds()[era.name if era else None]
+            assert low <= len(day_rows) <= high, (name, day)
+            if era and dataset.row_name_column:
+                assert {r[dataset.row_name_column] for r in day_rows} <= set(era.row_names)
+    for row in read_records(tmp_path / "records" / "debt_to_penny.jsonl.gz"):
+        parts = Decimal(row["debt_held_public_amt"]) + Decimal(row["intragov_hold_amt"])
+        assert parts == Decimal(row["tot_pub_debt_out_amt"])
 
 
 def test_business_days_only(debt: Rows, cash: Rows) -> None:
