@@ -26,6 +26,7 @@ import pytest
 
 from conftest import require_or_skip
 from independent_gold import apply_restatement, expected_gold, read_records
+from treasury_lakehouse.catalog import DATASETS
 from treasury_lakehouse.errors import ApiError, TransientApiError
 from treasury_lakehouse.models.registry import GOLD_MODELS
 from treasury_lakehouse.testing import FakeFiscalDataApi, Fault
@@ -147,10 +148,11 @@ def test_dagbag_parses_the_dag_with_schedule_retries_and_structure(medallion: An
     for t in dag.tasks:
         assert (t.owner, t.retries, t.retry_exponential_backoff) == ("treasury-data", 3, 2.0)
     upstream = {t.task_id: t.upstream_task_ids for t in dag.tasks}
+    ingests = {f"{name}.ingest" for name in DATASETS}  # one ingest task per catalog dataset
+    assert len(ingests) == 8 and {f"{PDT}.ingest", f"{OCB}.ingest"} <= ingests
     assert upstream == {
-        f"{PDT}.ingest": set(),
-        f"{OCB}.ingest": set(),
-        "transform": {f"{PDT}.ingest", f"{OCB}.ingest"},  # silver and gold: one lake commit
+        **{task: set() for task in ingests},
+        "transform": ingests,  # silver and gold: one lake commit
         "quality_checks": {"transform"},
         "load": {"quality_checks"},
     }
