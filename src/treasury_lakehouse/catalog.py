@@ -56,6 +56,13 @@ UNIT: Mapping[str, str] = {
 }
 
 
+#: the first Daily Treasury Statement the API has
+STATEMENT_FIRST_DATE = date(2005, 10, 3)
+#: the statement's redesign: some tables ended the business day before, others started here
+REDESIGN_DATE = date(2023, 2, 14)
+REDESIGN_LAST_OLD_DATE = date(2023, 2, 13)
+
+
 @dataclass(frozen=True)
 class Era:
     """A span of dates in which a table had one layout (its account or row names)."""
@@ -81,7 +88,7 @@ class Dataset:
     columns: Mapping[str, ApiType]
     labels: Mapping[str, str]
     #: the earliest record date the source has: a window is clipped to start here
-    first_date: date
+    first_date: date = STATEMENT_FIRST_DATE
     #: the last record date, for a table the source stopped publishing (else ``None``)
     last_date: date | None = None
     #: (min, max) rows per business day of a dataset without eras (measured on the real records)
@@ -124,12 +131,6 @@ class Dataset:
         """Every row name of every era, once each, in era order."""
         return tuple(dict.fromkeys(n for era in self.eras for n in era.row_names))
 
-
-#: the first Daily Treasury Statement the API has
-STATEMENT_FIRST_DATE = date(2005, 10, 3)
-#: the statement's redesign: some tables ended the business day before, others started here
-REDESIGN_DATE = date(2023, 2, 14)
-REDESIGN_LAST_OLD_DATE = date(2023, 2, 13)
 
 _CALENDAR_COLUMNS: dict[str, ApiType] = {
     "record_fiscal_year": "YEAR",
