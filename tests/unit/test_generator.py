@@ -10,16 +10,19 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from treasury_lakehouse.calendar import business_days, is_business_day
 from treasury_lakehouse.catalog import DATASETS, era_of
 from treasury_lakehouse.testing import generate_records
+from treasury_lakehouse.testing.__main__ import main as tools_cli
 from treasury_lakehouse.testing.generator import (
     OPERATING_CASH_BALANCE_META,
     PUBLIC_DEBT_TRANSACTIONS_META,
     operating_cash_balance,
     public_debt_transactions,
 )
+from treasury_lakehouse.testing.measure import measure_dataset, measure_records
 from treasury_lakehouse.testing.records import discover_datasets, read_records
 from treasury_lakehouse.testing.statement_tables import other_tables
 
@@ -228,3 +231,25 @@ def test_deterministic_and_slice_stable(tmp_path: Path) -> None:
 def test_end_before_start_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="before"):
         generate_records(tmp_path, date(2024, 2, 1), date(2024, 1, 1))
+
+
+def test_measure_finds_the_generated_records_within_the_catalog_bounds(tmp_path: Path) -> None:
+    """``python -m treasury_lakehouse.testing measure``: the tool that measured the catalog's
+    rows-per-day bounds on the real records; a name no era lists, or a day too long, is flagged."""
+    generate_records(tmp_path, date(2022, 9, 1), date(2023, 3, 31), seed=5)
+    measures = measure_records(tmp_path)
+    assert {m.dataset for m in measures} == set(DATASETS)
+    assert all(m.within_bounds for m in measures)
+    eras = {(m.dataset, m.era) for m in measures}
+    assert ("debt_subject_to_limit", "less_plus_rows") in eras
+    assert ("debt_subject_to_limit", "not_subject_rows") in eras
+    rows = read_records(tmp_path / "records" / "inter_agency_tax_transfers.jsonl.gz")
+    rows.append({**rows[0], "classification": "Taxes - Moon Dust"})
+    [odd] = measure_dataset(DATASETS["inter_agency_tax_transfers"], rows)
+    assert (odd.max_rows, odd.unlisted_names, odd.within_bounds) == (
+        5,
+        ("Taxes - Moon Dust",),
+        False,
+    )
+    result = CliRunner().invoke(tools_cli, ["measure", "--records", str(tmp_path)])
+    assert result.exit_code == 0 and "debt_to_penny" in result.output, result.output
