@@ -61,12 +61,14 @@ from treasury_lakehouse.calendar import (
     previous_business_day,
 )
 from treasury_lakehouse.catalog import (
+    DATASETS,
     OPERATING_CASH_BALANCE,
     PUBLIC_DEBT_TRANSACTIONS,
     Dataset,
     era_of,
 )
-from treasury_lakehouse.ingest.bronze import SOURCE_SYSTEM
+from treasury_lakehouse.ingest.bronze import SOURCE_SYSTEM, BronzeStore
+from treasury_lakehouse.ingest.paging import Window
 from treasury_lakehouse.models.registry import GOLD_MODELS
 from treasury_lakehouse.models.silver import PATTERNS
 from treasury_lakehouse.testing.generator import DEBT_LINES
@@ -296,7 +298,17 @@ def generate_history(lake: Path, rows: int) -> dict[str, Any]:
             entries[dataset.name] = _write_batch(
                 con, lake, dataset, 1, (history[0], history[-1]), 0
             )
+    _empty_others(lake, history[0], history[-1])
     return {"days": days, "entries": entries}
+
+
+def _empty_others(lake: Path, first: date, last: date) -> None:
+    """The other catalog datasets get one empty batch each (their silver an empty table), so
+    ``load``, which publishes every catalog dataset, runs; the bench measures the first two."""
+    store = BronzeStore(lake)
+    for dataset in DATASETS.values():
+        if dataset not in (PUBLIC_DEBT_TRANSACTIONS, OPERATING_CASH_BALANCE):
+            store.write_empty_batch(dataset, Window(first, last), "bench: not generated")
 
 
 def generate_daily(lake: Path, days: list[date]) -> dict[str, Any]:
@@ -752,6 +764,8 @@ def _same_as_reference(home: Path) -> dict[str, bool]:
     with duckdb.connect() as con:
         for table in sorted(t for t in project if t.startswith(("silver_", "gold_"))):
             if table.startswith("silver_"):
+                if not (out / "silver" / table.removeprefix("silver_")).is_dir():
+                    continue  # the reference builds the two generated datasets only
                 glob = out / "silver" / table.removeprefix("silver_") / "**" / "*.parquet"
                 ours = (
                     f"SELECT * EXCLUDE (record_year) FROM read_parquet({_lit(glob)}, "

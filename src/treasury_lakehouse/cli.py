@@ -85,14 +85,15 @@ def settings_options(func: F, home_help: str = HOME_HELP) -> F:
             "datasets",
             multiple=True,
             type=click.Choice(sorted(DATASETS)),
-            help="Dataset to work on (repeatable) [default: all]",
+            help="Dataset to work on (repeatable) [env TREASURY_DATASETS; default: all eight; "
+            "see docs/datasets.md]",
         ),
         click.option(
             "--start",
             callback=_start_date,
             metavar="YYYY-MM-DD",
             help="Backfill from this record date, today at the latest (instead of the anchor "
-            "minus the lookback)",
+            "minus the lookback); each dataset's window is clipped to its span",
         ),
         click.option(
             "--end",
@@ -276,6 +277,11 @@ def main(debug: bool) -> None:
 
     Bronze (raw, immutable Parquet) → silver (typed, deduplicated, quarantined) → gold (business
     aggregates) → warehouse (embedded DuckDB by default, or PostgreSQL).
+
+    Datasets: operating_cash_balance, public_debt_transactions, debt_subject_to_limit,
+    income_tax_refunds_issued (from 2005-10-03), federal_tax_deposits,
+    short_term_cash_investments (2005-10-03..2023-02-13), inter_agency_tax_transfers (from
+    2023-02-14), debt_to_penny (from 1993-04-01). Each window is clipped to each dataset's span.
     """
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,

@@ -27,6 +27,7 @@ WindowAnchor = Literal["watermark", "end"]
 WINDOW_ANCHORS: tuple[WindowAnchor, ...] = ("watermark", "end")
 
 LIVE_API_URL = "https://api.fiscaldata.treasury.gov/services/api/fiscal_service/"
+#: the Airflow DAG's start date (and the fallback start of a window with no dataset to ask about)
 DEFAULT_START_DATE = date(2005, 10, 1)
 #: more than the whole record (it starts in 2005): a bigger lookback can only be a typo
 MAX_LOOKBACK_DAYS = 10000
@@ -114,7 +115,10 @@ class Settings:
     datasets: tuple[str, ...] = tuple(DATASETS)
     start: date | None = None
     end: date | None = None
-    initial_start: date = DEFAULT_START_DATE
+    #: where an empty bronze starts (``TREASURY_START_DATE``); ``None``: each dataset's own first
+    #: date (the catalog's ``first_date``: 1993-04-01 for Debt to the Penny, 2005-10-03 for the
+    #: statement). Every window is clipped to each dataset's span.
+    initial_start: date | None = None
     lookback_days: int = 7
     window_anchor: WindowAnchor = "watermark"
     engine: EngineName = "duckdb"

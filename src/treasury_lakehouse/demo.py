@@ -25,6 +25,7 @@ def run_demo(
     from treasury_lakehouse.testing import FakeFiscalDataApi, generate_records
 
     with tempfile.TemporaryDirectory(prefix="treasury-demo-") as scratch:
+        start: date | None
         if records is None:
             records = Path(scratch) / "records"
             generate_records(records, SAMPLE_START, SAMPLE_END)

@@ -36,8 +36,9 @@ from treasury_lakehouse.errors import (
 from treasury_lakehouse.incremental import SilverPlan, build_version, plan_silver
 from treasury_lakehouse.ingest.bronze import BronzeStore, check_contract, require_committed
 from treasury_lakehouse.ingest.client import FiscalDataClient
-from treasury_lakehouse.ingest.paging import Page
-from treasury_lakehouse.ingest.window import ingest_window
+from treasury_lakehouse.ingest.paging import Page, Window
+from treasury_lakehouse.ingest.window import dataset_window
+from treasury_lakehouse.ingest.window import ingest_window as ingest_window  # re-exported
 from treasury_lakehouse.lake.commit import (
     Changes,
     LakeCommit,
@@ -144,35 +145,63 @@ def ingest(settings: Settings, on_page: PageCallback | None = None) -> list[Inge
 
 def _ingest(settings: Settings, on_page: PageCallback | None) -> list[IngestResult]:
     bronze = BronzeStore(settings.lake)
-    windows = {name: ingest_window(settings, bronze.watermark(name)) for name in settings.datasets}
-    results = []
+    # every window first: a usage error stops the run before anything is fetched
+    windows = {
+        name: dataset_window(settings, get_dataset(name), bronze.watermark(name))
+        for name in settings.datasets
+    }
     with _api_client(settings) as client:
-        for name in settings.datasets:
-            dataset = get_dataset(name)
-            bronze.remove_uncommitted(name)
-            window = windows[name]
-            log.debug("stage ingest %s", name)
-            started = time.monotonic()
-            counter = _PageCounter(name, on_page)
-            batch = bronze.write_batch(dataset, client.pages(dataset, window), window, counter)
-            results.append(
-                IngestResult(
-                    dataset=name,
-                    window=str(window),
-                    rows=batch.rows if batch else 0,
-                    pages=counter.pages,
-                    batch_id=batch.batch_id if batch else None,
-                    watermark=bronze.watermark(name),
-                    seconds=time.monotonic() - started,
-                )
-            )
-    return results
+        return [
+            _ingest_dataset(bronze, client, name, *windows[name], on_page)
+            for name in settings.datasets
+        ]
 
 
-def _require_some_bronze(results: list[IngestResult]) -> None:
+def _ingest_dataset(
+    bronze: BronzeStore,
+    client: FiscalDataClient,
+    name: str,
+    asked: Window,
+    window: Window | None,
+    on_page: PageCallback | None,
+) -> IngestResult:
+    """One dataset's ``asked`` window, clipped to its span (``window``): a new batch, or none.
+
+    A window wholly outside the span asks nothing of the API; a dataset without bronze then gets
+    an empty batch (an empty silver table), as it does when nothing was published from its first
+    date on. An empty answer to part of the span leaves no batch (``run`` says so).
+    """
+    dataset = get_dataset(name)
+    bronze.remove_uncommitted(name)
+    log.debug("stage ingest %s", name)
+    started = time.monotonic()
+    counter = _PageCounter(name, on_page)
+    if window is None:
+        note = f"not asked: {asked} lies outside {name}'s span {dataset.span}"
+        shown = f"{asked} (outside {dataset.span}: not asked)"
+        batch = None if bronze.batches(name) else bronze.write_empty_batch(dataset, asked, note)
+    else:
+        batch = bronze.write_batch(dataset, client.pages(dataset, window), window, counter)
+        shown = str(window)
+        if batch is None and window.start == dataset.first_date and not bronze.batches(name):
+            note = f"the API has no {name} records from its first date ({window})"
+            batch = bronze.write_empty_batch(dataset, window, note)
+    return IngestResult(
+        dataset=name,
+        window=shown,
+        rows=batch.rows if batch else 0,
+        pages=counter.pages,
+        batch_id=batch.batch_id if batch else None,
+        watermark=bronze.watermark(name),
+        seconds=time.monotonic() - started,
+    )
+
+
+def _require_some_bronze(settings: Settings, results: list[IngestResult]) -> None:
     """In ``run``: a dataset whose first window was empty has nothing to build silver from; say
     so, naming the window, rather than let the transform ask for the ingest that just ran."""
-    empty = [r for r in results if r.batch_id is None and r.watermark is None]
+    bronze = BronzeStore(settings.lake)
+    empty = [r for r in results if r.batch_id is None and not bronze.batches(r.dataset)]
     if empty:
         committed = ", ".join(f"{r.dataset} {r.rows:,} rows" for r in results if r.batch_id)
         raise LakeError(
@@ -521,7 +550,7 @@ def run(settings: Settings, on_page: PageCallback | None = None) -> RunResult:
     run_id = _new_run_id()
     with _locked(settings, f"run {run_id}", datasets=True, gold=True, warehouse=True):
         ingested = _ingest(settings, on_page)
-        _require_some_bronze(ingested)
+        _require_some_bronze(settings, ingested)
         transformed = _transform(settings, run_id)
         commit = read_commit(settings.lake, transformed.commit).require_readable()
         tables = lake_tables(commit)

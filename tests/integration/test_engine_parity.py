@@ -1,12 +1,12 @@
 """Every model on every engine: one test body, parametrized over the engines (Ibis-style).
 
 The ``engine`` fixture runs each test once per engine in ``conftest.ENGINES``. On the full real
-records of ../shared/fiscaldata (2005–2026, both datasets) every engine must produce, through the
-facade's ``transform``, gold equal to ``tests/independent_gold.py`` (plain Python over the records)
-with the declared column types, silver row counts equal to the records, and — on every engine but
-the reference (DuckDB), where it would compare DuckDB with itself — silver tables equal to the
-reference's row for row with the same Arrow types. Hand-made bad values must land in quarantine with
-the same reasons on every engine.
+records of ../shared/fiscaldata (1993–2026, all eight datasets) every engine must produce, through
+the facade's ``transform``, gold equal to ``tests/independent_gold.py`` (plain Python over the
+records) with the declared column types, silver row counts equal to the records, and — on every
+engine but the reference (DuckDB), where it would compare DuckDB with itself — silver tables equal
+to the reference's row for row with the same Arrow types. Hand-made bad values must land in
+quarantine with the same reasons on every engine.
 
 A known gap of one engine goes into ``KNOWN_GAPS`` and becomes a strict expected failure: the
 suite breaks the day the gap is fixed, so the entry gets removed. There is none today.
@@ -28,7 +28,7 @@ import pytest
 from bronze_pages import PDT_ROW, write_bronze_batch
 from independent_gold import expected_gold, read_records
 from treasury_lakehouse import pipeline
-from treasury_lakehouse.catalog import PUBLIC_DEBT_TRANSACTIONS
+from treasury_lakehouse.catalog import DATASETS, PUBLIC_DEBT_TRANSACTIONS
 from treasury_lakehouse.config import Settings
 from treasury_lakehouse.engines import open_engine
 from treasury_lakehouse.engines.base import QUARANTINE_FILE, BronzeBatch, Engine, SilverCounts
@@ -40,7 +40,8 @@ from treasury_lakehouse.warehouse.base import WarehouseTable, lake_tables
 REFERENCE = "duckdb"
 #: (engine, what) → why it differs; each is applied as a strict xfail
 KNOWN_GAPS: dict[tuple[str, str], str] = {}
-FIRST_DAY, LAST_DAY = date(2005, 10, 1), date(2026, 12, 31)
+#: from Debt to the Penny's first date (each dataset's window is clipped to its own span)
+FIRST_DAY, LAST_DAY = date(1993, 4, 1), date(2026, 12, 31)
 
 
 def known_gap(request: pytest.FixtureRequest, engine: Engine, what: str) -> None:
@@ -94,7 +95,7 @@ def parity_records(request: pytest.FixtureRequest) -> Path:
 
 @pytest.fixture(scope="module")
 def real_bronze(parity_records: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Bronze of every record of both datasets, ingested through the fake API."""
+    """Bronze of every record of every catalog dataset, ingested through the fake API."""
     home = tmp_path_factory.mktemp("real-bronze")
     with FakeFiscalDataApi(parity_records) as api:
         settings = Settings(home=home, api_url=api.base_url, start=FIRST_DAY, timeout_s=30.0)
@@ -182,9 +183,9 @@ def test_silver_tables_and_row_counts_equal_the_reference(
     (DuckDB against itself would prove nothing)."""
     known_gap(request, engine, "silver")
     records = {
-        name: len(read_records(parity_records, name, FIRST_DAY, LAST_DAY))
-        for name in ("operating_cash_balance", "public_debt_transactions")
-    }  # 8,934 and 29,500 on the real records, one version of each key and none bad
+        name: len(read_records(parity_records, name, FIRST_DAY, LAST_DAY)) for name in DATASETS
+    }  # e.g. 8,934 and 29,500 of the first two on the real records; one version of each key
+    # and none bad
     assert {c.dataset: (c.rows_in, c.silver, c.quarantined) for c in built.silver} == {
         name: (count, count, 0) for name, count in records.items()
     }
@@ -194,7 +195,8 @@ def test_silver_tables_and_row_counts_equal_the_reference(
     assert built.silver == reference.silver
     tables, expected = built.tables(), reference.tables()
     silver = sorted(name for name in expected if name.startswith("silver_"))
-    assert silver == ["silver_operating_cash_balance", "silver_public_debt_transactions"]
+    assert silver == sorted(f"silver_{name}" for name in DATASETS)  # Debt to the Penny's
+    # DECIMAL(20,2) and the empty table of a dataset outside the sample's span included
     for name in silver:
         assert_same_table(read_sorted(tables[name]), read_sorted(expected[name]))
         assert all(f.name.endswith(".parquet") for f in tables[name].files)

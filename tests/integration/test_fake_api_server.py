@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from treasury_lakehouse.calendar import business_days
+from treasury_lakehouse.catalog import DATASETS
 from treasury_lakehouse.testing import FakeFiscalDataApi, Fault, generate_records
 from treasury_lakehouse.testing.records import NoMatchingRecordsError
 
@@ -54,7 +55,7 @@ def test_base_url_and_health(api: FakeFiscalDataApi, client: httpx.Client) -> No
     assert api.base_url.endswith("/services/api/fiscal_service/")
     health = client.get(api.root_url + "/_control/health")
     assert health.status_code == 200
-    assert health.json()["datasets"] == ["operating_cash_balance", "public_debt_transactions"]
+    assert health.json()["datasets"] == sorted(DATASETS)  # the generator serves every dataset
 
 
 def test_paging_meta_and_links(api: FakeFiscalDataApi, client: httpx.Client) -> None:

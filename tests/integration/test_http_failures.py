@@ -157,7 +157,8 @@ def test_credentials_in_the_api_url_reach_neither_bronze_nor_the_logs(
     )
     with caplog.at_level(logging.DEBUG):
         results = pipeline.ingest(settings)
-    assert all(r.rows > 0 for r in results)
+    # every dataset with a span in the window (inter-agency transfers start on 2023-02-14)
+    assert all(r.rows > 0 for r in results if r.dataset != "inter_agency_tax_transfers")
     assert "retry 1" in caplog.text and password not in caplog.text
     bronze = BronzeStore(tmp_path / "lake")
     urls: set[str] = set()

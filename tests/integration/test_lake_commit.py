@@ -19,6 +19,7 @@ from click.testing import CliRunner
 
 from conftest import make_settings
 from treasury_lakehouse import pipeline
+from treasury_lakehouse.catalog import DATASETS
 from treasury_lakehouse.cli import main
 from treasury_lakehouse.config import Settings
 from treasury_lakehouse.errors import ConfigError, LakeError
@@ -76,7 +77,7 @@ def test_transform_publishes_every_version_as_one_commit_and_load_records_it(
     assert record["seq"] == 1 and record["run_id"] == result.run_id
     assert record["purpose"] == "transform" and record["engine"] == "duckdb"
     assert record["created_at"].endswith("+00:00")
-    assert set(record["silver"]) == set(record["quarantine"]) == {PDT, OCB}
+    assert set(record["silver"]) == set(record["quarantine"]) == set(DATASETS)
     assert set(record["gold"]) == GOLD_TABLES
     for counts in result.transform.silver:
         accounting = record["counts"]["silver"][counts.dataset]
@@ -219,7 +220,8 @@ def test_a_commit_lacking_a_dataset_or_gold_table_is_never_published(
     with pytest.raises(LakeError) as caught:
         pipeline.load(settings)
     message = str(caught.value)
-    assert f"lacks silver_{OCB}, gold_daily_cash_balance" in message
+    others = ", ".join(f"silver_{d}" for d in DATASETS if d != PDT)  # every other catalog dataset
+    assert f"lacks {others}, gold_daily_cash_balance" in message
     assert "run `treasury transform`" in message and "\n" not in message
     assert not settings.duckdb_warehouse_path.exists()
 

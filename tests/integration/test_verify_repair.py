@@ -213,7 +213,7 @@ def test_an_entry_too_corrupt_to_tell_its_dates_gets_the_exact_ingest_command(
     repair = treasury(home, fake_api, "repair")
     assert repair.exit_code == 1
     todo = [line for line in lines(repair) if line.startswith("todo")]
-    assert todo and f"`treasury ingest --dataset {OCB} --start 2005-10-01`" in todo[0]
+    assert todo and f"`treasury ingest --dataset {OCB} --start 2005-10-03`" in todo[0]
     assert lines(repair)[-1].startswith("Error: repair left 1 thing(s) to do")
     assert (home / "lake" / "_damaged" / OCB / batch_dir.name).is_dir()
     assert treasury(home, fake_api, "verify").exit_code == 0

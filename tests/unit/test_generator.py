@@ -6,19 +6,25 @@ import itertools
 import json
 from collections import defaultdict
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from treasury_lakehouse.calendar import business_days, is_business_day
+from treasury_lakehouse.catalog import DATASETS, era_of
 from treasury_lakehouse.testing import generate_records
+from treasury_lakehouse.testing.__main__ import main as tools_cli
 from treasury_lakehouse.testing.generator import (
     OPERATING_CASH_BALANCE_META,
     PUBLIC_DEBT_TRANSACTIONS_META,
     operating_cash_balance,
     public_debt_transactions,
 )
+from treasury_lakehouse.testing.measure import measure_dataset, measure_records
 from treasury_lakehouse.testing.records import discover_datasets, read_records
+from treasury_lakehouse.testing.statement_tables import other_tables
 
 START, END = date(2021, 9, 20), date(2022, 10, 14)
 Rows = list[dict[str, str]]
@@ -50,13 +56,39 @@ def _by_date(rows: Rows) -> dict[str, Rows]:
 def test_layout_meta_and_counts(generated: tuple[Path, dict[str, int]], debt: Rows) -> None:
     out, written = generated
     metas = discover_datasets(out)
-    assert set(metas) == {"operating_cash_balance", "public_debt_transactions"}
+    assert set(metas) == set(DATASETS)  # every catalog dataset is served
     assert metas["public_debt_transactions"].endpoint == PUBLIC_DEBT_TRANSACTIONS_META["endpoint"]
     raw = json.loads((out / "meta" / "operating_cash_balance.json").read_text())
     for key in ("endpoint", "labels", "dataTypes", "dataFormats"):
         assert raw[key] == OPERATING_CASH_BALANCE_META[key]
     assert written["public_debt_transactions"] == len(debt)
     assert list(debt[0]) == list(PUBLIC_DEBT_TRANSACTIONS_META["labels"])
+
+
+def test_other_tables_follow_the_catalog_eras_and_spans(tmp_path: Path) -> None:
+    """Each table only within its span, each day in its era's rows-per-day bounds, with the era's
+    row names and unique natural keys; meta from the catalog; Debt to the Penny adds up."""
+    written = generate_records(tmp_path, date(2022, 9, 1), date(2023, 3, 31), seed=5)
+    metas = discover_datasets(tmp_path)
+    for name in other_tables():
+        dataset = DATASETS[name]
+        assert dict(metas[name].data_types) == dict(dataset.columns)
+        assert metas[name].endpoint == dataset.endpoint
+        rows = read_records(tmp_path / "records" / f"{name}.jsonl.gz")
+        assert written[name] == len(rows) > 0
+        keys = {tuple(r[c] for c in dataset.natural_key) for r in rows}
+        assert len(keys) == len(rows), name
+        for day, day_rows in _by_date(rows).items():
+            record_date = date.fromisoformat(day)
+            assert dataset.first_date <= record_date <= (dataset.last_date or record_date)
+            era = era_of(dataset, record_date)
+            low, high = dataset.row_bounds()[era.name if era else None]
+            assert low <= len(day_rows) <= high, (name, day)
+            if era and dataset.row_name_column:
+                assert {r[dataset.row_name_column] for r in day_rows} <= set(era.row_names)
+    for row in read_records(tmp_path / "records" / "debt_to_penny.jsonl.gz"):
+        parts = Decimal(row["debt_held_public_amt"]) + Decimal(row["intragov_hold_amt"])
+        assert parts == Decimal(row["tot_pub_debt_out_amt"])
 
 
 def test_business_days_only(debt: Rows, cash: Rows) -> None:
@@ -199,3 +231,25 @@ def test_deterministic_and_slice_stable(tmp_path: Path) -> None:
 def test_end_before_start_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="before"):
         generate_records(tmp_path, date(2024, 2, 1), date(2024, 1, 1))
+
+
+def test_measure_finds_the_generated_records_within_the_catalog_bounds(tmp_path: Path) -> None:
+    """``python -m treasury_lakehouse.testing measure``: the tool that measured the catalog's
+    rows-per-day bounds on the real records; a name no era lists, or a day too long, is flagged."""
+    generate_records(tmp_path, date(2022, 9, 1), date(2023, 3, 31), seed=5)
+    measures = measure_records(tmp_path)
+    assert {m.dataset for m in measures} == set(DATASETS)
+    assert all(m.within_bounds for m in measures)
+    eras = {(m.dataset, m.era) for m in measures}
+    assert ("debt_subject_to_limit", "less_plus_rows") in eras
+    assert ("debt_subject_to_limit", "not_subject_rows") in eras
+    rows = read_records(tmp_path / "records" / "inter_agency_tax_transfers.jsonl.gz")
+    rows.append({**rows[0], "classification": "Taxes - Moon Dust"})
+    [odd] = measure_dataset(DATASETS["inter_agency_tax_transfers"], rows)
+    assert (odd.max_rows, odd.unlisted_names, odd.within_bounds) == (
+        5,
+        ("Taxes - Moon Dust",),
+        False,
+    )
+    result = CliRunner().invoke(tools_cli, ["measure", "--records", str(tmp_path)])
+    assert result.exit_code == 0 and "debt_to_penny" in result.output, result.output

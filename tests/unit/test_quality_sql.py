@@ -5,14 +5,19 @@ rows the findings need."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import duckdb
 import pytest
 
 from treasury_lakehouse.calendar import iter_business_days
-from treasury_lakehouse.catalog import OPERATING_CASH_BALANCE
+from treasury_lakehouse.catalog import (
+    DATASETS,
+    OPERATING_CASH_BALANCE,
+    PUBLIC_DEBT_TRANSACTIONS,
+    Dataset,
+)
 from treasury_lakehouse.models.registry import GOLD_MODELS
 from treasury_lakehouse.quality.checks import all_checks
 from treasury_lakehouse.quality.results import Finding
@@ -102,6 +107,44 @@ def tga_days() -> list[dict[str, Any]]:
                     "tga_closing_balance_usd_mil": 1}]  # fmt: skip
 
 
+def catalog_rows(dataset: Dataset) -> list[dict[str, Any]]:
+    """A month of the dataset's newest layout from its catalog entry (row names, rows per day; a
+    hole of three business days), then faults: a duplicate key, a NULL key column, an unknown row
+    name, a Saturday, a day with one row too many."""
+    era = dataset.eras[-1] if dataset.eras else None
+    start = era.first_date if era else date(2024, 3, 1)
+    low, high = era.rows_per_day if era and era.rows_per_day else dataset.rows_per_day or (1, 1)
+    names = list(era.row_names) if era else []
+    others = [c for c in dataset.natural_key if c not in ("record_date", dataset.row_name_column)]
+    days = [d for n, d in enumerate(iter_business_days(start, start.replace(day=28)))
+            if not 6 <= n <= 8]  # fmt: skip
+
+    def row(day: date, i: int) -> dict[str, Any]:
+        found: dict[str, Any] = {"record_date": day}
+        if dataset.row_name_column:
+            found[dataset.row_name_column] = names[i % len(names)]
+        return found | {c: f"d{i}" for c in others}
+
+    rows = [row(day, i) for day in days for i in range(low)]
+    first, last = rows[0], days[-1]
+    saturday = next(d for d in (last + timedelta(days=k) for k in range(1, 8)) if d.weekday() == 5)
+    rows += [first, {**first, "record_date": saturday}]
+    rows += [{**row(days[-2], i), **({} if others else {"record_date": days[-2]})}
+             for i in range(low, high + 1)]  # fmt: skip
+    if dataset.row_name_column:
+        unknown = {**first, dataset.row_name_column: "Moon Row", **{c: "m" for c in others}}
+        rows += [{**first, dataset.row_name_column: None}, unknown]
+    else:
+        rows += [{**first, "record_date": None}]
+    return rows
+
+
+#: the datasets :func:`catalog_rows` stands in for (the first two have hand-made tables above)
+OTHER_DATASETS = [
+    d for d in DATASETS.values() if d not in (OPERATING_CASH_BALANCE, PUBLIC_DEBT_TRANSACTIONS)
+]
+
+
 def tables() -> dict[str, list[dict[str, Any]]]:
     debt, cash = debt_rows(), cash_rows()
     found = {
@@ -116,6 +159,13 @@ def tables() -> dict[str, list[dict[str, Any]]]:
         "received_operating_cash_balance": as_text(cash),
         "tga_days": tga_days(),
     }
+    for dataset in OTHER_DATASETS:
+        rows = catalog_rows(dataset)
+        found |= {
+            f"silver_{dataset.name}": rows,
+            f"bronze_{dataset.name}": [{**r, "batch_id": "b1"} for r in as_text(rows)],
+            f"received_{dataset.name}": as_text(rows),
+        }
     return found | {m.name: gold_rows(m.primary_key) for m in GOLD_MODELS}
 
 

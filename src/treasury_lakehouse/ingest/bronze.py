@@ -196,6 +196,23 @@ class BronzeStore:
         atomic_write_json(manifest / f"{seq:06d}_{writer.batch_id}.json", entry)
         return Batch.from_entry(entry)
 
+    def write_empty_batch(self, dataset: Dataset, window: Window, note: str) -> Batch:
+        """Commit a batch without rows: the source has none of ``dataset`` in ``window`` (it lies
+        outside the dataset's span, or nothing was published from its first date). It records
+        that the window was asked, and why (``note``), and holds every catalog column (strings, no
+        row) so silver is an empty table with its schema. Only for a dataset without committed
+        bronze (nothing is there to be superseded; a later batch adds the rows)."""
+        self.require_intact(dataset.name)
+        writer = _BatchWriter(self.dataset_dir(dataset.name), dataset)
+        writer.add_empty(note)
+        seq = self.max_seq(dataset.name) + 1
+        entry = writer.manifest_entry(seq, window)
+        entry["pages"] = 0
+        manifest = self.dataset_dir(dataset.name) / "_manifest"
+        manifest.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(manifest / f"{seq:06d}_{writer.batch_id}.json", entry)
+        return Batch.from_entry(entry)
+
 
 class _BatchWriter:
     """Writes one batch's page files; knows nothing of commit order."""
@@ -231,6 +248,20 @@ class _BatchWriter:
         if valid:
             self.dates += [min(valid), max(valid)]
         self.metas.append({"page": page.number, "url": page.url, "meta": page.meta})
+
+    def add_empty(self, note: str) -> None:
+        """One page file without rows, with every catalog column (the contract stands in for
+        the API's ``meta.dataTypes``, since nothing was asked)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        meta = {"dataTypes": dict(self.dataset.columns), "total-count": 0, "note": note}
+        table = self._table(Page(0, [], meta, ""))
+        final = self.directory / f"page-{0:06d}.parquet"
+        tmp = temporary_sibling(final)
+        pq.write_table(table, tmp, compression="zstd")
+        self._record(final, tmp)
+        publish_file(tmp, final)
+        self.files.append(f"{self.directory.name}/{final.name}")
+        self.metas.append({"page": 0, "url": None, "meta": meta})
 
     def _record(self, final: Path, written: Path) -> None:
         """Remember the size and sha256 of a file as written, for the manifest entry."""

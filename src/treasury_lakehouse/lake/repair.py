@@ -72,7 +72,7 @@ def repair_lake(
     bronze = BronzeStore(settings.lake)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     for batch in damaged_batches(report):
-        _move_batch(bronze, batch, settings.initial_start, result)
+        _move_batch(bronze, batch, earliest_date(settings, batch.dataset), result)
     _refetch_pending(settings, bronze, open_client, result)
     for damage in report.damaged:
         if damage.kind == "warehouse":
@@ -116,6 +116,11 @@ def damaged_batches(report: VerifyReport) -> list[DamagedBatch]:
             )
         )
     return sorted(batches, key=lambda b: (b.dataset, b.seq or 0))
+
+
+def earliest_date(settings: Settings, dataset: str) -> date:
+    """Where a dataset's whole history starts: ``TREASURY_START_DATE`` or its own first date."""
+    return max(settings.initial_start or date.min, get_dataset(dataset).first_date)
 
 
 def _move_batch(
@@ -165,7 +170,8 @@ def _refetch_pending(
                 result.unresolved.append(
                     f"{marker} does not parse ({type(error).__name__}); it names a window of "
                     f"{name} to fetch again: run `treasury ingest --dataset {name} --start "
-                    f"{settings.initial_start}`, then move it to {marker.parents[1] / REFETCHED}"
+                    f"{earliest_date(settings, name)}`, then move it to "
+                    f"{marker.parents[1] / REFETCHED}"
                 )
                 continue
             dataset = get_dataset(name)

@@ -49,23 +49,18 @@ KNOWN_VALUES: Mapping[str, Mapping[str, tuple[str, ...]]] = {
             "Other",
         ),
     },
-    "operating_cash_balance": {
-        "account_type": tuple(
-            dict.fromkeys(
-                name for era in DATASETS["operating_cash_balance"].eras for name in era.row_names
-            )
-        ),
+    # the row names of every layout era, for each dataset that has them
+    **{
+        d.name: {d.row_name_column: d.row_names()}
+        for d in DATASETS.values()
+        if d.row_name_column and d.eras
     },
 }
 
-#: (min, max) rows per business day, by layout era (None = the dataset has no eras)
+#: (min, max) rows per business day, by layout era (None = the dataset has no eras): the catalog's
+#: measured bounds (:meth:`~treasury_lakehouse.catalog.Dataset.row_bounds`)
 ROWS_PER_DAY: Mapping[str, Mapping[str | None, tuple[int, int]]] = {
-    "public_debt_transactions": {None: (23, 25)},
-    "operating_cash_balance": {
-        "federal_reserve_account": (2, 4),
-        "treasury_general_account": (3, 3),
-        "cash_balance_details": (4, 4),
-    },
+    d.name: d.row_bounds() for d in DATASETS.values() if d.row_bounds()
 }
 
 

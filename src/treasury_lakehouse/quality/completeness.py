@@ -9,7 +9,8 @@
 * **freshness** — the statement for day D is published the next business day around 4 pm Eastern.
   Days whose statement is not yet due (plus :data:`PUBLICATION_GRACE`) are never reported; days
   that are due but not in the lake are a ``warn`` (an API delay must not block what is there).
-  With ``--end``, days after it are not expected either.
+  With ``--end``, days after it are not expected either, nor days after the last date of a table
+  the statement stopped publishing (the catalog's ``last_date``).
 """
 
 from __future__ import annotations
@@ -132,6 +133,8 @@ def freshness(dataset: Dataset) -> Callable[[Rows, CheckContext], list[Finding]]
         if not present:
             return []
         last, due = max(present), latest_published_day(ctx.now, ctx.end)
+        if dataset.last_date is not None:  # a table the statement no longer publishes
+            due = min(due, dataset.last_date)
         late = list(iter_business_days(last + timedelta(days=1), due))
         if not late:
             return []

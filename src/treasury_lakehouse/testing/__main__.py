@@ -3,7 +3,9 @@
 ``python -m treasury_lakehouse.testing serve --records DIR [--today YYYY-MM-DD] [--port N]`` runs
 the fake API in the foreground (first line printed: its base URL);
 ``python -m treasury_lakehouse.testing generate --out DIR --start D --end D [--seed N]`` writes a
-synthetic records folder.
+synthetic records folder;
+``python -m treasury_lakehouse.testing measure --records DIR`` prints rows per business day by
+layout era against the catalog's bounds (exit 1 when a day or row name falls outside them).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import click
 
 from treasury_lakehouse.testing.fake_api import FakeFiscalDataApi
 from treasury_lakehouse.testing.generator import generate_records
+from treasury_lakehouse.testing.measure import measure_records
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -69,6 +72,31 @@ def generate(out_dir: Path, start: datetime, end: datetime, seed: int) -> None:
         raise click.BadParameter("--end must not be before --start", param_hint="--end")
     written = generate_records(out_dir, start.date(), end.date(), seed=seed)
     click.echo(json.dumps(written))
+
+
+@main.command()
+@click.option(
+    "--records",
+    "records_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Records folder (records/*.jsonl.gz + meta/*.json).",
+)
+def measure(records_dir: Path) -> None:
+    """Rows per business day of each dataset's layout eras in RECORDS, against the catalog."""
+    measures = measure_records(records_dir)
+    for m in measures:
+        bounds = "..".join(map(str, m.catalog_bounds)) if m.catalog_bounds else "none"
+        unlisted = (
+            f"; unlisted row names: {', '.join(m.unlisted_names)}" if m.unlisted_names else ""
+        )
+        click.echo(
+            f"{m.dataset:<28} {m.era or '(no eras)':<26} {m.first_day}..{m.last_day} "
+            f"{m.days:>5,} days {m.rows:>7,} rows, {m.min_rows}..{m.max_rows} a day "
+            f"(catalog {bounds}){'' if m.within_bounds else '  OUTSIDE'}{unlisted}"
+        )
+    if not all(m.within_bounds for m in measures):
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 :func:`generate_records` writes a records folder (``records/<dataset>.jsonl.gz`` +
 ``meta/<dataset>.json``, the layout of the shared real data) for ``public_debt_transactions``
-(Table III-A) and ``operating_cash_balance`` (Table I, in its three historical layouts).
+(Table III-A) and ``operating_cash_balance`` (Table I, in its three historical layouts), and,
+through :mod:`~treasury_lakehouse.testing.statement_tables`, every other catalog dataset.
 
 Every amount is an integer number of millions of USD. Daily amounts come from a random generator
 seeded by ``(seed, dataset, date)``, and running totals and balances are simulated from a fixed
@@ -15,7 +16,7 @@ from __future__ import annotations
 import gzip
 import json
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -28,6 +29,8 @@ from treasury_lakehouse.calendar import (
     fiscal_year_start,
     iter_business_days,
 )
+from treasury_lakehouse.catalog import DATASETS
+from treasury_lakehouse.testing import statement_tables
 
 Record = dict[str, str]
 
@@ -468,23 +471,40 @@ _GENERATORS: dict[str, Callable[[date, date, int], Iterator[Record]]] = {
 }
 
 
-def generate_records(out_dir: Path | str, start: date, end: date, seed: int = 0) -> dict[str, int]:
+def generate_records(
+    out_dir: Path | str,
+    start: date,
+    end: date,
+    seed: int = 0,
+    datasets: Iterable[str] | None = None,
+) -> dict[str, int]:
     """Write a synthetic records folder for ``start``..``end``; returns rows written per dataset.
 
-    Layout: ``<out_dir>/records/<dataset>.jsonl.gz`` and ``<out_dir>/meta/<dataset>.json``.
-    The output is byte-for-byte deterministic for given arguments.
+    Layout: ``<out_dir>/records/<dataset>.jsonl.gz`` and ``<out_dir>/meta/<dataset>.json``, for
+    every catalog dataset (or those named in ``datasets``): Table III-A and Table I here, the
+    statement's other tables and Debt to the Penny in
+    :mod:`~treasury_lakehouse.testing.statement_tables` (each within its span, so a table may have
+    no rows). The output is byte-for-byte deterministic for given arguments.
     """
     if end < start:
         raise ValueError(f"end {end} is before start {start}")
     root = Path(out_dir)
     (root / "records").mkdir(parents=True, exist_ok=True)
     (root / "meta").mkdir(parents=True, exist_ok=True)
+    wanted = set(datasets) if datasets is not None else None
     written: dict[str, int] = {}
     for name, generate in _GENERATORS.items():
-        written[name] = write_jsonl_gz(
-            root / "records" / f"{name}.jsonl.gz", generate(start, end, seed)
-        )
-        write_meta(root / "meta" / f"{name}.json", DATASET_META[name])
+        if wanted is None or name in wanted:
+            written[name] = write_jsonl_gz(
+                root / "records" / f"{name}.jsonl.gz", generate(start, end, seed)
+            )
+            write_meta(root / "meta" / f"{name}.json", DATASET_META[name])
+    for name in statement_tables.other_tables():
+        if wanted is None or name in wanted:
+            rows = statement_tables.generate(name, start, end, seed)
+            written[name] = write_jsonl_gz(root / "records" / f"{name}.jsonl.gz", rows)
+            meta = statement_tables.meta_of(DATASETS[name])
+            write_meta(root / "meta" / f"{name}.json", meta)
     return written
 
 
