@@ -23,14 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from treasury_lakehouse.calendar import (
-    calendar_quarter,
-    fiscal_quarter,
     fiscal_year,
     fiscal_year_start,
     iter_business_days,
 )
 from treasury_lakehouse.catalog import DATASETS
 from treasury_lakehouse.testing import statement_tables
+from treasury_lakehouse.testing.statement_tables import calendar_fields, day_rng
 
 Record = dict[str, str]
 
@@ -257,23 +256,6 @@ DEBT_LINES: tuple[DebtLine, ...] = (
              Amount(0.04, (1_000, 18_000), 0.9, (1, 600))),
     DebtLine(_RED, _NON, "Other", _NULL, Amount(0, (0, 0), 1, (1_250, 6_500))),
 )  # fmt: skip
-
-
-def day_rng(seed: int, dataset: str, day: date) -> random.Random:
-    """The random generator of one dataset's day (independent of the range generated)."""
-    return random.Random(f"{seed}/{dataset}/{day.isoformat()}")
-
-
-def calendar_fields(day: date) -> Record:
-    """The ``record_*`` calendar fields of a day, as the API writes them."""
-    return {
-        "record_fiscal_year": str(fiscal_year(day)),
-        "record_fiscal_quarter": str(fiscal_quarter(day)),
-        "record_calendar_year": str(day.year),
-        "record_calendar_quarter": str(calendar_quarter(day)),
-        "record_calendar_month": f"{day.month:02d}",
-        "record_calendar_day": f"{day.day:02d}",
-    }
 
 
 # --------------------------------------------------------------------------- Table III-A

@@ -141,11 +141,13 @@ def meta_of(dataset: Dataset) -> dict[str, Any]:
     }
 
 
-def _rng(seed: int, dataset: str, day: date) -> random.Random:
+def day_rng(seed: int, dataset: str, day: date) -> random.Random:
+    """The random generator of one dataset's day (independent of the range generated)."""
     return random.Random(f"{seed}/{dataset}/{day.isoformat()}")
 
 
-def _calendar(day: date) -> Record:
+def calendar_fields(day: date) -> Record:
+    """The ``record_*`` calendar fields of a day, as the API writes them."""
     return {
         "record_fiscal_year": str(fiscal_year(day)),
         "record_fiscal_quarter": str(fiscal_quarter(day)),
@@ -160,7 +162,7 @@ def _balance(seed: int, name: str, line: int, day: date) -> int:
     """A balance of one line on one day: a trend plus noise, a function of the day alone."""
     trend = 18_000_000 if line < 2 else 20_000 + 1_000 * line
     growth = (day.toordinal() - date(2016, 1, 1).toordinal()) * (900 if line < 2 else 1)
-    noise = _rng(seed, f"{name}/{line}", day).randint(0, 5_000 if line < 2 else 50)
+    noise = day_rng(seed, f"{name}/{line}", day).randint(0, 5_000 if line < 2 else 50)
     return max(0, trend // (1 if line < 2 else 10) + growth + noise)
 
 
@@ -182,7 +184,7 @@ def _row(dataset: Dataset, day: date, era: str, line: int, values: Mapping[str, 
     row |= {c: description for c in key}
     row |= dict(values)
     row |= {"table_nbr": table_nbr, "table_nm": table_nm, "sub_table_name": sub_table}
-    row |= {"src_line_nbr": str(line + 1), **_calendar(day)}
+    row |= {"src_line_nbr": str(line + 1), **calendar_fields(day)}
     return {c: row[c] for c in dataset.columns}
 
 
@@ -201,7 +203,7 @@ def flow_table(dataset: Dataset, start: date, end: date, seed: int = 0) -> Itera
         era = era_of(dataset, day)
         if era is None:
             continue
-        rng = _rng(seed, dataset.name, day)
+        rng = day_rng(seed, dataset.name, day)
         for line in range(len(LAYOUTS[dataset.name][era.name])):
             today = rng.randint(0, 12_000) if rng.random() < 0.8 else 0
             key = (era.name, line)
@@ -242,7 +244,7 @@ def short_term_investments(
         era = era_of(dataset, day)
         if era is None:
             continue
-        rng = _rng(seed, dataset.name, day)
+        rng = day_rng(seed, dataset.name, day)
         for line in range(len(LAYOUTS[dataset.name][era.name])):
             parts = [0, rng.randint(0, 50) if 0 < line < 10 else 0, 0]
             values = {f"depositary_type_{k}_amt": str(v) for k, v in zip("abc", parts, strict=True)}
@@ -254,7 +256,7 @@ def debt_to_penny(dataset: Dataset, start: date, end: date, seed: int = 0) -> It
     """One row a business day: held by the public + intragovernmental = total, to the cent (only
     the total before :data:`PENNY_PARTS_FIRST`)."""
     for day in iter_business_days(max(start, dataset.first_date), end):
-        rng = _rng(seed, dataset.name, day)
+        rng = day_rng(seed, dataset.name, day)
         years = (day.toordinal() - date(1993, 1, 1).toordinal()) / 365.25
         public = (
             Decimal(int(3_000_000_000_000 * (1.05**years))) + Decimal(rng.randint(0, 10**8)) / 100
@@ -269,7 +271,7 @@ def debt_to_penny(dataset: Dataset, start: date, end: date, seed: int = 0) -> It
             "intragov_hold_amt": f"{intragov:.2f}" if parts else _NULL,
             "tot_pub_debt_out_amt": f"{public + intragov:.2f}",
             "src_line_nbr": "1",
-            **_calendar(day),
+            **calendar_fields(day),
         }
 
 
