@@ -91,6 +91,38 @@ def test_other_tables_follow_the_catalog_eras_and_spans(tmp_path: Path) -> None:
         assert parts == Decimal(row["tot_pub_debt_out_amt"])
 
 
+def test_the_debt_tables_agree_as_the_real_ones_do(
+    generated: tuple[Path, dict[str, int]], debt: Rows
+) -> None:
+    """Table III-C's holdings move by Table III-A's net issuance each day and open at the last
+    close; the limit stays above the debt; Debt to the Penny's parts round to the holdings."""
+    folder = generated[0] / "records"
+    limit = _by_date(read_records(folder / "debt_subject_to_limit.jsonl.gz"))
+    holdings = ("Debt Held by the Public", "Intragovernmental Holdings")
+    net: dict[str, int] = defaultdict(int)
+    for row in debt:
+        sign = 1 if row["transaction_type"] == "Issues" else -1
+        net[row["record_date"]] += sign * int(row["transaction_today_amt"])
+    assert set(limit) == set(net)
+    previous: dict[str, int] | None = None
+    for day, rows in sorted(limit.items()):
+        by_name = {r["debt_catg"]: r for r in rows if r["debt_catg_desc"] == "null"}
+        close = {n: int(by_name[n]["close_today_bal"]) for n in holdings}
+        change = sum(close[n] - int(by_name[n]["open_today_bal"]) for n in holdings)
+        assert change == net[day], day
+        if previous is not None:
+            assert {n: int(by_name[n]["open_today_bal"]) for n in holdings} == previous, day
+        previous = close
+        assert int(by_name["Statutory Debt Limit"]["close_today_bal"]) > sum(close.values())
+    for row in read_records(folder / "debt_to_penny.jsonl.gz"):
+        by_name = {r["debt_catg"]: r for r in limit[row["record_date"]]}
+        for column, name in zip(
+            ("debt_held_public_amt", "intragov_hold_amt"), holdings, strict=True
+        ):
+            millions = Decimal(row[column]) / 10**6
+            assert abs(millions - int(by_name[name]["close_today_bal"])) < Decimal("0.5")
+
+
 def test_business_days_only(debt: Rows, cash: Rows) -> None:
     expected = [d.isoformat() for d in business_days(START, END)]
     assert sorted(_by_date(debt)) == expected

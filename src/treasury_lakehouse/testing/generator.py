@@ -279,6 +279,18 @@ def _src_line_numbers(lines: list[DebtLine]) -> list[int]:
     return numbers
 
 
+def day_amounts(day: date, seed: int = 0) -> list[tuple[DebtLine, int]]:
+    """The lines of Table III-A on ``day`` with their amounts (millions of USD)."""
+    rng = day_rng(seed, "public_debt_transactions", day)
+    return [(line, line.amount.draw(rng)) for line in debt_lines_on(day)]
+
+
+def net_issuance(day: date, seed: int = 0) -> int:
+    """Issues − redemptions of ``day``: the change of total public debt outstanding that
+    Table III-C shows (:func:`~treasury_lakehouse.testing.statement_tables.debt_outstanding`)."""
+    return sum(a if line.transaction_type == _ISS else -a for line, a in day_amounts(day, seed))
+
+
 def public_debt_transactions(start: date, end: date, seed: int = 0) -> Iterator[Record]:
     """Rows of Table III-A for the business days from ``start`` to ``end``."""
     mtd: dict[tuple[str, ...], int] = {}
@@ -290,11 +302,10 @@ def public_debt_transactions(start: date, end: date, seed: int = 0) -> Iterator[
         if previous is None or (previous.year, previous.month) != (day.year, day.month):
             mtd.clear()
         previous = day
-        rng = day_rng(seed, "public_debt_transactions", day)
-        lines = debt_lines_on(day)
+        amounts = day_amounts(day, seed)
         table_nbr = "IIIA" if day >= TABLE_IIIA_FIRST else "III-A"
-        for line, src_line in zip(lines, _src_line_numbers(lines), strict=True):
-            today = line.amount.draw(rng)
+        numbers = _src_line_numbers([line for line, _ in amounts])
+        for (line, today), src_line in zip(amounts, numbers, strict=True):
             mtd[line.key] = mtd.get(line.key, 0) + today
             fytd[line.key] = fytd.get(line.key, 0) + today
             if day >= start:

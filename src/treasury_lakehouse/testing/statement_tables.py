@@ -6,6 +6,12 @@ are integers (millions of USD) drawn per ``(seed, dataset, day)``; Debt to the P
 dollars and cents. Balances are a function of the day and opening = the previous business day's
 closing, and month/fiscal-year totals are summed from the start of the fiscal year, so a short
 run is an exact slice of a longer one (as in :mod:`~treasury_lakehouse.testing.generator`).
+
+The tables agree with each other as the real ones do (the cross-dataset checks of
+:mod:`~treasury_lakehouse.quality.debt`): total public debt outstanding (Table III-C's two
+holdings) moves each day by exactly the net issuance of Table III-A, from a fixed start on the
+first statement day; the statutory limit of a calendar year lies above that year's debt; and Debt
+to the Penny's parts round to the statement's holdings (only its total before the statement).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import random
 from collections.abc import Iterator, Mapping
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from treasury_lakehouse.calendar import (
@@ -24,7 +31,7 @@ from treasury_lakehouse.calendar import (
     iter_business_days,
     previous_business_day,
 )
-from treasury_lakehouse.catalog import DATASETS, Dataset, era_of
+from treasury_lakehouse.catalog import DATASETS, STATEMENT_FIRST_DATE, Dataset, era_of
 
 Record = dict[str, str]
 _NULL = "null"
@@ -107,6 +114,11 @@ LAYOUTS: Mapping[str, Mapping[str, tuple[tuple[str, str], ...]]] = {
 
 #: Debt to the Penny gives only the total before this day (the real 1993 records do)
 PENNY_PARTS_FIRST = date(2001, 10, 1)
+#: intragovernmental holdings at the close of the business day before the first statement
+INTRAGOVERNMENTAL_START = 8_000_000
+#: the statutory limit of a year: its highest total public debt outstanding plus this margin
+LIMIT_MARGIN = 1_000_000
+HOLDINGS = ("Debt Held by the Public", "Intragovernmental Holdings")
 
 _TABLES = {  # table_nbr, table_nm, sub_table_name by era
     "less_plus_rows": ("III-C", "Debt Subject to Limit", "Balance Transactions"),
@@ -213,21 +225,74 @@ def flow_table(dataset: Dataset, start: date, end: date, seed: int = 0) -> Itera
                 yield _row(dataset, day, era.name, line, values)
 
 
+def _net_issuance(day: date, seed: int) -> int:
+    # generator imports this module for the other tables: import it when first needed
+    from treasury_lakehouse.testing.generator import net_issuance
+
+    return net_issuance(day, seed)
+
+
+#: one walk of the debt serves every day through the end of this year (or of a later day's)
+WALK_THROUGH_YEAR = 2026
+
+
+@lru_cache(maxsize=4)
+def _debt_outstanding_through(seed: int, year: int) -> Mapping[date, int]:
+    """The walk of total public debt outstanding from the business day before the first
+    statement (a start of its own) through the end of ``year``."""
+    start = previous_business_day(STATEMENT_FIRST_DATE)
+    total = _balance(seed, "debt_subject_to_limit", 0, start) + INTRAGOVERNMENTAL_START
+    walk = {start: total}
+    for day in iter_business_days(STATEMENT_FIRST_DATE, date(year, 12, 31)):
+        total += _net_issuance(day, seed)
+        walk[day] = total
+    return walk
+
+
+def debt_outstanding(day: date, seed: int = 0) -> int:
+    """Total public debt outstanding at the close of business day ``day`` (from the day before
+    the first statement): the close of the day before plus the day's net issuance of Table
+    III-A."""
+    return _debt_outstanding_through(seed, max(day.year, WALK_THROUGH_YEAR))[day]
+
+
+def statutory_limit(year: int, seed: int = 0) -> int:
+    """The limit of a calendar year: above the year's highest debt by :data:`LIMIT_MARGIN`."""
+    walk = _debt_outstanding_through(seed, max(year, WALK_THROUGH_YEAR))
+    highest = max(total for day, total in walk.items() if day.year == year)
+    return highest + LIMIT_MARGIN
+
+
+def _holdings(day: date, seed: int) -> tuple[int, int]:
+    """(held by the public, intragovernmental) at the close of ``day``: the first a function of
+    the day, the second what the total leaves."""
+    public = _balance(seed, "debt_subject_to_limit", 0, day)
+    return public, debt_outstanding(day, seed) - public
+
+
+def _line_balance(seed: int, name: str, line: int, day: date) -> int:
+    if line < len(HOLDINGS):
+        return _holdings(day, seed)[line]
+    if name == "Statutory Debt Limit":
+        return statutory_limit(day.year, seed)
+    return _balance(seed, "debt_subject_to_limit", line, day)
+
+
 def balance_table(dataset: Dataset, start: date, end: date, seed: int = 0) -> Iterator[Record]:
-    """Debt subject to limit: per line, close today; opening = previous business day's close."""
+    """Debt subject to limit: per line, close today; opening = previous business day's close
+    (the statutory limit opens at its own close: a new limit takes effect in the morning)."""
     for day in iter_business_days(max(start, dataset.first_date), end):
         era = era_of(dataset, day)
         if era is None:
             continue
         before = previous_business_day(day)
         for line, (name, _) in enumerate(LAYOUTS[dataset.name][era.name]):
-            close = _balance(seed, dataset.name, line, day)
-            if name == "Statutory Debt Limit":
-                close = 2 * _balance(seed, dataset.name, 0, date(day.year, 1, 1))
-            opening = _balance(seed, dataset.name, line, before)
+            close = _line_balance(seed, name, line, day)
+            limit = name == "Statutory Debt Limit"
+            opening = close if limit else _line_balance(seed, name, line, before)
             values = {
                 "close_today_bal": str(close),
-                "open_today_bal": str(opening if name != "Statutory Debt Limit" else close),
+                "open_today_bal": str(opening),
                 "open_month_bal": str(close),
                 "open_fiscal_year_bal": str(close),
             }
@@ -252,18 +317,30 @@ def short_term_investments(
             yield _row(dataset, day, era.name, line, values)
 
 
+def _penny_cents(rng: random.Random, millions: int) -> Decimal:
+    """Dollars and cents that round to ``millions`` (the statement's figure)."""
+    return Decimal(millions * 10**6) + Decimal(rng.randint(-49_999_999, 49_999_999)) / 100
+
+
 def debt_to_penny(dataset: Dataset, start: date, end: date, seed: int = 0) -> Iterator[Record]:
     """One row a business day: held by the public + intragovernmental = total, to the cent (only
-    the total before :data:`PENNY_PARTS_FIRST`)."""
+    the total before :data:`PENNY_PARTS_FIRST`); from the first statement each part rounds to the
+    statement's holding of the day, so the total is the statement's within ±1 million."""
     for day in iter_business_days(max(start, dataset.first_date), end):
         rng = day_rng(seed, dataset.name, day)
-        years = (day.toordinal() - date(1993, 1, 1).toordinal()) / 365.25
-        public = (
-            Decimal(int(3_000_000_000_000 * (1.05**years))) + Decimal(rng.randint(0, 10**8)) / 100
-        )
-        intragov = (
-            Decimal(int(1_200_000_000_000 * (1.04**years))) + Decimal(rng.randint(0, 10**8)) / 100
-        )
+        if day >= STATEMENT_FIRST_DATE:
+            held, intragovernmental = _holdings(day, seed)
+            public, intragov = _penny_cents(rng, held), _penny_cents(rng, intragovernmental)
+        else:
+            years = (day.toordinal() - date(1993, 1, 1).toordinal()) / 365.25
+            public = (
+                Decimal(int(3_000_000_000_000 * (1.05**years)))
+                + Decimal(rng.randint(0, 10**8)) / 100
+            )
+            intragov = (
+                Decimal(int(1_200_000_000_000 * (1.04**years)))
+                + Decimal(rng.randint(0, 10**8)) / 100
+            )
         parts = day >= PENNY_PARTS_FIRST
         yield {
             "record_date": day.isoformat(),
