@@ -6,20 +6,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import duckdb
 import pytest
 
-from treasury_lakehouse.calendar import iter_business_days
+from treasury_lakehouse.calendar import iter_business_days, previous_business_day
 from treasury_lakehouse.catalog import (
     DATASETS,
+    DEBT_SUBJECT_TO_LIMIT,
+    DEBT_TO_PENNY,
     OPERATING_CASH_BALANCE,
     PUBLIC_DEBT_TRANSACTIONS,
     Dataset,
 )
 from treasury_lakehouse.models.registry import GOLD_MODELS
 from treasury_lakehouse.quality.checks import all_checks
+from treasury_lakehouse.quality.debt import DEBT_DAYS, DEBT_LIMIT_GOLD, PENNY_DAYS, STATUTORY_LIMIT
 from treasury_lakehouse.quality.results import Finding
 from treasury_lakehouse.quality.spec import Check, CheckContext
 
@@ -139,6 +143,71 @@ def catalog_rows(dataset: Dataset) -> list[dict[str, Any]]:
     return rows
 
 
+def debt_limit_rows() -> list[dict[str, Any]]:
+    """:func:`catalog_rows` of Table III-C with balances: each line opens at its close of the
+    previous business day, but for one opening off by 5 (and the statutory limit, set by law)."""
+    rows = catalog_rows(DEBT_SUBJECT_TO_LIMIT)
+    for n, row in enumerate(rows):
+        day, key = row["record_date"], n % 7
+        if day is None:
+            continue
+        row["close_today_bal"] = day.toordinal() * 10 + key
+        row["open_today_bal"] = previous_business_day(day).toordinal() * 10 + key
+        if row.get("debt_catg") == STATUTORY_LIMIT:
+            row["open_today_bal"] = 1
+    rows[7 * 5 + 1]["open_today_bal"] += 5
+    return rows
+
+
+def penny_rows() -> list[dict[str, Any]]:
+    """:func:`catalog_rows` of Debt to the Penny with amounts: parts adding up to the total but
+    on one day (a cent), one day with the total only, one with parts and no total."""
+    rows = catalog_rows(DEBT_TO_PENNY)
+    for n, row in enumerate(rows):
+        public, intragov = Decimal(f"{n}000000.25"), Decimal("7000.50")
+        row |= {"debt_held_public_amt": public, "intragov_hold_amt": intragov,
+                "tot_pub_debt_out_amt": public + intragov + (n == 5) * Decimal("0.01")}  # fmt: skip
+    rows[3] |= {"debt_held_public_amt": None, "intragov_hold_amt": None}
+    rows[8]["tot_pub_debt_out_amt"] = None
+    return rows
+
+
+def debt_days() -> list[dict[str, Any]]:
+    """Days of both debt tables: exact, a rounding, off by 11, one lacking a holding."""
+    days = list(iter_business_days(date(2024, 3, 1), date(2024, 3, 8)))
+    rows = [{"record_date": d, "public_open": 10, "public_close": 20, "intragov_open": 5,
+             "intragov_close": 5 + n, "issues": 30 + n, "redemptions": 20}
+            for n, d in enumerate(days)]  # fmt: skip
+    rows[1]["issues"] += 3
+    rows[2]["redemptions"] -= 11
+    rows[3]["intragov_open"] = None
+    return rows
+
+
+def penny_days() -> list[dict[str, Any]]:
+    days = list(iter_business_days(date(2025, 1, 2), date(2025, 1, 10)))
+    totals = ["35000000000000.00", "35000000700000.00", "35000005000000.00", "34999998999999.99",
+              "35000000000000.00", None, "35000001000000.00"]  # fmt: skip
+    rows = [{"record_date": d, "tot_pub_debt_out_amt": None if t is None else Decimal(t),
+             "public_close": 28_000_000, "intragov_close": 7_000_000}
+            for d, t in zip(days, totals, strict=True)]  # fmt: skip
+    rows[4]["public_close"] = None
+    return rows
+
+
+def debt_limit_gold() -> list[dict[str, Any]]:
+    """Days with headroom, at the limit, beyond it, suspended, mis-published; and, for the gold
+    key checks, a duplicate day and one without a date."""
+    figures = [(100, 90, 10), (100, 100, 0), (100, 101, -1), (None, 120, None), (100, 50, 40),
+               (100, 99, 1)]  # fmt: skip
+    days = list(iter_business_days(date(2023, 6, 1), date(2023, 6, 8)))
+    rows = [{"record_date": d, "statutory_debt_limit_usd_mil": limit,
+             "debt_subject_to_limit_usd_mil": debt, "limit_suspended": limit is None,
+             "headroom_usd_mil": room}
+            for d, (limit, debt, room) in zip(days, figures, strict=True)]  # fmt: skip
+    return [*rows, dict(rows[0]), {**rows[1], "record_date": None}]
+
+
 #: the datasets :func:`catalog_rows` stands in for (the first two have hand-made tables above)
 OTHER_DATASETS = [
     d for d in DATASETS.values() if d not in (OPERATING_CASH_BALANCE, PUBLIC_DEBT_TRANSACTIONS)
@@ -166,14 +235,25 @@ def tables() -> dict[str, list[dict[str, Any]]]:
             f"bronze_{dataset.name}": [{**r, "batch_id": "b1"} for r in as_text(rows)],
             f"received_{dataset.name}": as_text(rows),
         }
-    return found | {m.name: gold_rows(m.primary_key) for m in GOLD_MODELS}
+    found |= {
+        f"silver_{DEBT_SUBJECT_TO_LIMIT.name}": debt_limit_rows(),
+        f"silver_{DEBT_TO_PENNY.name}": penny_rows(),
+        DEBT_DAYS: debt_days(),
+        PENNY_DAYS: penny_days(),
+    }
+    return (
+        found
+        | {m.name: gold_rows(m.primary_key) for m in GOLD_MODELS}
+        | {DEBT_LIMIT_GOLD: debt_limit_gold()}
+    )
 
 
 def _type(values: list[Any]) -> str:
     kinds = {type(v) for v in values if v is not None}
     if len(kinds) != 1:
         return "VARCHAR"
-    return {date: "DATE", int: "BIGINT"}.get(kinds.pop(), "VARCHAR")
+    types = {date: "DATE", int: "BIGINT", bool: "BOOLEAN", Decimal: "DECIMAL(20, 2)"}
+    return types.get(kinds.pop(), "VARCHAR")
 
 
 @pytest.fixture
@@ -218,4 +298,7 @@ def test_every_sql_check_is_covered() -> None:
     assert {c.source for c in SQL_CHECKS} <= set(tables())
     assert {c.name for c in SQL_CHECKS} >= {"not_null_key", "unique_key", "rows_per_day",
                                              "completeness", "freshness", "negative_balance",
-                                             "tga_continuity"}  # fmt: skip
+                                             "tga_continuity", "debt_identity",
+                                             "debt_continuity", "debt_to_penny_vs_statement",
+                                             "debt_to_penny_parts", "headroom",
+                                             "tax_refund_category"}  # fmt: skip

@@ -201,3 +201,30 @@ exact AS (SELECT record_date FROM t GROUP BY record_date
 SELECT * FROM t ANTI JOIN exact ON t.record_date = exact.record_date
 """
     )
+
+
+def broken_line_continuity(
+    line: Sequence[str], opening: str, closing: str, where: str, reads: Sequence[str]
+) -> Narrow:
+    """Rows (``where`` holds) whose ``opening`` is not the ``closing`` of the same line on the
+    previous business day, with that day's row: pairs of present consecutive business days, as
+    the Python check compares them. ``record_date`` must be a DATE (silver)."""
+
+    def same(x: str, y: str) -> str:
+        return " AND ".join(f"{x}.{_q(c)} IS NOT DISTINCT FROM {y}.{_q(c)}" for c in line)
+
+    o, c = _q(opening), _q(closing)
+    return lambda source: (
+        f"""
+WITH s AS (SELECT {_select(reads)} FROM ({source}) AS t WHERE {where}),
+bd AS (SELECT CAST(g.d AS DATE) AS d FROM (SELECT MIN(record_date) - 14 AS lo,
+       MAX(record_date) AS hi FROM s) AS r, generate_series(r.lo, r.hi, INTERVAL 1 DAY) AS g(d)
+       WHERE isodow(g.d) < 6 AND CAST(g.d AS DATE) NOT IN ({_holidays()})),
+j AS (SELECT s.*, bd.d AS prev_day FROM s ASOF LEFT JOIN bd ON s.record_date > bd.d),
+bad AS (SELECT j.* FROM j JOIN s AS b ON b.record_date = j.prev_day AND {same("b", "j")}
+        WHERE j.{o} <> b.{c})
+SELECT s.* FROM s SEMI JOIN bad AS j ON s.record_date = j.record_date AND {same("s", "j")}
+UNION
+SELECT s.* FROM s SEMI JOIN bad AS j ON s.record_date = j.prev_day AND {same("s", "j")}
+"""
+    )

@@ -36,6 +36,7 @@ from treasury_lakehouse.lake.layout import Lake
 from treasury_lakehouse.models.silver import silver_columns
 from treasury_lakehouse.paths import glob_escape
 from treasury_lakehouse.quality.checks import all_checks, by_table
+from treasury_lakehouse.quality.debt import add_cross_views
 from treasury_lakehouse.quality.incremental import (
     Baseline,
     BatchPlan,
@@ -86,7 +87,8 @@ class PublishedTables:
 
     def sources(self, window: Sequence[Interval] | None = None) -> dict[str, str]:
         """A SELECT per table: ``bronze_*``, ``vanished_*``, ``silver_*``, ``quarantine_*``,
-        ``received_*`` (silver and quarantined keys), the gold tables and ``tga_days``.
+        ``received_*`` (silver and quarantined keys), the gold tables, ``tga_days`` and the
+        cross-dataset views of :mod:`~treasury_lakehouse.quality.debt` (each when its tables are).
 
         With ``window``, silver holds only its rows dated in those intervals or without a date
         (so do ``received_*`` and ``tga_days`` for their silver part; quarantine is whole, and
@@ -103,6 +105,7 @@ class PublishedTables:
                 sources[f"quarantine_{name}"] = f"SELECT * FROM read_parquet({_lit(glob)})"
             sources[f"received_{name}"] = received_sql(dataset, silver, glob, has_status)
         sources.update(self.gold)
+        add_cross_views(sources)
         if CASH_DAILY in sources and f"received_{OPERATING_CASH_BALANCE.name}" in sources:
             span = self.sources()[f"received_{OPERATING_CASH_BALANCE.name}"] if window else None
             sources[TGA_DAYS] = tga_days_sql(sources, span)
