@@ -194,6 +194,25 @@ def test_an_unknown_tax_refund_type_is_an_error_that_names_it(
     )
 
 
+def test_a_limit_below_the_debt_fails_the_headroom_check_only(
+    fake_api: FakeFiscalDataApi, synthetic_records: Path, tmp_path: Path
+) -> None:
+    holdings = [record(synthetic_records, DEBT, record_date=DAY, debt_catg=name)
+                for name in (HELD, "Intragovernmental Holdings")]  # fmt: skip
+    total = sum(int(r["close_today_bal"]) for r in holdings)
+    limit = {"record_date": DAY, "debt_catg": "Statutory Debt Limit"}
+    fake_api.restate(DEBT, limit, {"close_today_bal": str(total - 2_000_000),
+                                   "open_today_bal": str(total - 2_000_000)})  # fmt: skip
+    report = blocked(fake_api, tmp_path, "headroom")
+    assert not_passing(report) == {("headroom", "gold_daily_debt_limit", "fail")}
+    [finding] = report.result("headroom").findings
+    assert (finding.day, finding.row) == (date(2022, 1, 12), f"record_date={DAY}, headroom_usd_mil")
+    assert f"exceeds the statutory limit {total - 2_000_000:,} million USD in force" in (
+        finding.message
+    )
+    assert "headroom -" in finding.message
+
+
 def test_a_run_of_other_datasets_neither_runs_nor_fails_the_cross_dataset_checks(
     fake_api: FakeFiscalDataApi, tmp_path: Path
 ) -> None:

@@ -84,6 +84,8 @@ def assert_cross_dataset_checks(report: QualityReport) -> None:
     for check in ("debt_continuity", "debt_to_penny_parts", "tax_refund_category"):
         assert report.result(check).findings == (), check
     assert report.result("debt_continuity").rows_checked == 18_280
+    headroom = report.result("headroom")  # the limit in force on 901 days, at least 23 left
+    assert (headroom.rows_checked, headroom.findings) == (2_428, ())
     assert report.result("tax_refund_category").rows_checked == 11_218
 
 
