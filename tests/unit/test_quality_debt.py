@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from treasury_lakehouse.catalog import INCOME_TAX_REFUNDS_ISSUED
+from treasury_lakehouse.models.registry import GOLD_MODELS
 from treasury_lakehouse.models.tax_refunds import (
     TAX_REFUND_CATEGORIES,
     categories_of,
@@ -326,3 +327,22 @@ def test_the_debt_checks_are_registered_and_period_local() -> None:
     assert checks["debt_to_penny_vs_statement"].source == PENNY_DAYS
     assert checks["headroom"].table == "gold_daily_debt_limit"
     assert checks["tax_refund_category"].severity == "error"
+
+
+def test_gold_monthly_tax_refunds_sums_by_the_same_categories_as_the_check() -> None:
+    """The gold model's CASE and models/tax_refunds.py agree, type by type (one year each)."""
+    model = next(m for m in GOLD_MODELS if m.name == "gold_monthly_tax_refunds")
+    names = [*INCOME_TAX_REFUNDS_ISSUED.row_names(), "Taxes - Individual Tax Refunds",
+             "IRS Tax Refunds Individuals", "Taxes - Corporate Tax Refunds (EFT)"]  # fmt: skip
+    with duckdb.connect() as con:
+        con.execute("CREATE TABLE silver_income_tax_refunds_issued (record_date DATE, "
+                    "tax_refund_type VARCHAR, tax_refund_today_amt BIGINT)")  # fmt: skip
+        con.executemany("INSERT INTO silver_income_tax_refunds_issued VALUES (?, ?, 1)",
+                        [(date(2000 + n, 1, 3), t) for n, t in enumerate(names)])  # fmt: skip
+        rows = _query(con, model.sql)
+    columns = {c.gold_column: c.name for c in TAX_REFUND_CATEGORIES}
+    for row in rows:
+        summed = tuple(name for column, name in columns.items() if row[column] == 1)
+        assert row["total_usd_mil"] == 1
+        assert summed == categories_of(names[row["year"] - 2000]), names[row["year"] - 2000]
+    assert len(rows) == len(names)
