@@ -32,9 +32,9 @@ from treasury_lakehouse.quality.debt import (
     penny_days_sql,
     penny_parts,
     penny_vs_statement,
-    refund_categories,
 )
 from treasury_lakehouse.quality.spec import CheckContext
+from treasury_lakehouse.quality.tax_refunds import refund_categories
 
 CTX = CheckContext(datetime(2024, 6, 1, tzinfo=UTC))
 DAY = date(2024, 3, 5)

@@ -2,8 +2,9 @@
 
 Generic checks (keys not null and unique, accepted and known values, rows per business day) are
 built from the catalog entry of each dataset and the gold registry; the Treasury identities live in
-:mod:`treasury_lakehouse.quality.treasury`, the cross-dataset debt and tax refund checks in
-:mod:`treasury_lakehouse.quality.debt` and the calendar checks in
+:mod:`treasury_lakehouse.quality.treasury`, the cross-dataset debt checks in
+:mod:`treasury_lakehouse.quality.debt`, the tax refund categories in
+:mod:`treasury_lakehouse.quality.tax_refunds` and the calendar checks in
 :mod:`treasury_lakehouse.quality.completeness`. :func:`all_checks` lists them all.
 """
 
@@ -281,6 +282,7 @@ def all_checks() -> list[Check]:
     """Every check, generic and Treasury-specific, in the order the runner runs them."""
     from treasury_lakehouse.quality.completeness import calendar_checks
     from treasury_lakehouse.quality.debt import debt_checks
+    from treasury_lakehouse.quality.tax_refunds import tax_refund_checks
     from treasury_lakehouse.quality.treasury import treasury_checks
 
     checks: list[Check] = []
@@ -288,7 +290,7 @@ def all_checks() -> list[Check]:
         checks += dataset_checks(dataset)
     for model in GOLD_MODELS:
         checks += gold_checks(model)
-    return checks + treasury_checks() + debt_checks() + calendar_checks()
+    return checks + treasury_checks() + debt_checks() + tax_refund_checks() + calendar_checks()
 
 
 def by_table(checks: Sequence[Check]) -> dict[str, list[Check]]:

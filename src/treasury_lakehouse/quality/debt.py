@@ -1,4 +1,4 @@
-"""Cross-dataset checks of the public debt (ARCHITECTURE 6c) and of the tax refund categories.
+"""Cross-dataset checks of the public debt (ARCHITECTURE 6c).
 
 The grading follows :mod:`~treasury_lakehouse.quality.treasury`: an identity between rounded
 figures that holds exactly is no finding, a difference within the rounding is a ``warn`` (counted,
@@ -22,8 +22,6 @@ exact to the cent, has no tolerance.
   both parts are given (the 1993 records give only the total).
 * **headroom** — in ``gold_daily_debt_limit``, while the limit is in force, statutory limit − debt
   subject to limit is never negative, and is the ``headroom_usd_mil`` gold publishes.
-* **tax_refund_category** — every ``tax_refund_type`` is in exactly one category of
-  :data:`~treasury_lakehouse.models.tax_refunds.TAX_REFUND_CATEGORIES`.
 
 The two checks that join tables read a view of one row per day, built by the runner from the
 silver tables it has (:data:`CROSS_VIEWS`): a check runs only when all its datasets are present.
@@ -40,16 +38,13 @@ from treasury_lakehouse.calendar import previous_business_day
 from treasury_lakehouse.catalog import (
     DEBT_SUBJECT_TO_LIMIT,
     DEBT_TO_PENNY,
-    INCOME_TAX_REFUNDS_ISSUED,
     PUBLIC_DEBT_TRANSACTIONS,
 )
-from treasury_lakehouse.models.tax_refunds import categories_of, matching_categories_sql
 from treasury_lakehouse.quality import narrow
 from treasury_lakehouse.quality.results import Finding
 from treasury_lakehouse.quality.spec import (
     Check,
     CheckContext,
-    Narrow,
     Row,
     Rows,
     as_date,
@@ -69,7 +64,6 @@ PENNY_TOLERANCE = Decimal(1)
 
 DEBT_LIMIT_SILVER = f"silver_{DEBT_SUBJECT_TO_LIMIT.name}"
 PENNY_SILVER = f"silver_{DEBT_TO_PENNY.name}"
-REFUNDS_SILVER = f"silver_{INCOME_TAX_REFUNDS_ISSUED.name}"
 DEBT_TX_SILVER = f"silver_{PUBLIC_DEBT_TRANSACTIONS.name}"
 DEBT_LIMIT_GOLD = "gold_daily_debt_limit"
 
@@ -342,51 +336,15 @@ def _bad_headroom(source: str) -> str:
     )
 
 
-# --------------------------------------------------------------------------- tax refunds
-
-
-def refund_categories(rows: Rows, ctx: CheckContext) -> list[Finding]:
-    """Rows whose ``tax_refund_type`` is in no category, or in more than one."""
-    findings = []
-    for r in rows:
-        refund_type = r.get("tax_refund_type")
-        if refund_type is None:
-            continue  # a NULL key is not_null_key's
-        found = categories_of(refund_type)
-        if len(found) == 1:
-            continue
-        problem = (
-            "is in none of the categories individual, business, economic_impact, "
-            "child_tax_credit (models/tax_refunds.py): gold would count it in no category"
-            if not found
-            else f"is in {len(found)} categories ({', '.join(found)})"
-        )
-        findings.append(
-            Finding("error", as_date(r.get("record_date")),
-                    describe_key(r, INCOME_TAX_REFUNDS_ISSUED.natural_key),
-                    f"tax_refund_type {refund_type!r} {problem}")
-        )  # fmt: skip
-    return findings
-
-
-def _uncategorised(reads: tuple[str, ...]) -> Narrow:
-    columns = ", ".join(f'"{c}"' for c in reads)
-    return lambda source: (
-        f"SELECT {columns} FROM ({source}) AS t WHERE tax_refund_type IS NOT NULL "
-        f"AND ({matching_categories_sql()}) <> 1"
-    )
-
-
 # --------------------------------------------------------------------------- the registry
 
 
 def debt_checks() -> list[Check]:
-    """The cross-dataset debt checks and the tax refund categories, declared once."""
+    """The cross-dataset debt checks, declared once."""
     dsl, pdt, penny = DEBT_SUBJECT_TO_LIMIT.name, PUBLIC_DEBT_TRANSACTIONS.name, DEBT_TO_PENNY.name
     line_columns = ("record_date", *_LINE, "open_today_bal", "close_today_bal")
     penny_columns = ("record_date", "debt_held_public_amt", "intragov_hold_amt",
                      "tot_pub_debt_out_amt")  # fmt: skip
-    refund_columns = INCOME_TAX_REFUNDS_ISSUED.natural_key
     return [
         Check("debt_identity", DEBT_LIMIT_SILVER, "error",
               f"change in total public debt outstanding (close - open of {HELD_BY_PUBLIC} + "
@@ -417,9 +375,4 @@ def debt_checks() -> list[Check]:
               "force, and is the headroom gold publishes", "none", headroom,
               ("record_date", *_GOLD_LIMIT, "limit_suspended", "headroom_usd_mil"),
               sql=_bad_headroom, scope=period_local(dsl)),
-        Check("tax_refund_category", REFUNDS_SILVER, "error",
-              "every tax_refund_type is in exactly one refund category (models/tax_refunds.py)",
-              "none", refund_categories, refund_columns,
-              sql=_uncategorised(refund_columns),
-              scope=period_local(INCOME_TAX_REFUNDS_ISSUED.name)),
     ]  # fmt: skip
