@@ -23,6 +23,16 @@ from treasury_lakehouse.testing.measure import measure_records
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
+#: the records folder both ``serve`` and ``measure`` read
+_RECORDS = click.option(
+    "--records",
+    "records_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Records folder (records/*.jsonl.gz + meta/*.json).",
+)
+
+
 def _as_date(value: datetime | None) -> date | None:
     return value.date() if value is not None else None
 
@@ -33,13 +43,7 @@ def main() -> None:
 
 
 @main.command()
-@click.option(
-    "--records",
-    "records_dir",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Records folder (records/*.jsonl.gz + meta/*.json).",
-)
+@_RECORDS
 @click.option("--today", type=_DATE, default=None, help="Serve only records up to this date.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8765, show_default=True, help="0 picks a free port.")
@@ -75,13 +79,7 @@ def generate(out_dir: Path, start: datetime, end: datetime, seed: int) -> None:
 
 
 @main.command()
-@click.option(
-    "--records",
-    "records_dir",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Records folder (records/*.jsonl.gz + meta/*.json).",
-)
+@_RECORDS
 def measure(records_dir: Path) -> None:
     """Rows per business day of each dataset's layout eras in RECORDS, against the catalog."""
     measures = measure_records(records_dir)
