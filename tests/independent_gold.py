@@ -93,6 +93,87 @@ def daily_cash_balance(ocb: Iterable[Row]) -> dict[date, tuple[int | None, int |
     return {d: (v[0], v[1]) for d, v in out.items()}
 
 
+#: ARCHITECTURE 6b: the rows subtracted from and added to the total, under both names (2022-09-12)
+NOT_SUBJECT = ("Less Debt Not Subject to Limit", "Debt Not Subject to Limit")
+OTHER_SUBJECT = ("Plus Other Debt Subject to Limit", "Other Debt Subject to Limit")
+
+
+def _maybe(value: str) -> int | None:
+    return None if value.strip() == "null" else int(value)
+
+
+DebtLimitRow = tuple[
+    int | None, int | None, int | None, int | None, int | None, bool, int | None, int | None
+]
+
+
+def daily_debt_limit(dsl: Iterable[Row], ocb: Iterable[Row]) -> dict[date, DebtLimitRow]:
+    """gold_daily_debt_limit by record date: held by the public, intragovernmental, total,
+    subject to limit, statutory limit (None: suspended), suspended, headroom, TGA closing."""
+    days: dict[date, dict[str, Any]] = defaultdict(
+        lambda: {"public": None, "intragov": None, "less": 0, "plus": 0, "limit": None}
+    )
+    for r in dsl:
+        day, category = days[date.fromisoformat(r["record_date"])], r["debt_catg"].strip()
+        amount = _maybe(r["close_today_bal"])
+        if category == "Debt Held by the Public":
+            day["public"] = amount
+        elif category == "Intragovernmental Holdings":
+            day["intragov"] = amount
+        elif category in NOT_SUBJECT:
+            day["less"] += amount or 0
+        elif category in OTHER_SUBJECT:
+            day["plus"] += amount or 0
+        elif category == "Statutory Debt Limit":
+            day["limit"] = amount or None  # "null" and 0 both mean suspended
+    closing = {d: c for d, (_, c) in daily_cash_balance(ocb).items()}
+    out: dict[date, DebtLimitRow] = {}
+    for d, v in days.items():
+        total = (
+            None if v["public"] is None or v["intragov"] is None else v["public"] + v["intragov"]
+        )
+        subject = None if total is None else total - v["less"] + v["plus"]
+        limit = v["limit"]
+        headroom = None if limit is None or subject is None else limit - subject
+        out[d] = (v["public"], v["intragov"], total, subject, limit, limit is None, headroom,
+                  closing.get(d))  # fmt: skip
+    return out
+
+
+#: ARCHITECTURE 6b: (category, exact type names, type name prefixes)
+REFUND_CATEGORIES = (
+    ("individual", ("IRS Tax Refunds Individual",), ("Taxes - Individual Tax Refunds",)),
+    ("business", ("IRS Tax Refunds Business",), ("Taxes - Business Tax Refunds",)),
+    ("economic_impact_payments", (), ("IRS - Economic Impact Payments",)),
+    ("child_tax_credit", (), ("IRS - Advanced Child Tax Credit",)),
+)
+
+
+def refund_category(refund_type: str) -> str | None:
+    for category, names, prefixes in REFUND_CATEGORIES:
+        if refund_type in names or refund_type.startswith(prefixes):
+            return category
+    return None
+
+
+def monthly_tax_refunds(
+    refunds: Iterable[Row],
+) -> dict[tuple[int, int], tuple[int, int, int, int, int, int]]:
+    """gold_monthly_tax_refunds by (year, month): business days, the four categories, total."""
+    days: dict[tuple[int, int], set[str]] = defaultdict(set)
+    sums: dict[tuple[int, int], dict[str | None, int]] = defaultdict(lambda: defaultdict(int))
+    for r in refunds:
+        key = (int(r["record_date"][:4]), int(r["record_date"][5:7]))
+        days[key].add(r["record_date"])
+        sums[key][refund_category(r["tax_refund_type"].strip())] += _amount(
+            r["tax_refund_today_amt"]
+        )
+    return {
+        k: (len(days[k]), *(s[c] for c, _, _ in REFUND_CATEGORIES), sum(s.values()))
+        for k, s in sums.items()
+    }
+
+
 def expected_gold(pdt: list[Row], ocb: list[Row]) -> dict[str, list[tuple[Any, ...]]]:
     """Every gold table as sorted row tuples, in the warehouse's column order."""
     return {

@@ -32,7 +32,14 @@ def test_a_fiscal_year_draws_from_two_calendar_years() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["gold_daily_totals", "gold_monthly_totals", "gold_daily_cash_balance"]
+    "name",
+    [
+        "gold_daily_totals",
+        "gold_monthly_totals",
+        "gold_daily_cash_balance",
+        "gold_daily_debt_limit",
+        "gold_monthly_tax_refunds",
+    ],
 )
 def test_daily_and_monthly_rows_draw_from_their_own_year(name: str) -> None:
     model = get_gold(name)

@@ -16,7 +16,13 @@ from typing import Any
 import pytest
 
 from bronze_pages import PDT_ROW
-from treasury_lakehouse.catalog import DATASETS, OPERATING_CASH_BALANCE, PUBLIC_DEBT_TRANSACTIONS
+from treasury_lakehouse.catalog import (
+    DATASETS,
+    DEBT_SUBJECT_TO_LIMIT,
+    INCOME_TAX_REFUNDS_ISSUED,
+    OPERATING_CASH_BALANCE,
+    PUBLIC_DEBT_TRANSACTIONS,
+)
 from treasury_lakehouse.ingest.bronze import BronzeStore
 from treasury_lakehouse.ingest.paging import Page, Window
 from treasury_lakehouse.quality.checks import (
@@ -45,16 +51,19 @@ def quarantined(reason: str, status: str | None = None, **values: Any) -> dict[s
 # --------------------------------------------------------------------------- quarantine
 
 
-def test_both_datasets_feed_gold_and_their_quarantine_check_is_error_level() -> None:
-    assert gold_fed_by(OPERATING_CASH_BALANCE) == ("gold_daily_cash_balance",)
+def test_the_datasets_gold_reads_have_error_level_quarantine_checks() -> None:
+    assert gold_fed_by(OPERATING_CASH_BALANCE) == (
+        "gold_daily_cash_balance",
+        "gold_daily_debt_limit",
+    )
     assert "gold_daily_totals" in gold_fed_by(PUBLIC_DEBT_TRANSACTIONS)
+    assert gold_fed_by(DEBT_SUBJECT_TO_LIMIT) == ("gold_daily_debt_limit",)
+    assert gold_fed_by(INCOME_TAX_REFUNDS_ISSUED) == ("gold_monthly_tax_refunds",)
     severities = {c.table: c.severity for c in all_checks() if c.name == "quarantined_rows"}
+    feeding = (OPERATING_CASH_BALANCE.name, PDT, DEBT_SUBJECT_TO_LIMIT.name,
+               INCOME_TAX_REFUNDS_ISSUED.name)  # fmt: skip
     # the other catalog datasets feed no gold yet: their quarantine is a warning
-    others = {
-        f"quarantine_{d}": "warn" for d in DATASETS if d not in (OPERATING_CASH_BALANCE.name, PDT)
-    }
-    assert severities == {f"quarantine_{OPERATING_CASH_BALANCE.name}": "error",
-                          f"quarantine_{PDT}": "error", **others}  # fmt: skip
+    assert severities == {f"quarantine_{d}": "error" if d in feeding else "warn" for d in DATASETS}
 
 
 def test_an_outstanding_row_feeding_gold_is_an_error_naming_dataset_day_key_column_value() -> None:

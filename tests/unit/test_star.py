@@ -109,7 +109,59 @@ def test_star_tables_need_their_sources() -> None:
     assert [t.name for t in star_tables_for({"silver_operating_cash_balance"})] == [
         "dim_date", "dim_account", "fact_operating_cash_balance",
     ]  # fmt: skip
+    assert [t.name for t in star_tables_for({DSL})] == ["dim_date"]
+    assert [t.name for t in star_tables_for({DSL, "silver_operating_cash_balance"})] == [
+        "dim_date", "dim_account", "fact_operating_cash_balance", "fact_debt_limit",
+    ]  # fmt: skip
     assert star_tables_for(set()) == []
+
+
+DSL = "silver_debt_subject_to_limit"
+
+
+def _debt_limit_relation(con: duckdb.DuckDBPyConnection) -> None:
+    """Two days of Table III-C: one in force (old names), one suspended (new names), the second
+    after every cash-balance and debt-transaction day (dim_date must still reach it)."""
+    con.execute(
+        f"CREATE TABLE {DSL} AS SELECT * FROM (VALUES "
+        "(DATE '2022-04-14', 'Debt Held by the Public', 'null', 100),"
+        "(DATE '2022-04-14', 'Intragovernmental Holdings', 'null', 50),"
+        "(DATE '2022-04-14', 'Less Debt Not Subject to Limit', 'Other Debt', 4),"
+        "(DATE '2022-04-14', 'Plus Other Debt Subject to Limit', 'Guaranteed', 1),"
+        "(DATE '2022-04-14', 'Statutory Debt Limit', 'null', 160),"
+        "(DATE '2022-10-03', 'Debt Held by the Public', 'null', 110),"
+        "(DATE '2022-10-03', 'Intragovernmental Holdings', 'null', 60),"
+        "(DATE '2022-10-03', 'Debt Not Subject to Limit', 'Other Debt (-)', 5),"
+        "(DATE '2022-10-03', 'Statutory Debt Limit', 'null', 0)"
+        ") AS t(record_date, debt_catg, debt_catg_desc, close_today_bal)"
+    )
+
+
+def test_fact_debt_limit_holds_the_gold_rows_keyed_by_date() -> None:
+    con = duckdb.connect()
+    _silver_relations(con)
+    _debt_limit_relation(con)
+    counts = create_star(con, {DSL, "silver_operating_cash_balance"})
+    assert counts["fact_debt_limit"] == 2
+    assert counts["dim_date"] == 369  # 2021-09-30 .. 2022-10-03, the debt table's last day
+    fact = con.execute("SELECT * FROM fact_debt_limit ORDER BY date_key").fetchall()
+    gold = con.execute(f"SELECT * FROM ({GOLD['gold_daily_debt_limit'].sql}) ORDER BY 1").fetchall()
+    assert [row[1:] for row in fact] == gold
+    assert fact == [
+        (20220414, date(2022, 4, 14), 100, 50, 150, 147, 160, False, 13, 3),
+        (20221003, date(2022, 10, 3), 110, 60, 170, 165, None, True, None, None),
+    ]
+    joined = con.execute(
+        "SELECT calendar_date, fiscal_year FROM fact_debt_limit JOIN dim_date USING (date_key) "
+        "ORDER BY 1"
+    ).fetchall()
+    assert joined == [(date(2022, 4, 14), 2022), (date(2022, 10, 3), 2023)]
+    described = con.execute(
+        "SELECT comment FROM duckdb_columns() WHERE table_name = 'fact_debt_limit' "
+        "AND column_name = 'headroom_usd_mil'"
+    ).fetchall()
+    assert described == [(GOLD["gold_daily_debt_limit"].columns[7].description,)]
+    assert "millions of USD" in described[0][0]
 
 
 @pytest.mark.parametrize(

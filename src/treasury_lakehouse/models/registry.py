@@ -71,6 +71,7 @@ _CALENDAR_YEAR = YearSpan("year")
 _YEAR = Column("year", "INTEGER", "calendar year")
 _MONTH = Column("month", "INTEGER", "calendar month, 1-12")
 PDT = "silver_public_debt_transactions"
+DSL = "silver_debt_subject_to_limit"
 
 GOLD_MODELS: tuple[GoldModel, ...] = (
     GoldModel(
@@ -151,6 +152,67 @@ GOLD_MODELS: tuple[GoldModel, ...] = (
             _amount("tga_closing_balance_usd_mil", "TGA balance at the close of the day"),
         ),
         _DATE_YEAR,
+    ),
+    GoldModel(
+        "gold_daily_debt_limit",
+        "Debt subject to the statutory limit, the limit, headroom and the TGA closing balance "
+        "per day, from DTS Table III-C (rows chosen by debt category) and Table I",
+        (DSL, "silver_operating_cash_balance"),
+        ("record_date",),
+        (
+            _DATE,
+            _amount("debt_held_by_public_usd_mil", "row 'Debt Held by the Public', closing"),
+            _amount(
+                "intragovernmental_holdings_usd_mil", "row 'Intragovernmental Holdings', closing"
+            ),
+            _amount(
+                "total_public_debt_outstanding_usd_mil",
+                "debt held by the public plus intragovernmental holdings",
+            ),
+            _amount(
+                "debt_subject_to_limit_usd_mil",
+                "total public debt outstanding minus the debt not subject to limit plus the "
+                "other debt subject to limit",
+            ),
+            _amount(
+                "statutory_debt_limit_usd_mil",
+                "row 'Statutory Debt Limit'; NULL while the limit is suspended (row missing, "
+                "null or 0)",
+            ),
+            Column(
+                "limit_suspended",
+                "BOOLEAN",
+                "true exactly when statutory_debt_limit_usd_mil is NULL (the limit is suspended)",
+            ),
+            _amount(
+                "headroom_usd_mil",
+                "statutory debt limit minus debt subject to limit; NULL while suspended",
+            ),
+            _amount(
+                "tga_closing_balance_usd_mil",
+                "Treasury General Account balance at the close of the same day (as "
+                "gold_daily_cash_balance); NULL if Table I has no TGA row that day",
+            ),
+        ),
+        _DATE_YEAR,
+    ),
+    GoldModel(
+        "gold_monthly_tax_refunds",
+        "Income tax refunds issued per calendar month in four categories and in total, across "
+        "the two layouts of the refunds table (DTS Table VI, Table V from 2023-02-14)",
+        ("silver_income_tax_refunds_issued",),
+        ("year", "month"),
+        (
+            _YEAR,
+            _MONTH,
+            Column("business_days", "INTEGER", "distinct record dates in the month (days)"),
+            _amount("individual_usd_mil", "individual income tax refunds in the month"),
+            _amount("business_usd_mil", "business income tax refunds in the month"),
+            _amount("economic_impact_payments_usd_mil", "Economic Impact Payments in the month"),
+            _amount("child_tax_credit_usd_mil", "Advance Child Tax Credit payments in the month"),
+            _amount("total_usd_mil", "every refund row of the month"),
+        ),
+        _CALENDAR_YEAR,
     ),
 )
 

@@ -245,9 +245,14 @@ def apply_incremental(
             given = f"SELECT {names} FROM ({sql_over_rows(dimension, changed)}) AS given"
             _insert(con, dimension.name, dimension.columns, given, except_present="true")
         for fact in facts:
-            given = f"SELECT {_names(fact.columns)} FROM ({sql_over_rows(fact, changed)}) AS given"
-            where = _year_filter("record_date", _years_of(fact, plan))
-            _apply_difference(con, fact.name, fact.columns, given, where)
+            # a fact row of day d reads its sources' rows of day d alone: every source is read
+            # over the years any of them changed (fact_debt_limit joins two silver tables)
+            years = _years_of(fact, plan)
+            over = {s: _year_filter(_date_column(s), years) for s in fact.sources}
+            given = f"SELECT {_names(fact.columns)} FROM ({sql_over_rows(fact, over)}) AS given"
+            _apply_difference(
+                con, fact.name, fact.columns, given, _year_filter("record_date", years)
+            )
         for dimension in dimensions:
             _require_no_stale_rows(con, dimension, facts)
     finally:

@@ -1,11 +1,14 @@
-"""The star schema beside the gold tables: ``dim_date``, ``dim_security``, ``dim_account`` and two
-facts at silver grain, written once (DuckDB dialect) and used by every warehouse.
+"""The star schema beside the gold tables: ``dim_date``, ``dim_security``, ``dim_account``, two
+facts at silver grain and the daily ``fact_debt_limit``, written once (DuckDB dialect) and used by
+every warehouse.
 
 Each star table is a SELECT over the silver tables (``silver_public_debt_transactions``,
-``silver_operating_cash_balance``) and ``calendar_days`` (the rows of :func:`calendar_days`, made
-in Python from :mod:`treasury_lakehouse.calendar`). The embedded DuckDB warehouse runs these
-SELECTs inside its new file (:func:`create_star`); the PostgreSQL warehouse runs them in DuckDB
-over the lake's Parquet and copies the result (so both warehouses hold the same rows).
+``silver_operating_cash_balance``, ``silver_debt_subject_to_limit``) and ``calendar_days`` (the
+rows of :func:`calendar_days`, made in Python from :mod:`treasury_lakehouse.calendar`).
+``fact_debt_limit`` runs the ``gold_daily_debt_limit`` model itself, so its figures are gold's.
+The embedded DuckDB warehouse runs these SELECTs inside its new file (:func:`create_star`); the
+PostgreSQL warehouse runs them in DuckDB over the lake's Parquet and copies the result (so both
+warehouses hold the same rows).
 
 Surrogate keys are derived from the natural key (the top 60 bits of its MD5), so a security or an
 account keeps its key across loads and incremental loads only rewrite the rows that changed;
@@ -31,11 +34,12 @@ from treasury_lakehouse.calendar import (
     fiscal_year,
 )
 from treasury_lakehouse.catalog import OPERATING_CASH_BALANCE, TGA_ACCOUNTS, Era
-from treasury_lakehouse.models.registry import Column
+from treasury_lakehouse.models.registry import GOLD, Column
 from treasury_lakehouse.warehouse.base import WarehouseTable
 
 PDT = "silver_public_debt_transactions"
 OCB = "silver_operating_cash_balance"
+DSL = "silver_debt_subject_to_limit"
 CALENDAR = "calendar_days"
 OUTSIDE_ERAS = "outside_known_layouts"
 
@@ -188,6 +192,15 @@ SELECT
   open_fiscal_year_bal
 FROM dated_accounts"""
 
+#: the gold model whose rows fact_debt_limit holds, keyed by date
+DEBT_LIMIT = GOLD["gold_daily_debt_limit"]
+
+FACT_DEBT_LIMIT_SQL = f"""SELECT
+  {date_key_sql("record_date")} AS date_key,
+  model.*
+FROM (
+{DEBT_LIMIT.sql}) AS model"""
+
 MIL = "millions of USD, exact"
 _DATE_KEY = Column("date_key", "INTEGER", "calendar date as YYYYMMDD; joins dim_date")
 _RECORD_DATE = Column("record_date", "DATE", "Daily Treasury Statement record date")
@@ -196,7 +209,7 @@ DIM_DATE = StarTable(
     name="dim_date",
     comment="Every calendar day from the first to the last record date in the warehouse, with "
     "the federal fiscal calendar (fiscal year starts October 1) and Treasury business days",
-    sources=(PDT, OCB),
+    sources=(PDT, OCB, DSL),
     columns=(
         _DATE_KEY,
         Column("calendar_date", "DATE", "the calendar day"),
@@ -315,6 +328,18 @@ FACT_OPERATING_CASH_BALANCE = StarTable(
     sql=FACT_OCB_SQL,
 )
 
+FACT_DEBT_LIMIT = StarTable(
+    name="fact_debt_limit",
+    comment="Debt subject to the statutory limit, the limit, headroom and the TGA closing "
+    "balance per day (DTS Table III-C and Table I); the rows of gold_daily_debt_limit",
+    sources=DEBT_LIMIT.sources,
+    columns=(_DATE_KEY, *DEBT_LIMIT.columns),
+    primary_key=("date_key",),
+    foreign_keys=(ForeignKey("date_key", "dim_date", "date_key"),),
+    unique=(("record_date",),),
+    sql=FACT_DEBT_LIMIT_SQL,
+)
+
 #: in dependency order: dimensions before the facts that reference them
 STAR_TABLES: tuple[StarTable, ...] = (
     DIM_DATE,
@@ -322,6 +347,7 @@ STAR_TABLES: tuple[StarTable, ...] = (
     DIM_ACCOUNT,
     FACT_PUBLIC_DEBT_TRANSACTIONS,
     FACT_OPERATING_CASH_BALANCE,
+    FACT_DEBT_LIMIT,
 )
 STAR: dict[str, StarTable] = {t.name: t for t in STAR_TABLES}
 
@@ -393,7 +419,7 @@ def calendar_days(first: date | None, last: date | None) -> pa.Table:
 
 def record_date_range_sql(available: set[str]) -> str:
     """A SELECT of the first and last record date over the available silver tables."""
-    parts = [f"SELECT record_date FROM {name}" for name in (PDT, OCB) if name in available]
+    parts = [f"SELECT record_date FROM {name}" for name in (PDT, OCB, DSL) if name in available]
     union = " UNION ALL ".join(parts) or "SELECT CAST(NULL AS DATE) AS record_date"
     return f"SELECT MIN(record_date), MAX(record_date) FROM ({union}) AS dates"
 
