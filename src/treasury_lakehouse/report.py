@@ -285,13 +285,13 @@ def _html(sections: list[Section]) -> str:
 def _table_html(table: Table) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in table.header)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>"
+        "<tr>" + "".join(f"<td>{html.escape(cell_text(v))}</td>" for v in row) + "</tr>"
         for row in table.rows
     )
     return f"<h3>{html.escape(table.title)}</h3><table><tr>{head}</tr>{body}</table>"
 
 
-def _cell(value: Any) -> str:
+def cell_text(value: Any) -> str:
     """Every integer with thousands separators (tables hold money; months are labels)."""
     if value is None:
         return "—"

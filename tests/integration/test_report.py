@@ -51,7 +51,7 @@ def _figures(page: str) -> list[str]:
     """Every number of the page's visible text, dates and month labels left out."""
     text = re.sub(r"<[^>]+>", " ", page.split("<body>", 1)[1])
     text = re.sub(r"\d{4}-\d{2}(-\d{2})?( \d{2}:\d{2})?", " ", text)
-    return re.findall(r"-?\d[\d,]*", text)
+    return re.findall(r"-?\d+(?:,\d+)*", text)
 
 
 def test_every_figure_in_the_page_has_thousands_separators(report_of_all_datasets: Path) -> None:
