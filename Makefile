@@ -32,7 +32,7 @@ test: lint typecheck  ## lint, type-check and run the whole suite (PostgreSQL, S
 	$(BIN)/python -m pytest
 
 unit: setup  ## the fast tests only
-	$(BIN)/python -m pytest -m "not postgres and not spark and not airflow and not slow"
+	$(BIN)/python -m pytest -m "not postgres and not spark and not airflow and not chromium and not slow"
 
 bench: setup  ## speed and memory benchmarks (writes bench/results/)
 	$(BIN)/python -m bench

@@ -133,11 +133,12 @@ def debt_limit_section(read: ReadGold, out: Path) -> Section:
         if last[3]
         else f"headroom was {last[4]:,} against a limit of {last[2]:,}"
     )
+    shaded = "; shaded: limit suspended" if any(days.suspended) else ""
     section.charts.append(
         Chart(
             "debt_limit.png",
-            f"The X-date picture, {x[0]} to {x[-1]} ({len(rows):,} business days; shaded: limit "
-            f"suspended). On {last[0]} {standing}, with {last[5]:,} in the TGA (millions of USD).",
+            f"The X-date picture, {x[0]} to {x[-1]} ({len(rows):,} business days{shaded}). "
+            f"On {last[0]} {standing}, with {last[5]:,} in the TGA (millions of USD).",
         )
     )
     section.tables.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import date
 from pathlib import Path
@@ -13,6 +14,7 @@ from treasury_lakehouse import pipeline
 from treasury_lakehouse.errors import LakeError
 from treasury_lakehouse.report import build_report
 from treasury_lakehouse.testing import FakeFiscalDataApi
+from treasury_lakehouse.testing.browser import render_page
 
 SAMPLE = {"start": date(2021, 9, 1), "end": date(2022, 5, 31)}
 CHARTS = (
@@ -71,6 +73,43 @@ def test_a_run_of_other_datasets_still_reports(fake_api: FakeFiscalDataApi, tmp_
         assert f"{table} is not published in this lake" in page
     assert "debt_subject_to_limit" in page  # names the datasets to run
     assert "src='monthly_net_change.png'" in page and "src='debt_limit.png'" not in page
+
+
+def assert_not_blank(png: bytes) -> None:
+    """A screenshot with content: many colours, and far from one flat grey."""
+    from PIL import Image, ImageStat  # matplotlib's own dependency: the [report] extra
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    assert image.width >= 1000 and image.height >= 2000, image.size
+    assert len(image.getcolors(maxcolors=1 << 24) or []) > 500
+    assert ImageStat.Stat(image.convert("L")).stddev[0] > 20
+
+
+@pytest.mark.chromium
+def test_the_page_renders_in_headless_chromium(report_of_all_datasets: Path) -> None:
+    """Every image loads, the console stays clean, and the screenshot shows something."""
+    rendering = render_page(report_of_all_datasets)
+    (report_of_all_datasets.parent / "screenshot.png").write_bytes(rendering.screenshot)
+    assert sorted(i.src.rsplit("/", 1)[-1] for i in rendering.images) == sorted(CHARTS)
+    assert [i.src for i in rendering.images if i.natural_width == 0] == []
+    assert rendering.console_errors == []
+    assert_not_blank(rendering.screenshot)
+
+
+@pytest.mark.chromium
+def test_chromium_sees_a_broken_image_and_console_errors(tmp_path: Path) -> None:
+    """The browser test can fail: a missing image and a script error are both seen."""
+    page = tmp_path / "broken.html"
+    page.write_text(
+        "<!doctype html><html><body><h1>broken</h1><img src='missing.png'>"
+        "<script>console.error('drawn wrong'); undefinedFunction();</script></body></html>"
+    )
+    rendering = render_page(page)
+    assert [(i.src.rsplit("/", 1)[-1], i.natural_width) for i in rendering.images] == [
+        ("missing.png", 0)
+    ]
+    errors = " | ".join(rendering.console_errors)
+    assert "drawn wrong" in errors and "undefinedFunction" in errors and "missing.png" in errors
 
 
 def test_report_without_gold_says_what_to_do(tmp_path: Path) -> None:

@@ -40,10 +40,12 @@ def test_no_test_skips_around_the_helper() -> None:
 
 
 def fake_tools(directory: Path, pg_isready_status: int) -> Path:
-    """``pg_isready``, ``pg_ctlcluster`` and ``make`` stand-ins that log their calls."""
+    """``pg_isready``, ``pg_ctlcluster``, ``make`` and ``chromium`` stand-ins that log their calls
+    (a ``chromium`` on the PATH keeps the script from installing one)."""
     directory.mkdir()
     log = directory / "calls.log"
-    for name, status in (("pg_isready", pg_isready_status), ("pg_ctlcluster", 0), ("make", 0)):
+    tools = (("pg_isready", pg_isready_status), ("pg_ctlcluster", 0), ("make", 0), ("chromium", 0))
+    for name, status in tools:
         tool = directory / name
         tool.write_text(
             f'#!/bin/sh\necho "{name} $* REQUIRE=$TREASURY_REQUIRE_SERVICES" >> {log}\n'
