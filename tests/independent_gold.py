@@ -174,15 +174,29 @@ def monthly_tax_refunds(
     }
 
 
-def expected_gold(pdt: list[Row], ocb: list[Row]) -> dict[str, list[tuple[Any, ...]]]:
-    """Every gold table as sorted row tuples, in the warehouse's column order."""
-    return {
+def expected_gold(
+    pdt: list[Row],
+    ocb: list[Row],
+    dsl: list[Row] | None = None,
+    refunds: list[Row] | None = None,
+) -> dict[str, list[tuple[Any, ...]]]:
+    """The gold tables as sorted row tuples, in the warehouse's column order: those of public
+    debt transactions and the cash balance, and with ``dsl`` (debt subject to limit) and
+    ``refunds`` (income tax refunds issued) the issue #10 tables too."""
+    tables = {
         "gold_daily_totals": sorted((d, *v) for d, v in daily_totals(pdt).items()),
         "gold_monthly_totals": sorted((*k, *v) for k, v in monthly_totals(pdt).items()),
         "gold_monthly_debt_growth": sorted((*k, *v) for k, v in monthly_debt_growth(pdt).items()),
         "gold_security_totals": sorted((*k, *v) for k, v in security_totals(pdt).items()),
         "gold_daily_cash_balance": sorted((d, *v) for d, v in daily_cash_balance(ocb).items()),
     }
+    if dsl is not None:
+        limit = daily_debt_limit(dsl, ocb)
+        tables["gold_daily_debt_limit"] = sorted((d, *v) for d, v in limit.items())
+    if refunds is not None:
+        monthly = monthly_tax_refunds(refunds)
+        tables["gold_monthly_tax_refunds"] = sorted((*k, *v) for k, v in monthly.items())
+    return tables
 
 
 def apply_restatement(rows: list[Row], match: dict[str, str], changes: dict[str, str]) -> int:

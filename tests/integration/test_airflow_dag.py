@@ -44,6 +44,7 @@ DAGS_FOLDER = REPO / "dags"
 AIRFLOW_BIN = Path(sys.executable).parent / "airflow"
 DAG_ID = "treasury_medallion"
 PDT, OCB = "public_debt_transactions", "operating_cash_balance"
+DSL, REFUNDS = "debt_subject_to_limit", "income_tax_refunds_issued"
 GOLD_TABLES = [m.name for m in GOLD_MODELS]
 POSTGRES_ADMIN_DSN = os.environ.get(
     "TREASURY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -129,9 +130,7 @@ def _warehouse_gold(home: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def _expected(records: Path, start: date, end: date) -> dict[str, list[tuple[Any, ...]]]:
-    return expected_gold(
-        read_records(records, PDT, start, end), read_records(records, OCB, start, end)
-    )
+    return expected_gold(*(read_records(records, d, start, end) for d in (PDT, OCB, DSL, REFUNDS)))
 
 
 # ---------------------------------------------------------------- the DAG as parsed
@@ -401,9 +400,12 @@ def test_a_backfill_after_a_later_run_refetches_its_window_and_its_restatement(
     ), fake_api.requests
     pdt = read_records(synthetic_records, PDT, date(2022, 3, 1), date(2022, 4, 21))
     assert apply_restatement(pdt, restated, {"transaction_today_amt": "1"}) == 1
-    ocb = read_records(synthetic_records, OCB, date(2022, 3, 1), date(2022, 4, 21))
+    ocb, dsl, refunds = (
+        read_records(synthetic_records, d, date(2022, 3, 1), date(2022, 4, 21))
+        for d in (OCB, DSL, REFUNDS)
+    )
     home = Path(os.environ["TREASURY_HOME"])
-    assert _warehouse_gold(home) == expected_gold(pdt, ocb)
+    assert _warehouse_gold(home) == expected_gold(pdt, ocb, dsl, refunds)
 
 
 @pytest.mark.slow

@@ -24,6 +24,7 @@ from treasury_lakehouse.testing import FakeFiscalDataApi
 from treasury_lakehouse.warehouse.duckdb import DuckDBWarehouse
 
 PDT, OCB = "public_debt_transactions", "operating_cash_balance"
+DSL, REFUNDS = "debt_subject_to_limit", "income_tax_refunds_issued"
 FIRST_DAY = date(2022, 3, 1)
 LATER_RUN = datetime.fromisoformat("2022-04-22T22:00:00+00:00")  # 18:00 New York: 2022-04-21
 PAST_RUN = datetime.fromisoformat("2022-03-15T22:00:00+00:00")  # statement of 2022-03-14
@@ -87,5 +88,8 @@ def test_backfilling_a_past_date_refetches_its_window_and_its_restatement_reache
     assert max(r[0] for r in gold["gold_daily_totals"]) == date(2022, 4, 21)  # later dates stay
     pdt = read_records(synthetic_records, PDT, FIRST_DAY, date(2022, 4, 21))
     assert apply_restatement(pdt, RESTATED, {"transaction_today_amt": "1"}) == 1
-    ocb = read_records(synthetic_records, OCB, FIRST_DAY, date(2022, 4, 21))
-    assert gold == expected_gold(pdt, ocb)
+    ocb, dsl, refunds = (
+        read_records(synthetic_records, d, FIRST_DAY, date(2022, 4, 21))
+        for d in (OCB, DSL, REFUNDS)
+    )
+    assert gold == expected_gold(pdt, ocb, dsl, refunds)

@@ -152,7 +152,7 @@ def assert_same_table(actual: pa.Table, expected: pa.Table) -> None:
 
 #: the Arrow type each declared gold column type must have in the lake's Parquet
 ARROW_TYPES = {"BIGINT": pa.int64(), "INTEGER": pa.int32(), "DATE": pa.date32(),
-               "VARCHAR": pa.string()}  # fmt: skip
+               "VARCHAR": pa.string(), "BOOLEAN": pa.bool_()}  # fmt: skip
 
 
 @pytest.mark.parametrize("model", GOLD_MODELS, ids=lambda m: m.name)
@@ -170,10 +170,17 @@ def test_gold_model_equals_the_independent_computation(
         (c.name, ARROW_TYPES[c.sql_type]) for c in model.columns
     ]
     assert built.gold[model.name] == actual.num_rows > 0
-    pdt = read_records(parity_records, "public_debt_transactions", FIRST_DAY, LAST_DAY)
-    ocb = read_records(parity_records, "operating_cash_balance", FIRST_DAY, LAST_DAY)
+    records = {
+        name: read_records(parity_records, name, FIRST_DAY, LAST_DAY)
+        for name in (
+            "public_debt_transactions",
+            "operating_cash_balance",
+            "debt_subject_to_limit",
+            "income_tax_refunds_issued",
+        )
+    }
     rows = [tuple(r.values()) for r in actual.to_pylist()]
-    assert rows == expected_gold(pdt, ocb)[model.name]
+    assert rows == expected_gold(*records.values())[model.name]
 
 
 def test_silver_tables_and_row_counts_equal_the_reference(

@@ -31,7 +31,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from treasury_lakehouse import pipeline
-from treasury_lakehouse.catalog import OPERATING_CASH_BALANCE, PUBLIC_DEBT_TRANSACTIONS, Dataset
+from treasury_lakehouse.catalog import (
+    DEBT_SUBJECT_TO_LIMIT,
+    INCOME_TAX_REFUNDS_ISSUED,
+    OPERATING_CASH_BALANCE,
+    PUBLIC_DEBT_TRANSACTIONS,
+    Dataset,
+)
 from treasury_lakehouse.engines.base import Engine
 from treasury_lakehouse.engines.duckdb import DuckDBEngine
 from treasury_lakehouse.lake.commit import Changes, LakeCommit, write_commit
@@ -51,7 +57,18 @@ ACCOUNTS = (
     "Treasury General Account (TGA) Closing Balance",
     "Deposits",
 )
+#: both names of the debt table's adjustment rows, its other rows, and one gold ignores
+DEBT_CATEGORIES = (*DEBT_SUBJECT_TO_LIMIT.row_names(), "Total Public Debt Outstanding")
+#: the refund rows of both layouts and one of no category (counted in the total only)
+REFUND_TYPES = (*INCOME_TAX_REFUNDS_ISSUED.row_names(), "Some New Refund")
 PDT = PUBLIC_DEBT_TRANSACTIONS.name
+#: the silver tables gold reads
+GOLD_INPUTS = (
+    PUBLIC_DEBT_TRANSACTIONS,
+    OPERATING_CASH_BALANCE,
+    DEBT_SUBJECT_TO_LIMIT,
+    INCOME_TAX_REFUNDS_ISSUED,
+)
 LINEAGE_TYPES = {"batch_id": "VARCHAR", "ingestion_timestamp": "TIMESTAMP"}
 
 Row = dict[str, Any]
@@ -87,8 +104,7 @@ def write_silver(directory: Path, dataset: Dataset, years: Mapping[int, list[Row
 
 
 def write_lake(root: Path, silver: Silver) -> dict[str, Path]:
-    datasets = (PUBLIC_DEBT_TRANSACTIONS, OPERATING_CASH_BALANCE)
-    return {f"silver_{d.name}": write_silver(root / d.name, d, silver[d.name]) for d in datasets}
+    return {f"silver_{d.name}": write_silver(root / d.name, d, silver[d.name]) for d in GOLD_INPUTS}
 
 
 def build(engine: Engine, silver_dirs: dict[str, Path], out: Path, **incremental: Any) -> Path:
@@ -161,12 +177,36 @@ def cash_rows(year: int) -> st.SearchStrategy[list[Row]]:
     return st.lists(row, max_size=6)
 
 
+def debt_rows(year: int) -> st.SearchStrategy[list[Row]]:
+    row = st.fixed_dictionaries(
+        {
+            "record_date": record_dates(year),
+            "debt_catg": st.sampled_from(DEBT_CATEGORIES),
+            "close_today_bal": st.one_of(st.just(0), AMOUNTS),  # a 0 limit is a suspension
+        }
+    )
+    return st.lists(row, max_size=8)
+
+
+def refund_rows(year: int) -> st.SearchStrategy[list[Row]]:
+    row = st.fixed_dictionaries(
+        {
+            "record_date": record_dates(year),
+            "tax_refund_type": st.sampled_from(REFUND_TYPES),
+            "tax_refund_today_amt": AMOUNTS,
+        }
+    )
+    return st.lists(row, max_size=6)
+
+
 @st.composite
 def silver_of(draw: st.DrawFn, years: frozenset[int]) -> Silver:
     """Rows of every year in ``years`` (a year may draw none: it stays or becomes empty)."""
     return {
         PUBLIC_DEBT_TRANSACTIONS.name: {y: draw(pdt_rows(y)) for y in sorted(years)},
         OPERATING_CASH_BALANCE.name: {y: draw(cash_rows(y)) for y in sorted(years)},
+        DEBT_SUBJECT_TO_LIMIT.name: {y: draw(debt_rows(y)) for y in sorted(years)},
+        INCOME_TAX_REFUNDS_ISSUED.name: {y: draw(refund_rows(y)) for y in sorted(years)},
     }
 
 
@@ -229,8 +269,28 @@ def tga(day: str, opening: int, closing: int) -> Row:
     }
 
 
-def lake_of(pdt_years: dict[int, list[Row]], cash_years: dict[int, list[Row]]) -> Silver:
-    return {PUBLIC_DEBT_TRANSACTIONS.name: pdt_years, OPERATING_CASH_BALANCE.name: cash_years}
+def debt(day: str, category: str, amount: int | None) -> Row:
+    return {"record_date": date.fromisoformat(day), "debt_catg": category,
+            "close_today_bal": amount}  # fmt: skip
+
+
+def refund(day: str, kind: str, amount: int) -> Row:
+    return {"record_date": date.fromisoformat(day), "tax_refund_type": kind,
+            "tax_refund_today_amt": amount}  # fmt: skip
+
+
+def lake_of(
+    pdt_years: dict[int, list[Row]],
+    cash_years: dict[int, list[Row]],
+    debt_years: dict[int, list[Row]] | None = None,
+    refund_years: dict[int, list[Row]] | None = None,
+) -> Silver:
+    return {
+        PUBLIC_DEBT_TRANSACTIONS.name: pdt_years,
+        OPERATING_CASH_BALANCE.name: cash_years,
+        DEBT_SUBJECT_TO_LIMIT.name: debt_years or {},
+        INCOME_TAX_REFUNDS_ISSUED.name: refund_years or {},
+    }
 
 
 BEFORE = lake_of(
@@ -240,6 +300,16 @@ BEFORE = lake_of(
         2022: [pdt("2022-12-30", 19, market="Nonmarketable")],
     },
     {2020: [tga("2020-12-31", 1, 2)], 2021: [tga("2021-01-04", 2, 3)], 2022: []},
+    {
+        2020: [debt("2020-12-31", "Debt Held by the Public", 50)],
+        2021: [
+            debt("2021-01-04", "Debt Held by the Public", 60),
+            debt("2021-01-04", "Intragovernmental Holdings", 20),
+            debt("2021-01-04", "Statutory Debt Limit", 90),
+        ],
+        2022: [debt("2022-12-30", "Debt Not Subject to Limit", 1)],
+    },
+    {2021: [refund("2021-01-04", "IRS Tax Refunds Individual", 8)]},
 )
 
 
@@ -257,6 +327,13 @@ def test_fiscal_year_edges_emptied_years_and_new_years_on_both_sides(
             2024: [pdt("2024-01-01", 37)],
         },
         {2018: [tga("2018-10-01", 4, 5)], 2021: [], 2022: [], 2024: [tga("2024-09-30", 6, 7)]},
+        {
+            2018: [debt("2018-10-01", "Statutory Debt Limit", 0)],
+            2021: [debt("2021-09-30", "Less Debt Not Subject to Limit", 3)],
+            2022: [],
+            2024: [debt("2024-09-30", "Intragovernmental Holdings", 9)],
+        },
+        {2021: [], 2024: [refund("2024-01-01", "Taxes - Business Tax Refunds (EFT)", 4)]},
     )
     years = frozenset({2018, 2021, 2022, 2024})
     assert_incremental_equals_full(engine, tmp_path, BEFORE, changed(BEFORE, years, new), years)
@@ -265,14 +342,20 @@ def test_fiscal_year_edges_emptied_years_and_new_years_on_both_sides(
 def test_partitions_outside_the_needed_years_are_not_read(engine: Engine, tmp_path: Path) -> None:
     """Partition pruning: a damaged file in a year no affected period draws from is never
     opened (a full build would fail on it)."""
-    new = lake_of({2022: [pdt("2022-06-01", 41)]}, {2022: [tga("2022-06-01", 8, 9)]})
+    new = lake_of(
+        {2022: [pdt("2022-06-01", 41)]},
+        {2022: [tga("2022-06-01", 8, 9)]},
+        {2022: [debt("2022-06-01", "Debt Held by the Public", 70)]},
+        {2022: [refund("2022-06-01", "IRS Tax Refunds Business", 2)]},
+    )
     years = frozenset({2022})
     after = changed(BEFORE, years, new)
     previous = build(engine, write_lake(tmp_path / "s1", BEFORE), tmp_path / "gold-s1")
     s2 = write_lake(tmp_path / "s2", after)
     expected = build(engine, s2, tmp_path / "gold-full")
     for silver in s2.values():  # fiscal year 2022 draws from 2021: 2020 is not needed
-        (silver / "record_year=2020" / "data_0.parquet").write_bytes(b"not parquet")
+        for damaged in (silver / "record_year=2020").glob("*.parquet"):
+            damaged.write_bytes(b"not parquet")
     got = build(engine, s2, tmp_path / "gold-inc", years=years, previous=previous)
     for model in GOLD_MODELS:
         table = f"{model.name}.parquet"
@@ -285,7 +368,7 @@ def test_partitions_outside_the_needed_years_are_not_read(engine: Engine, tmp_pa
 def publish_silver(lake: Lake, silver: Silver) -> dict[str, str]:
     """Each dataset's silver as a new version under the lake; dataset → version name."""
     versions = {}
-    for dataset in (PUBLIC_DEBT_TRANSACTIONS, OPERATING_CASH_BALANCE):
+    for dataset in GOLD_INPUTS:
         name = new_version_name()
         write_silver(lake.silver_dir(dataset.name) / name, dataset, silver[dataset.name])
         versions[dataset.name] = name
@@ -333,10 +416,11 @@ def test_the_facade_carries_unchanged_tables_and_recomputes_few_years_incrementa
         rows, versions = pipeline._build_gold(engine, lake, silver, base, changes)
     infos = build_infos(lake, versions)
 
-    # operating_cash_balance did not change: its table keeps the base version, no new one
-    assert versions["gold_daily_cash_balance"] == base.gold["gold_daily_cash_balance"]
-    assert len(list(lake.gold_dir("gold_daily_cash_balance").iterdir())) == 1
-    assert rows["gold_daily_cash_balance"] == infos["gold_daily_cash_balance"]["rows"]
+    # the other datasets did not change: their tables keep the base version, no new one
+    for carried in ("gold_daily_cash_balance", "gold_daily_debt_limit", "gold_monthly_tax_refunds"):
+        assert versions[carried] == base.gold[carried]
+        assert len(list(lake.gold_dir(carried).iterdir())) == 1
+        assert rows[carried] == infos[carried]["rows"]
     # 2022 is one of the three silver years: the daily and monthly tables recompute it alone
     for table in ("gold_daily_totals", "gold_monthly_totals", "gold_monthly_debt_growth"):
         assert versions[table] != base.gold[table]

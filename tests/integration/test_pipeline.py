@@ -24,6 +24,7 @@ from treasury_lakehouse.testing import FakeFiscalDataApi
 from treasury_lakehouse.warehouse.duckdb import DuckDBWarehouse
 
 PDT, OCB = "public_debt_transactions", "operating_cash_balance"
+DSL, REFUNDS = "debt_subject_to_limit", "income_tax_refunds_issued"
 
 
 def test_incremental_run_rereads_the_lookback_and_keeps_the_latest_version(
@@ -59,12 +60,17 @@ def test_incremental_run_rereads_the_lookback_and_keeps_the_latest_version(
     assert silver == [(1,)]
 
     pdt = read_records(synthetic_records, PDT, date(2022, 3, 1), date(2022, 3, 31))
-    ocb = read_records(synthetic_records, OCB, date(2022, 3, 1), date(2022, 3, 31))
+    ocb, dsl, refunds = (
+        read_records(synthetic_records, d, date(2022, 3, 1), date(2022, 3, 31))
+        for d in (OCB, DSL, REFUNDS)
+    )
     for r in pdt:
         if all(r[k] == v for k, v in match.items()):
             r["transaction_today_amt"] = "1"
     warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
-    for table, rows in expected_gold(pdt, ocb).items():
+    gold = expected_gold(pdt, ocb, dsl, refunds)
+    assert set(gold) == {m.name for m in GOLD_MODELS}
+    for table, rows in gold.items():
         assert sorted(warehouse.table_rows(table)) == rows, table
 
 
