@@ -112,6 +112,26 @@ def test_chromium_sees_a_broken_image_and_console_errors(tmp_path: Path) -> None
     assert "drawn wrong" in errors and "undefinedFunction" in errors and "missing.png" in errors
 
 
+@pytest.mark.shared_data
+@pytest.mark.slow
+@pytest.mark.chromium
+def test_the_report_of_the_real_records(real_api: FakeFiscalDataApi, tmp_path: Path) -> None:
+    """What `make report-screenshot` draws: every dataset of ../shared/fiscaldata."""
+    settings = make_settings(tmp_path, real_api)
+    pipeline.run(settings)
+    index = build_report(settings)
+    page = index.read_text()
+    assert "not published" not in page
+    # issue #10's published figures, in the caption of the X-date picture
+    assert "On 2025-09-02 headroom was 3,804,105 against a limit of 41,103,996" in page
+    assert "shaded: limit suspended" in page
+    assert [f for f in _figures(page) if not re.fullmatch(r"-?\d{1,3}(,\d{3})*", f)] == []
+    rendering = render_page(index)
+    assert [i.src for i in rendering.images if i.natural_width == 0] == []
+    assert rendering.console_errors == []
+    assert_not_blank(rendering.screenshot)
+
+
 def test_report_without_gold_says_what_to_do(tmp_path: Path) -> None:
     settings = pipeline.Settings(home=tmp_path)
     with pytest.raises(LakeError, match="run `treasury run` first"):
