@@ -99,8 +99,8 @@ def _absence(table: str, rows: Rows | None) -> str:
         return f"{table} is published but has no rows in this lake's window."
     model = GOLD.get(table)
     needs = ", ".join(s.removeprefix("silver_") for s in model.sources) if model else ""
-    hint = f" (its datasets: {needs})" if needs else ""
-    return f"{table} is not published in this lake: run `treasury run` with its datasets{hint}."
+    datasets = f"the datasets {needs}" if needs else "its datasets"
+    return f"{table} is not published in this lake: run `treasury run` with {datasets}."
 
 
 def _months(rows: Rows) -> list[date]:
@@ -131,14 +131,14 @@ def debt_limit_section(read: ReadGold, out: Path) -> Section:
     standing = (
         "the limit was suspended"
         if last[3]
-        else f"headroom was {last[4]:,} against a limit of {last[2]:,}"
+        else f"headroom was {cell_text(last[4])} against a limit of {cell_text(last[2])}"
     )
     shaded = "; shaded: limit suspended" if any(days.suspended) else ""
     section.charts.append(
         Chart(
             "debt_limit.png",
             f"The X-date picture, {x[0]} to {x[-1]} ({len(rows):,} business days{shaded}). "
-            f"On {last[0]} {standing}, with {last[5]:,} in the TGA (millions of USD).",
+            f"On {last[0]} {standing}, with {cell_text(last[5])} in the TGA (millions of USD).",
         )
     )
     section.tables.append(
