@@ -133,8 +133,9 @@ class _DevTools:
         sid = session["sessionId"]
         for domain in ("Page", "Runtime", "Log"):
             self.call(f"{domain}.enable", session=sid)
-        self.call("Page.navigate", {"url": url}, sid)
-        self.wait_for("Page.loadEventFired")  # after every image has loaded or failed
+        seen = len(self.events)
+        loader = self.call("Page.navigate", {"url": url}, sid)["loaderId"]
+        self._wait_for_load(loader, seen)
         found = self.call("Runtime.evaluate", {"expression": _IMAGES, "returnByValue": True}, sid)
         images = [PageImage(src, int(w)) for src, w in json.loads(found["result"]["value"])]
         size = self.call("Page.getLayoutMetrics", session=sid)["cssContentSize"]
@@ -163,9 +164,19 @@ class _DevTools:
             else:
                 return reply.get("result", {})
 
-    def wait_for(self, method: str) -> None:
-        while not any(e.get("method") == method for e in self.events):
-            self.events.append(self._read())
+    def _wait_for_load(self, loader: str, seen: int) -> None:
+        """Until the load event (every image loaded or failed) of the document ``loader`` loads;
+        events from ``seen`` on, so the blank first page's own load event cannot count."""
+        navigated, index = False, seen
+        while True:
+            while index >= len(self.events):
+                self.events.append(self._read())
+            event, index = self.events[index], index + 1
+            method, params = event.get("method"), event.get("params", {})
+            if method == "Page.frameNavigated" and params["frame"].get("loaderId") == loader:
+                navigated = True
+            elif method == "Page.loadEventFired" and navigated:
+                return
 
     def _write(self, data: bytes) -> None:
         try:
