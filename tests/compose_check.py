@@ -97,9 +97,11 @@ def check_spark_cluster(spark_ui: str) -> list[str]:
 def check_gold_equals_records(dsn: str, records: Path, start: date, end: date) -> list[str]:
     pdt = read_records(records, PDT, start, end)
     ocb = read_records(records, OCB, start, end)
+    dsl = read_records(records, "debt_subject_to_limit", start, end)
+    refunds = read_records(records, "income_tax_refunds_issued", start, end)
     warehouse = PostgresWarehouse(dsn)
     failures = []
-    for table, rows in expected_gold(pdt, ocb).items():
+    for table, rows in expected_gold(pdt, ocb, dsl, refunds).items():
         actual = sorted(warehouse.table_rows(table))
         same = actual == rows
         print(

@@ -91,8 +91,12 @@ def manifest(dsn: str, run_id: str) -> dict[str, tuple[str, int, int]]:
 def assert_gold_matches_records(dsn: str, records_dir: Path, start: date, end: date) -> None:
     pdt = read_records(records_dir, PDT, start, end)
     ocb = read_records(records_dir, OCB, start, end)
+    dsl = read_records(records_dir, "debt_subject_to_limit", start, end)
+    refunds = read_records(records_dir, "income_tax_refunds_issued", start, end)
     warehouse = PostgresWarehouse(dsn)
-    for table, rows in expected_gold(pdt, ocb).items():
+    gold = expected_gold(pdt, ocb, dsl, refunds)
+    assert set(gold) == set(GOLD)
+    for table, rows in gold.items():
         assert sorted(warehouse.table_rows(table)) == rows, table
     assert query(dsn, "SELECT COUNT(*) FROM silver_public_debt_transactions") == [(len(pdt),)]
     assert query(dsn, "SELECT COUNT(*) FROM fact_operating_cash_balance") == [(len(ocb),)]
@@ -183,12 +187,18 @@ def assert_star_is_consistent(dsn: str) -> None:
             f"JOIN {dim} USING ({key}) JOIN dim_date USING (date_key))",
         )
         assert facts == joined > 0
+    [(facts, joined)] = query(
+        dsn,
+        "SELECT (SELECT COUNT(*) FROM fact_debt_limit), (SELECT COUNT(*) FROM fact_debt_limit "
+        "JOIN gold_daily_debt_limit USING (record_date) JOIN dim_date USING (date_key))",
+    )
+    assert facts == joined > 0
     [(first, last, days)] = query(
         dsn, "SELECT MIN(calendar_date), MAX(calendar_date), COUNT(*) FROM dim_date"
     )
     assert days == (last - first).days + 1
     foreign_keys = query(dsn, "SELECT conname FROM pg_constraint WHERE contype = 'f'")
-    assert len(foreign_keys) == 4
+    assert len(foreign_keys) == 5  # fact_debt_limit references dim_date
 
 
 @pytest.mark.shared_data

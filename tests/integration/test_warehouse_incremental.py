@@ -257,6 +257,31 @@ def test_changes_of_several_transforms_between_loads_are_unioned(
     assert warehouse.publish(lake_tables(last), "second", last).incremental
 
 
+def test_a_cash_balance_restatement_alone_rewrites_fact_debt_limit_in_place(
+    loaded: tuple[History, DuckDBWarehouse, LakeCommit], tmp_path: Path
+) -> None:
+    """fact_debt_limit joins two silver tables: when only the cash balance changed (2021), its
+    rows of 2021 are rewritten from both tables' 2021 rows, and no other year is touched."""
+    history, warehouse, _ = loaded
+    day = "2021-10-05"
+    tga = {"record_date": day, "account_type": "Treasury General Account (TGA)"}
+    assert history.api.restate(OCB, tga, {"close_today_bal": "123456"}) == 1
+    window = {"start": date(2021, 10, 4), "end": date(2021, 10, 8), "datasets": (OCB,)}
+    pipeline.ingest(history.settings(**window))
+    commit = history.transform()
+    assert commit.changes == {OCB: frozenset({2021})}
+    result = warehouse.publish(lake_tables(commit), "cash restated", commit)
+    assert result.incremental
+    full = tmp_path / "full.duckdb"
+    DuckDBWarehouse(full).publish(lake_tables(commit), "cash restated", commit)
+    assert_same(warehouse.path, full, "cash balance restated on 2021-10-05")
+    with duckdb.connect(str(warehouse.path), read_only=True) as con:
+        tga_closing = con.execute(
+            "SELECT tga_closing_balance_usd_mil FROM fact_debt_limit WHERE date_key = 20211005"
+        ).fetchall()
+    assert tga_closing == [(123456,)]
+
+
 def test_a_full_rebuild_when_the_changes_are_unknown_or_the_file_differs(
     loaded: tuple[History, DuckDBWarehouse, LakeCommit], tmp_path: Path
 ) -> None:
