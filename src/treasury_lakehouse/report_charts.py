@@ -96,13 +96,14 @@ def _plot_broken(axis: Any, x: Sequence[date], values: Sequence[float], **style:
     (line,) = axis.plot(x, values, **style)
     alone = isolated(values)
     if alone:
-        axis.plot([x[i] for i in alone], [values[i] for i in alone], "o", markersize=2.5,
-                  color=line.get_color())  # fmt: skip
+        dots = ([x[i] for i in alone], [values[i] for i in alone])
+        axis.plot(*dots, "o", markersize=2.5, color=line.get_color())
 
 
 def money_label(value: float, _position: object = None) -> str:
     """A tick label: whole millions with thousands separators (``36,000,000``)."""
-    return f"{value:,.0f}"
+    text = f"{value:,.0f}"
+    return "0" if text == "-0" else text  # a tick at -0.0 or -0.3
 
 
 def _pyplot() -> Any:

@@ -83,3 +83,4 @@ def test_money_axes_have_no_offset_and_use_thousands_separators() -> None:
     assert all(re.fullmatch(r"-?\d{1,3}(,\d{3})*", label) for label in labels), labels
     assert any(label.count(",") == 2 for label in labels)  # tens of millions, in full
     assert money_label(36_000_000.0) == "36,000,000"
+    assert money_label(-0.0) == "0" and money_label(-1_500.0) == "-1,500"
