@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: setup run demo test lint typecheck unit bench spark-cluster spark-cluster-stop clean \
-	compose-build compose-up compose-down compose-test
+	compose-build compose-up compose-down compose-test report-screenshot
 
 setup: $(STAMP)  ## create .venv and install the package with every extra (pinned)
 
@@ -32,10 +32,21 @@ test: lint typecheck  ## lint, type-check and run the whole suite (PostgreSQL, S
 	$(BIN)/python -m pytest
 
 unit: setup  ## the fast tests only
-	$(BIN)/python -m pytest -m "not postgres and not spark and not airflow and not slow"
+	$(BIN)/python -m pytest -m "not postgres and not spark and not airflow and not chromium and not slow"
 
 bench: setup  ## speed and memory benchmarks (writes bench/results/)
 	$(BIN)/python -m bench
+
+# docs/report.png: `treasury demo` on the real records (the fake API serving RECORDS, every
+# dataset), `treasury report`, then the page in headless Chromium (Debian's chromium).
+RECORDS ?= ../shared/fiscaldata
+SCREENSHOT_HOME ?= data-report-screenshot
+report-screenshot: setup  ## regenerate docs/report.png from the real records (RECORDS=../shared/fiscaldata)
+	rm -rf $(SCREENSHOT_HOME)
+	$(BIN)/treasury demo --records $(RECORDS) --home $(SCREENSHOT_HOME)
+	$(BIN)/treasury report --home $(SCREENSHOT_HOME)
+	$(BIN)/python -m treasury_lakehouse.testing screenshot $(SCREENSHOT_HOME)/report/index.html \
+		--out docs/report.png
 
 spark-cluster: setup  ## a standalone Spark master and one worker on 127.0.0.1:7077
 	$(BIN)/python -m treasury_lakehouse.engines.spark_cluster start
@@ -58,4 +69,4 @@ compose-test:  ## build, come up, run treasury_medallion on the Spark cluster, c
 	docker/compose-stack test
 
 clean:
-	rm -rf data-demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf data-demo data-report-screenshot .pytest_cache .mypy_cache .ruff_cache

@@ -20,6 +20,7 @@ from treasury_lakehouse.config import Settings
 from treasury_lakehouse.engines import open_engine
 from treasury_lakehouse.engines.base import Engine
 from treasury_lakehouse.testing import FakeFiscalDataApi, generate_records
+from treasury_lakehouse.testing.browser import find_chromium
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_RECORDS = Path(os.environ.get("TREASURY_SHARED_DATA", REPO.parent / "shared" / "fiscaldata"))
@@ -45,11 +46,14 @@ def java_found() -> bool:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Spark tests need Java 17: without it they skip (fail under TREASURY_REQUIRE_SERVICES=1)."""
+    """Spark tests need Java 17, browser tests Chromium: without them they skip (fail under
+    TREASURY_REQUIRE_SERVICES=1)."""
     if item.get_closest_marker("spark") and not java_found():
         require_or_skip(
             "Spark needs Java 17 and none was found (apt install openjdk-17-jre-headless)"
         )
+    if item.get_closest_marker("chromium") and find_chromium() is None:
+        require_or_skip("headless Chromium not found on the PATH (apt-get install chromium)")
 
 
 @pytest.fixture(scope="session")

@@ -76,3 +76,8 @@ class WarehouseError(TreasuryError):
 
 class QualityGateError(TreasuryError):
     """An error-level data-quality check failed; nothing was published."""
+
+
+class BrowserError(TreasuryError):
+    """Headless Chromium could not render a page (the test tools' browser, the report's
+    screenshot): not found, exited early, or did not answer in time."""

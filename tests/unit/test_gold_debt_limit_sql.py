@@ -53,6 +53,8 @@ def debt_day(day: date, layout: str, limit: int | str | None) -> list[tuple[Any,
         (day, less, "Other Debt", 7),
         (day, less, "Unamortized Discount", 20),
         (day, plus, "Guaranteed Debt of Government Agencies", 2),
+        # a total row, if the API sends one, is not a component: gold ignores it
+        (day, "Total Public Debt Outstanding", None, 99_999),
     ]
     if limit != "missing":
         rows.append((day, "Statutory Debt Limit", None, limit))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -40,10 +41,12 @@ def test_no_test_skips_around_the_helper() -> None:
 
 
 def fake_tools(directory: Path, pg_isready_status: int) -> Path:
-    """``pg_isready``, ``pg_ctlcluster`` and ``make`` stand-ins that log their calls."""
+    """``pg_isready``, ``pg_ctlcluster``, ``make`` and ``chromium`` stand-ins that log their calls
+    (a ``chromium`` on the PATH keeps the script from installing one)."""
     directory.mkdir()
     log = directory / "calls.log"
-    for name, status in (("pg_isready", pg_isready_status), ("pg_ctlcluster", 0), ("make", 0)):
+    tools = (("pg_isready", pg_isready_status), ("pg_ctlcluster", 0), ("make", 0), ("chromium", 0))
+    for name, status in tools:
         tool = directory / name
         tool.write_text(
             f'#!/bin/sh\necho "{name} $* REQUIRE=$TREASURY_REQUIRE_SERVICES" >> {log}\n'
@@ -76,3 +79,29 @@ def test_ci_runs_make_test_with_services_required(tmp_path: Path) -> None:
     run = run_ci(tmp_path / "bin")
     assert run.returncode == 0, run.stderr
     assert "make test REQUIRE=1" in log.read_text()
+
+
+def test_ci_installs_chromium_when_it_is_missing(tmp_path: Path) -> None:
+    """With no chromium on the PATH, .ci/run installs Debian's package before ``make test``."""
+    log = fake_tools(tmp_path / "bin", pg_isready_status=0)
+    tools = tmp_path / "bin"
+    (tools / "chromium").unlink()
+    (tools / "apt-get").write_text(  # "installs" chromium: a stand-in appears on the PATH
+        f'#!/bin/sh\necho "apt-get $*" >> {log}\n'
+        f'case "$*" in *install*) cp {tools}/make {tools}/chromium;; esac\n'
+    )
+    (tools / "apt-get").chmod(0o755)
+    for name in ("dirname", "ls", "sort", "tail", "seq", "sleep", "cp", "sh"):
+        (tools / name).symlink_to(shutil.which(name) or name)
+    env = {"PATH": str(tools), "CI_POSTGRES_WAIT_S": "1", "CI_COMPOSE": "0"}
+    run = subprocess.run(
+        [shutil.which("bash") or "bash", str(REPO / ".ci" / "run")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    calls = log.read_text().splitlines()
+    assert "apt-get install -y -qq chromium" in calls
+    assert calls.index("apt-get install -y -qq chromium") < calls.index("make test REQUIRE=1")

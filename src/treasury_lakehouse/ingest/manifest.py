@@ -49,6 +49,13 @@ class Batch:
         return f"batch-{self.batch_id}"
 
     @property
+    def record_range(self) -> tuple[date, date] | None:
+        """The first and last record date the batch holds; None for a batch without rows."""
+        if self.min_record_date is None or self.max_record_date is None:
+            return None
+        return (self.min_record_date, self.max_record_date)
+
+    @property
     def committed_files(self) -> tuple[str, ...]:
         """The page files, then every other file the entry recorded (``api_meta.json``)."""
         return self.files + tuple(f for f in self.file_bytes if f not in self.files)

@@ -334,12 +334,7 @@ class _Run:
         for b in self.tables.manifests.get(dataset, []):
             start, end = window_bounds(b.window)
             window = (start, end) if start is not None and end is not None else None
-            held = (
-                (b.min_record_date, b.max_record_date)
-                if b.min_record_date is not None and b.max_record_date is not None
-                else None
-            )
-            committed.append((b.batch_id, window, held))
+            committed.append((b.batch_id, window, b.record_range))
         return window_plan(self.baseline.batches.get(dataset), committed)
 
     def count(

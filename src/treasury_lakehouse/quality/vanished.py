@@ -115,9 +115,8 @@ def batches_holding(batches: Sequence[Batch], days: Sequence[tuple[date, date]])
     return [
         b
         for b in batches
-        if b.min_record_date is not None
-        and b.max_record_date is not None
-        and any(b.min_record_date <= last and first <= b.max_record_date for first, last in days)
+        if (held := b.record_range) is not None
+        and any(held[0] <= last and first <= held[1] for first, last in days)
     ]
 
 

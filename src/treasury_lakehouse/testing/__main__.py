@@ -5,7 +5,10 @@ the fake API in the foreground (first line printed: its base URL);
 ``python -m treasury_lakehouse.testing generate --out DIR --start D --end D [--seed N]`` writes a
 synthetic records folder;
 ``python -m treasury_lakehouse.testing measure --records DIR`` prints rows per business day by
-layout era against the catalog's bounds (exit 1 when a day or row name falls outside them).
+layout era against the catalog's bounds (exit 1 when a day or row name falls outside them);
+``python -m treasury_lakehouse.testing screenshot PAGE --out PNG`` renders a page (the report) in
+headless Chromium and saves a PNG of all of it (exit 1 when an image fails or the console logs an
+error).
 """
 
 from __future__ import annotations
@@ -16,11 +19,23 @@ from pathlib import Path
 
 import click
 
+from treasury_lakehouse.errors import TreasuryError
+from treasury_lakehouse.testing.browser import render_page
 from treasury_lakehouse.testing.fake_api import FakeFiscalDataApi
 from treasury_lakehouse.testing.generator import generate_records
 from treasury_lakehouse.testing.measure import measure_records
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
+
+
+#: the records folder both ``serve`` and ``measure`` read
+_RECORDS = click.option(
+    "--records",
+    "records_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Records folder (records/*.jsonl.gz + meta/*.json).",
+)
 
 
 def _as_date(value: datetime | None) -> date | None:
@@ -33,13 +48,7 @@ def main() -> None:
 
 
 @main.command()
-@click.option(
-    "--records",
-    "records_dir",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Records folder (records/*.jsonl.gz + meta/*.json).",
-)
+@_RECORDS
 @click.option("--today", type=_DATE, default=None, help="Serve only records up to this date.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8765, show_default=True, help="0 picks a free port.")
@@ -75,13 +84,7 @@ def generate(out_dir: Path, start: datetime, end: datetime, seed: int) -> None:
 
 
 @main.command()
-@click.option(
-    "--records",
-    "records_dir",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Records folder (records/*.jsonl.gz + meta/*.json).",
-)
+@_RECORDS
 def measure(records_dir: Path) -> None:
     """Rows per business day of each dataset's layout eras in RECORDS, against the catalog."""
     measures = measure_records(records_dir)
@@ -97,6 +100,47 @@ def measure(records_dir: Path) -> None:
         )
     if not all(m.within_bounds for m in measures):
         raise SystemExit(1)
+
+
+@main.command()
+@click.argument("page", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--width", type=int, default=1100, show_default=True, help="Window width, CSS px.")
+@click.option(
+    "--colors",
+    type=click.IntRange(0, 256),
+    default=256,
+    show_default=True,
+    help="Palette size of the saved PNG, to keep it small (0: full colour; needs Pillow).",
+)
+def screenshot(page: Path, out: Path, width: int, colors: int) -> None:
+    """Render PAGE in headless Chromium and save a PNG of the whole page to OUT."""
+    try:
+        rendering = render_page(page, width=width)
+    except TreasuryError as error:
+        raise click.ClickException(str(error)) from None
+    broken = [i.src for i in rendering.images if i.natural_width == 0]
+    if broken or rendering.console_errors:
+        raise click.ClickException(
+            f"{page} did not render cleanly: images not loaded {broken}, "
+            f"console errors {rendering.console_errors}"
+        )
+    png = rendering.screenshot if not colors else _quantized(rendering.screenshot, colors)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(png)
+    click.echo(f"{out}: {len(png):,} bytes, {len(rendering.images)} images")
+
+
+def _quantized(png: bytes, colors: int) -> bytes:
+    """``png`` with a palette of at most ``colors`` (a chart page needs few; a quarter the size)."""
+    import io
+
+    from PIL import Image  # matplotlib's own dependency: the [report] extra
+
+    buffer = io.BytesIO()
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    image.quantize(colors=colors).save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
 
 
 if __name__ == "__main__":
