@@ -263,6 +263,14 @@ def test_headroom_is_never_negative_while_the_limit_is_in_force() -> None:
     assert headroom([gold_day(100, 100)], CTX) == []  # at the limit, not beyond
 
 
+def test_headroom_in_force_without_a_debt_figure_is_an_error() -> None:
+    row = {**gold_day(1_000, 0), "debt_subject_to_limit_usd_mil": None, "headroom_usd_mil": None}
+    [finding] = headroom([row], CTX)
+    assert finding.severity == "error" and "gold has no debt subject to limit" in finding.message
+    suspended = {**row, "statutory_debt_limit_usd_mil": None, "limit_suspended": True}
+    assert headroom([suspended], CTX) == []
+
+
 def test_headroom_published_by_gold_must_be_limit_minus_debt() -> None:
     [finding] = headroom([gold_day(1_000, 900, room=-100)], CTX)
     assert "gold publishes headroom -100 but limit 1,000 - debt subject to limit 900 = 100" in (

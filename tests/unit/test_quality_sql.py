@@ -199,8 +199,8 @@ def debt_limit_gold() -> list[dict[str, Any]]:
     """Days with headroom, at the limit, beyond it, suspended, mis-published; and, for the gold
     key checks, a duplicate day and one without a date."""
     figures = [(100, 90, 10), (100, 100, 0), (100, 101, -1), (None, 120, None), (100, 50, 40),
-               (100, 99, 1)]  # fmt: skip
-    days = list(iter_business_days(date(2023, 6, 1), date(2023, 6, 8)))
+               (100, 99, 1), (100, None, None)]  # fmt: skip
+    days = list(iter_business_days(date(2023, 6, 1), date(2023, 6, 9)))
     rows = [{"record_date": d, "statutory_debt_limit_usd_mil": limit,
              "debt_subject_to_limit_usd_mil": debt, "limit_suspended": limit is None,
              "headroom_usd_mil": room}

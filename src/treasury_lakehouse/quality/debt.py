@@ -303,15 +303,23 @@ _GOLD_LIMIT = ("statutory_debt_limit_usd_mil", "debt_subject_to_limit_usd_mil")
 
 def headroom(rows: Rows, ctx: CheckContext) -> list[Finding]:
     """Rows of ``gold_daily_debt_limit`` with the limit in force whose limit − debt subject to
-    limit is negative, or is not the ``headroom_usd_mil`` gold publishes."""
+    limit is negative, or is not the ``headroom_usd_mil`` gold publishes, or cannot be computed
+    (no debt subject to limit)."""
     findings = []
     for r in rows:
         limit, debt = (r.get(c) for c in _GOLD_LIMIT)
-        if r.get("limit_suspended") or limit is None or debt is None:
+        if r.get("limit_suspended") or limit is None:
             continue  # suspended: no limit, no headroom
-        day, room = as_date(r["record_date"]), int(limit) - int(debt)
-        published = r.get("headroom_usd_mil")
+        day = as_date(r["record_date"])
         where = f"record_date={day}, headroom_usd_mil" if day else "headroom_usd_mil"
+        if debt is None:
+            findings.append(
+                Finding("error", day, where,
+                        f"the limit {_mil(int(limit))} is in force but gold has no debt subject "
+                        "to limit (a holding row of Table III-C is missing or quarantined)")
+            )  # fmt: skip
+            continue
+        room, published = int(limit) - int(debt), r.get("headroom_usd_mil")
         if room < 0:
             findings.append(
                 Finding("error", day, where,
@@ -331,7 +339,7 @@ def _bad_headroom(source: str) -> str:
     limit, debt = _GOLD_LIMIT
     return (
         f"SELECT * FROM ({source}) AS t WHERE NOT COALESCE(limit_suspended, FALSE) AND "
-        f"{limit} IS NOT NULL AND {debt} IS NOT NULL AND ({limit} - {debt} < 0 OR "
+        f"{limit} IS NOT NULL AND ({debt} IS NULL OR {limit} - {debt} < 0 OR "
         f"headroom_usd_mil IS DISTINCT FROM {limit} - {debt})"
     )
 
