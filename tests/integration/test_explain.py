@@ -192,3 +192,26 @@ def test_a_bad_key_is_one_line_and_exits_2(home: Path, args: list[str], message:
     result = explain(home, *args)
     assert result.exit_code == 2, result.output
     assert result.output.strip().splitlines() == [message]
+
+
+def test_no_credential_shows_and_an_unpublished_table_is_one_line(
+    fake_api: FakeFiscalDataApi, tmp_path: Path
+) -> None:
+    fake_api.today = date(2022, 1, 7)
+    with_credentials = fake_api.base_url.replace("http://", "http://analyst:s3cret@")
+    settings = make_settings(
+        tmp_path, fake_api, api_url=with_credentials, start=date(2022, 1, 3), datasets=(OCB,)
+    )
+    pipeline.ingest(settings)
+    pipeline.transform(settings)
+    shown = explain(tmp_path, "gold_daily_cash_balance", "record_date=2022-01-05", "--json")
+    assert shown.exit_code == 0, shown.output
+    assert "s3cret" not in shown.output and "analyst" not in shown.output
+    [evidence] = json.loads(shown.stdout)["bronze"]
+    assert _requested(fake_api, evidence["request_url"])
+    result = explain(tmp_path, "gold_daily_totals", "record_date=2022-01-05")
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "Error: gold_daily_totals is not published in lake commit 1; run `treasury run` with the "
+        "datasets public_debt_transactions"
+    ]

@@ -24,8 +24,9 @@ from treasury_lakehouse.explain.lake_rows import (
     silver_rows,
 )
 from treasury_lakehouse.explain.recipes import Recipe, get_recipe
+from treasury_lakehouse.lake.commit import LakeCommit
 from treasury_lakehouse.lake.layout import Lake
-from treasury_lakehouse.models.registry import GOLD, GoldModel, get_gold
+from treasury_lakehouse.models.registry import GoldModel, get_gold
 
 
 class KeyProblem(ConfigError):
@@ -129,7 +130,7 @@ def _key_text(key: Mapping[str, Any]) -> str:
     return " ".join(f"{c}={json_value(v)}" for c, v in key.items())
 
 
-def _silver(commit: Any, recipe: Recipe, key: Mapping[str, Any]) -> tuple[Rows, list[Row]]:
+def _silver(commit: LakeCommit, recipe: Recipe, key: Mapping[str, Any]) -> tuple[Rows, list[Row]]:
     """The silver rows feeding the gold row (and, for running sums, the earlier ones)."""
     first, last = recipe.grain.span(key)
     span: dict[str, list[Row]] = {}
@@ -183,4 +184,4 @@ def explain_row(settings: Settings, table: str, pairs: Sequence[str]) -> Explana
     return Explanation(table, commit.seq, key, gold, listed, bronze, checks)
 
 
-__all__ = ["GOLD", "Explanation", "KeyProblem", "explain_row", "parse_key"]
+__all__ = ["Explanation", "KeyProblem", "explain_row", "parse_key"]

@@ -48,11 +48,9 @@ class Where:
 
     def describe(self) -> str:
         options = [repr(v) for v in self.values] + [f"{p!r}…" for p in self.prefixes]
-        return (
-            f"{self.column} = {options[0]}"
-            if len(options) == 1
-            else (f"{self.column} in ({', '.join(options)})")
-        )
+        if len(options) == 1:
+            return f"{self.column} = {options[0]}"
+        return f"{self.column} in ({', '.join(options)})"
 
 
 def where(column: str, *values: str, prefixes: tuple[str, ...] = ()) -> Where:
