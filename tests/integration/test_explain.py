@@ -138,6 +138,9 @@ def test_explain_names_the_batch_that_restated_a_row(
     assert [(r["batch_id"], r["transaction_today_amt"]) for r in restated] == [(newer, 1)]
     assert {e["batch_id"] for e in out["bronze"]} == {newer}
     assert all(f"batch-{newer}/" in e["file"] for e in out["bronze"])
+    # the incremental gold build recomputed the running sum over the merged months
+    growth = explain(tmp_path, "gold_monthly_debt_growth", "year=2022", "month=3")
+    assert growth.exit_code == 0 and "reconciled yes" in growth.output, growth.output
 
 
 def _tamper(home: Path, table: str, column: str, day: date) -> None:
