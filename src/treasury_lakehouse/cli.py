@@ -33,6 +33,7 @@ from treasury_lakehouse.config import (
 )
 from treasury_lakehouse.errors import ConfigError, LakeError, TreasuryError
 from treasury_lakehouse.ingest.paging import Page
+from treasury_lakehouse.models.registry import GOLD
 from treasury_lakehouse.paths import check_home, require_lake, require_writable_home
 from treasury_lakehouse.pipeline import IngestResult, TransformResult
 from treasury_lakehouse.quality import QualityReport
@@ -404,6 +405,45 @@ def echo_quality_status(quality: dict[str, Any] | None) -> None:
         f"quality    {quality['stage']} {quality['run_id']} at {quality['checked_at']}: {verdict}"
         f"{f'; warnings: {warnings}' if warnings else ''}"
     )
+
+
+@main.command()
+@settings_options
+@click.argument("table", type=click.Choice(sorted(GOLD)), metavar="TABLE")
+@click.argument("key", nargs=-1, required=True, metavar="COL=VALUE...")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@handle_errors
+def explain(table: str, key: tuple[str, ...], as_json: bool, **flags: Any) -> None:
+    """Show one published row of a gold TABLE (its whole primary key as COL=VALUE), the silver
+    rows it aggregates and the bronze pages they came from; exit 1 naming each column that does
+    not equal its recomputation from silver, 2 for a key that names no row.
+
+    TABLE: gold_daily_totals, gold_monthly_totals, gold_monthly_debt_growth,
+    gold_security_totals, gold_daily_cash_balance, gold_daily_debt_limit or
+    gold_monthly_tax_refunds (docs/gold.md)."""
+    from treasury_lakehouse.explain import KeyProblem, explain_row
+    from treasury_lakehouse.explain.render import render
+
+    settings = build_settings(**flags)
+    require_lake(settings)
+    try:
+        explanation = explain_row(settings, table, key)
+    except KeyProblem as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(2)
+    if as_json:
+        click.echo(json.dumps(explanation.to_json(), indent=2))
+    else:
+        for line in render(explanation):
+            click.echo(line)
+    for check in explanation.mismatches:
+        click.echo(
+            f"Error: {table} {check.column} is {check.gold} in gold but {check.silver} from its "
+            f"silver rows ({check.rule})",
+            err=True,
+        )
+    if not explanation.reconciled:
+        sys.exit(1)
 
 
 @main.command()

@@ -87,6 +87,19 @@ def strip_userinfo(url: str) -> str:
     return re.sub(r"^([A-Za-z][\w+.-]*://)[^/?#]*@", r"\1", url)
 
 
+#: query parameters that carry credentials in a URL
+_SECRET_PARAMS = r"api[_-]?key|key|token|access[_-]?token|auth|password|secret|signature|sig"
+
+
+def mask_url(url: str) -> str:
+    """A URL as it may be shown: user information and credential parameters as ``***``.
+
+    ``https://user:pw@host/p?api_key=k&page=1`` → ``https://***@host/p?api_key=***&page=1``.
+    """
+    masked = re.sub(r"^([A-Za-z][\w+.-]*://)[^/?#]*@", r"\1***@", url)
+    return re.sub(rf"([?&](?:{_SECRET_PARAMS})=)[^&#]*", r"\1***", masked, flags=re.IGNORECASE)
+
+
 def _is_http_url(url: str) -> bool:
     try:
         parts = urlsplit(url)
