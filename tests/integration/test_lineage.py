@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 import duckdb
 import pytest
 from click.testing import CliRunner
+from psycopg.conninfo import conninfo_to_dict
+from test_postgres_warehouse import fresh_database
 
 from conftest import make_settings
 from lineage_receiver import LineageReceiver, assert_spec_fields, by_job, closed_port
@@ -208,6 +210,29 @@ def test_an_unreachable_postgresql_warehouse_sends_fail_for_load_without_the_pas
     names = {(d["namespace"], d["name"]) for d in failed["outputs"]}
     assert (f"postgres://127.0.0.1:{port}", "lakehouse.public.gold_daily_totals") in names
     assert "cannot connect" in failed["run"]["facets"]["errorMessage"]["message"]
+
+
+@pytest.mark.postgres
+def test_a_load_into_postgresql_names_its_tables_by_host_port_and_database(
+    fake_api: FakeFiscalDataApi,
+    tmp_path: Path,
+    lineage_env: pytest.MonkeyPatch,
+    receiver: LineageReceiver,
+) -> None:
+    lineage_env.setenv("OPENLINEAGE_URL", receiver.url)
+    fake_api.today = date(2022, 5, 20)
+    with fresh_database() as dsn:
+        settings = make_settings(tmp_path, fake_api, start=date(2022, 5, 2), warehouse=dsn)
+        result = pipeline.run(settings)
+    params = conninfo_to_dict(dsn)
+    namespace = f"postgres://{params.get('host', 'localhost')}:{params.get('port', 5432)}"
+
+    assert by_job(receiver.events) == {job: ["START", "COMPLETE"] for job in STEPS}
+    table = f"{params['dbname']}.public.gold_daily_totals"
+    loaded = _dataset(receiver.events, "load", "outputs", table)
+    assert loaded["namespace"] == namespace
+    rows = loaded["outputFacets"]["outputStatistics"]["rowCount"]
+    assert rows == result.load.tables["gold_daily_totals"] > 0
 
 
 def test_a_receiver_that_is_down_fails_nothing_and_is_logged_once(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -104,7 +105,7 @@ class RecordingClient:
 
     def emit(self, event: Any) -> None:
         if self.fail:
-            raise ConnectionError("receiver down\nsecond line")
+            raise ConnectionError("receiver http://u:pw@host/ down\nsecond line")
         self.events.append(event)
 
 
@@ -146,7 +147,8 @@ def test_a_delivery_failure_is_logged_once_and_the_steps_go_on(
                 done.append(job)
     assert done == ["ingest.a", "silver.a", "gold"]
     [line] = [r.getMessage() for r in caplog.records]
-    assert "receiver down" in line and "second line" not in line
+    assert "ConnectionError: receiver http://u:***@host/ down" in line
+    assert "second line" not in line
 
 
 def test_disabled_lineage_constructs_no_client(no_config: pytest.MonkeyPatch) -> None:
@@ -154,3 +156,16 @@ def test_disabled_lineage_constructs_no_client(no_config: pytest.MonkeyPatch) ->
     with lineage.step("gold") as step:
         step.set_outputs(lambda: pytest.fail("outputs are not computed when disabled"))
     assert lineage._client is None
+
+
+def test_a_missing_client_says_which_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setitem(sys.modules, "openlineage", None)
+    monkeypatch.setitem(sys.modules, "openlineage.client", None)
+    lineage = Lineage("run")
+    lineage.enabled = True
+    with caplog.at_level(logging.WARNING), lineage.step("gold"):
+        pass
+    [line] = [r.getMessage() for r in caplog.records]
+    assert "treasury-lakehouse[lineage]" in line

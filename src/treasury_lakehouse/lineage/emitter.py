@@ -13,16 +13,19 @@ receiver costs one delivery attempt per run, not one per event.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import traceback
 import uuid
+import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Literal
 
 from treasury_lakehouse import __version__
+from treasury_lakehouse.config import mask_dsn
 from treasury_lakehouse.lineage.model import LineageDataset
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,9 @@ log = logging.getLogger(__name__)
 PRODUCER = f"urn:treasury-lakehouse:{__version__}"
 #: the job namespace, unless OPENLINEAGE_NAMESPACE names another
 DEFAULT_NAMESPACE = "treasury-lakehouse"
+
+#: how long an exiting process waits for an asynchronous transport to deliver queued events
+CLOSE_TIMEOUT_S = 5.0
 
 EventType = Literal["START", "COMPLETE", "FAIL", "ABORT"]
 Datasets = Callable[[], list[LineageDataset]]
@@ -149,11 +155,10 @@ class Lineage:
         except Exception as failure:  # lineage must never fail the pipeline
             self.enabled = False
             log.warning(
-                "OpenLineage events of run %s are not sent (%s: %s); the pipeline goes on "
+                "OpenLineage events of run %s are not sent (%s); the pipeline goes on "
                 "without lineage",
                 self.run_id,
-                type(failure).__name__,
-                str(failure).splitlines()[0] if str(failure) else "",
+                _describe(failure),
             )
 
     def _client_or_new(self) -> Any:
@@ -161,7 +166,31 @@ class Lineage:
             from openlineage.client import OpenLineageClient
 
             self._client = OpenLineageClient()
+            _OPEN_CLIENTS.add(self._client)
         return self._client
+
+
+#: clients still alive; closed when the process exits, so that an asynchronous transport
+#: delivers what it queued (held weakly: a finished run's client goes with its Lineage)
+_OPEN_CLIENTS: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_clients() -> None:
+    for client in list(_OPEN_CLIENTS):
+        with suppress(Exception):  # the process is ending: nothing left to tell
+            client.close(CLOSE_TIMEOUT_S)
+
+
+def _describe(failure: Exception) -> str:
+    """One line, credentials in URLs masked."""
+    if isinstance(failure, ImportError):
+        return (
+            f"{failure}: install the lineage extra, pip install 'treasury-lakehouse[lineage]', "
+            "or unset OPENLINEAGE_URL / OPENLINEAGE_CONFIG"
+        )
+    text = str(failure).strip()
+    return mask_dsn(f"{type(failure).__name__}: {text.splitlines()[0] if text else ''}")
 
 
 def _error_text(error: BaseException | None, message: str | None) -> tuple[str, str | None] | None:
