@@ -142,7 +142,8 @@ def _locked(
 def ingest(
     settings: Settings, on_page: PageCallback | None = None, run_id: str | None = None
 ) -> list[IngestResult]:
-    """Fetch each dataset's window from the API into a new committed bronze batch."""
+    """Fetch each dataset's window from the API into a new committed bronze batch (``run_id``:
+    the pipeline run its lineage events belong to; by default a new one)."""
     lineage = Lineage(run_id or _new_run_id())
     with _locked(settings, "ingest", datasets=True):
         return _ingest(settings, on_page, lineage)

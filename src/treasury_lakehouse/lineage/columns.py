@@ -11,12 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from treasury_lakehouse.lineage.model import LineageDataset, SourceColumn
+from treasury_lakehouse.lineage.model import ColumnLineage, LineageDataset, SourceColumn
 from treasury_lakehouse.models.registry import GoldModel
 
 log = logging.getLogger(__name__)
-
-ColumnLineage = tuple[tuple[str, tuple[SourceColumn, ...]], ...]
 
 
 def gold_column_lineage(model: GoldModel, sources: Mapping[str, LineageDataset]) -> ColumnLineage:

@@ -23,7 +23,7 @@ from treasury_lakehouse.config import Settings
 from treasury_lakehouse.engines.base import SilverCounts
 from treasury_lakehouse.ingest.bronze import BronzeStore
 from treasury_lakehouse.lake.layout import Lake
-from treasury_lakehouse.lineage.model import Assertion, LineageDataset
+from treasury_lakehouse.lineage.model import Assertion, ColumnLineage, LineageDataset
 from treasury_lakehouse.models.registry import GOLD, GoldModel
 from treasury_lakehouse.models.silver import silver_columns
 from treasury_lakehouse.quality.results import QualityReport
@@ -34,8 +34,17 @@ POSTGRES_SCHEMA = "public"
 DUCKDB_SCHEMA = "main"
 
 
-def file_dataset(path: Path, **facets: object) -> LineageDataset:
-    return LineageDataset(FILE_NAMESPACE, str(path.resolve()), **facets)  # type: ignore[arg-type]
+def file_dataset(
+    path: Path,
+    fields: tuple[tuple[str, str], ...] = (),
+    rows: int | None = None,
+    column_lineage: ColumnLineage = (),
+    assertions: tuple[Assertion, ...] = (),
+) -> LineageDataset:
+    """A lake table or file: namespace ``file``, name its absolute path."""
+    return LineageDataset(
+        FILE_NAMESPACE, str(path.resolve()), fields, rows, column_lineage, assertions
+    )
 
 
 def api_dataset(settings: Settings, dataset: str) -> LineageDataset:
@@ -110,19 +119,22 @@ def gold_outputs(settings: Settings, rows: Mapping[str, int]) -> list[LineageDat
     return [gold_dataset(settings, GOLD[name], n, with_lineage=True) for name, n in rows.items()]
 
 
-def lake_table(settings: Settings, table: str) -> LineageDataset:
+def lake_table(
+    settings: Settings, table: str, assertions: tuple[Assertion, ...] = ()
+) -> LineageDataset:
     """A lake table by its warehouse name (``silver_<dataset>``, ``gold_...``)."""
     lake = Lake(settings.lake)
+    path = lake.root / table
     if table in GOLD:
-        return file_dataset(lake.gold_dir(table))
+        path = lake.gold_dir(table)
     for prefix, directory in (
         ("silver_", lake.silver_dir),
         ("quarantine_", lake.quarantine_dir),
         ("bronze_", BronzeStore(settings.lake).dataset_dir),
     ):
         if table.startswith(prefix):
-            return file_dataset(directory(table.removeprefix(prefix)))
-    return file_dataset(lake.root / table)
+            path = directory(table.removeprefix(prefix))
+    return file_dataset(path, assertions=assertions)
 
 
 def checked_inputs(settings: Settings, report: QualityReport) -> list[LineageDataset]:
@@ -140,14 +152,7 @@ def checked_inputs(settings: Settings, report: QualityReport) -> list[LineageDat
                 f"in {result.rows_checked} rows",
             )
         )
-    return [
-        _with_assertions(lake_table(settings, table), tuple(assertions))
-        for table, assertions in by_table.items()
-    ]
-
-
-def _with_assertions(dataset: LineageDataset, assertions: tuple[Assertion, ...]) -> LineageDataset:
-    return LineageDataset(dataset.namespace, dataset.name, assertions=assertions)
+    return [lake_table(settings, table, tuple(found)) for table, found in by_table.items()]
 
 
 def load_inputs(settings: Settings, tables: list[WarehouseTable]) -> list[LineageDataset]:

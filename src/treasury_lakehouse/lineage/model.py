@@ -30,6 +30,10 @@ class Assertion:
     actual: str
 
 
+#: (output column, the input columns it is derived from), in the output's column order
+ColumnLineage = tuple[tuple[str, tuple[SourceColumn, ...]], ...]
+
+
 @dataclass(frozen=True)
 class LineageDataset:
     """A dataset by the OpenLineage naming conventions, with the facets this project reports."""
@@ -41,6 +45,6 @@ class LineageDataset:
     #: rows written (outputs only): the ``outputStatistics`` facet
     rows: int | None = None
     #: output column -> the input columns it is derived from: the ``columnLineage`` facet
-    column_lineage: tuple[tuple[str, tuple[SourceColumn, ...]], ...] = ()
+    column_lineage: ColumnLineage = ()
     #: checks run over this dataset (inputs only): the ``dataQualityAssertions`` facet
     assertions: tuple[Assertion, ...] = ()
