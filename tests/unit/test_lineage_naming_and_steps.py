@@ -18,6 +18,7 @@ from treasury_lakehouse.lineage.columns import gold_column_lineage
 from treasury_lakehouse.lineage.datasets import (
     api_dataset,
     file_dataset,
+    lake_table,
     load_outputs,
     warehouse_location,
 )
@@ -62,6 +63,25 @@ def test_the_duckdb_warehouse_is_a_file_dataset_per_table(tmp_path: Path) -> Non
     [output] = load_outputs(settings, [table], {"gold_daily_totals": 7})
     expected = f"{(tmp_path / 'warehouse.duckdb').resolve()}/main.gold_daily_totals"
     assert (output.namespace, output.name, output.rows) == ("file", expected, 7)
+
+
+@pytest.mark.parametrize(
+    ("table", "directory"),
+    [
+        ("silver_debt_to_penny", "silver/debt_to_penny"),
+        ("received_debt_to_penny", "silver/debt_to_penny"),
+        ("vanished_debt_to_penny", "bronze/debt_to_penny"),
+        ("gold_daily_totals", "gold/gold_daily_totals"),
+    ],
+)
+def test_checked_tables_are_the_lake_directories_they_read(
+    tmp_path: Path, table: str, directory: str
+) -> None:
+    settings = Settings(home=tmp_path)
+    dataset = lake_table(settings, table)
+    assert dataset.namespace == "file"
+    relative = Path(dataset.name).relative_to(settings.lake.resolve())
+    assert relative.as_posix() == directory
 
 
 def test_the_api_endpoint_is_named_without_credentials() -> None:

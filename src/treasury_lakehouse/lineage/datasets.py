@@ -122,15 +122,20 @@ def gold_outputs(settings: Settings, rows: Mapping[str, int]) -> list[LineageDat
 def lake_table(
     settings: Settings, table: str, assertions: tuple[Assertion, ...] = ()
 ) -> LineageDataset:
-    """A lake table by its warehouse name (``silver_<dataset>``, ``gold_...``)."""
+    """A lake table by its warehouse or quality-check name: ``silver_<dataset>``, ``gold_...``,
+    and the checks' relations over them (``received_<dataset>``: silver with its quarantined
+    keys; ``vanished_<dataset>``: every bronze batch)."""
     lake = Lake(settings.lake)
     path = lake.root / table
     if table in GOLD:
         path = lake.gold_dir(table)
+    bronze = BronzeStore(settings.lake).dataset_dir
     for prefix, directory in (
         ("silver_", lake.silver_dir),
+        ("received_", lake.silver_dir),
         ("quarantine_", lake.quarantine_dir),
-        ("bronze_", BronzeStore(settings.lake).dataset_dir),
+        ("bronze_", bronze),
+        ("vanished_", bronze),
     ):
         if table.startswith(prefix):
             path = directory(table.removeprefix(prefix))
@@ -138,10 +143,11 @@ def lake_table(
 
 
 def checked_inputs(settings: Settings, report: QualityReport) -> list[LineageDataset]:
-    """Each table the quality checks read, with one assertion per check."""
-    by_table: dict[str, list[Assertion]] = {}
+    """Each lake table the quality checks read, with one assertion per check."""
+    by_table: dict[Path, list[Assertion]] = {}
     for result in report.results:
-        by_table.setdefault(result.table, []).append(
+        table = Path(lake_table(settings, result.table).name)
+        by_table.setdefault(table, []).append(
             Assertion(
                 assertion=result.check,
                 # a check that only warned did not hold, but would not block publishing
@@ -152,7 +158,7 @@ def checked_inputs(settings: Settings, report: QualityReport) -> list[LineageDat
                 f"in {result.rows_checked} rows",
             )
         )
-    return [lake_table(settings, table, tuple(found)) for table, found in by_table.items()]
+    return [file_dataset(path, assertions=tuple(found)) for path, found in by_table.items()]
 
 
 def load_inputs(settings: Settings, tables: list[WarehouseTable]) -> list[LineageDataset]:
