@@ -32,7 +32,7 @@ COPY pyproject.toml constraints.txt ./
 RUN mkdir -p src/treasury_lakehouse && touch src/treasury_lakehouse/__init__.py README.md \
  && PIP_INDEX_URL="${PIP_INDEX_URL}" PIP_EXTRA_INDEX_URL="${PIP_EXTRA_INDEX_URL}" \
     PIP_TRUSTED_HOST="${PIP_TRUSTED_HOST}" \
-    pip install --no-cache-dir -q -c constraints.txt '.[airflow,spark,postgres,report]' \
+    pip install --no-cache-dir -q -c constraints.txt '.[airflow,spark,postgres,report,lineage]' \
  && pip uninstall -y -q treasury-lakehouse \
  && rm -rf src build *.egg-info README.md
 

@@ -53,6 +53,8 @@ from treasury_lakehouse.lake.layout import BUILD_INFO, Lake, read_build_info
 from treasury_lakehouse.lake.lock import GOLD_SCOPE, WAREHOUSE_SCOPE, dataset_scope, home_lock
 from treasury_lakehouse.lake.repair import RepairResult, repair_lake
 from treasury_lakehouse.lake.verify import VerifyReport, verify_lake
+from treasury_lakehouse.lineage import Lineage
+from treasury_lakehouse.lineage import datasets as lineage_of
 from treasury_lakehouse.models.incremental import definition_fingerprint
 from treasury_lakehouse.models.registry import GOLD_MODELS, GoldModel
 from treasury_lakehouse.quality import CheckContext, QualityReport, run_checks
@@ -137,13 +139,19 @@ def _locked(
         yield
 
 
-def ingest(settings: Settings, on_page: PageCallback | None = None) -> list[IngestResult]:
-    """Fetch each dataset's window from the API into a new committed bronze batch."""
+def ingest(
+    settings: Settings, on_page: PageCallback | None = None, run_id: str | None = None
+) -> list[IngestResult]:
+    """Fetch each dataset's window from the API into a new committed bronze batch (``run_id``:
+    the pipeline run its lineage events belong to; by default a new one)."""
+    lineage = Lineage(run_id or _new_run_id())
     with _locked(settings, "ingest", datasets=True):
-        return _ingest(settings, on_page)
+        return _ingest(settings, on_page, lineage)
 
 
-def _ingest(settings: Settings, on_page: PageCallback | None) -> list[IngestResult]:
+def _ingest(
+    settings: Settings, on_page: PageCallback | None, lineage: Lineage
+) -> list[IngestResult]:
     bronze = BronzeStore(settings.lake)
     # every window first: a usage error stops the run before anything is fetched
     windows = {
@@ -152,9 +160,27 @@ def _ingest(settings: Settings, on_page: PageCallback | None) -> list[IngestResu
     }
     with _api_client(settings) as client:
         return [
-            _ingest_dataset(bronze, client, name, *windows[name], on_page)
+            _traced_ingest(settings, lineage, name, windows[name], on_page, bronze, client)
             for name in settings.datasets
         ]
+
+
+def _traced_ingest(
+    settings: Settings,
+    lineage: Lineage,
+    name: str,
+    windows: tuple[Window, Window | None],
+    on_page: PageCallback | None,
+    bronze: BronzeStore,
+    client: FiscalDataClient,
+) -> IngestResult:
+    """:func:`_ingest_dataset` as the lineage job ``ingest.<dataset>``."""
+    with lineage.step(
+        f"ingest.{name}", inputs=lambda: [lineage_of.api_dataset(settings, name)]
+    ) as step:
+        result = _ingest_dataset(bronze, client, name, *windows, on_page)
+        step.set_outputs(lambda: [lineage_of.bronze_dataset(settings, name, result.rows)])
+    return result
 
 
 def _ingest_dataset(
@@ -247,7 +273,7 @@ def transform(settings: Settings, run_id: str | None = None) -> TransformResult:
     publish them all as one lake commit (other datasets' silver is carried forward)."""
     run_id = run_id or _new_run_id()
     with _locked(settings, f"transform {run_id}", datasets=True, gold=True):
-        return _transform(settings, run_id)
+        return _transform(settings, run_id, Lineage(run_id))
 
 
 @dataclass(frozen=True)
@@ -258,20 +284,22 @@ class _SilverBuild:
     plan: SilverPlan
 
 
-def _transform(settings: Settings, run_id: str) -> TransformResult:
+def _transform(settings: Settings, run_id: str, lineage: Lineage) -> TransformResult:
     started = time.monotonic()
     lake = Lake(settings.lake)
     base_seq, base, silver, quarantine = _carried_forward(settings, lake)
     engine = open_engine(settings)
     try:
-        built = _silver(settings, engine, base)
+        built = _silver(settings, engine, base, lineage)
         changes: dict[str, frozenset[int] | None] = {}
         for build in built:
             silver[build.counts.dataset] = build.silver
             quarantine[build.counts.dataset] = build.quarantine
             if build.plan.mode != "unchanged":
                 changes[build.counts.dataset] = build.plan.changes
-        gold, gold_versions = _build_gold(engine, lake, silver, base=base, changes=changes)
+        with lineage.step("gold", inputs=lambda: lineage_of.gold_inputs(settings, silver)) as step:
+            gold, gold_versions = _build_gold(engine, lake, silver, base=base, changes=changes)
+            step.set_outputs(lambda: lineage_of.gold_outputs(settings, gold))
         engine_name = str(engine.name)
     finally:
         engine.close()
@@ -337,13 +365,33 @@ def _carried_forward(
     return base.seq, base, silver, quarantine
 
 
-def _silver(settings: Settings, engine: Any, base: LakeCommit | None) -> list[_SilverBuild]:
+def _silver(
+    settings: Settings, engine: Any, base: LakeCommit | None, lineage: Lineage
+) -> list[_SilverBuild]:
     check_contracts(settings)
     bronze, lake = BronzeStore(settings.lake), Lake(settings.lake)
     return [
-        _build_silver(engine, bronze, lake, name, base, settings.full_rebuild)
+        _traced_silver(settings, lineage, engine, bronze, lake, name, base)
         for name in settings.datasets
     ]
+
+
+def _traced_silver(
+    settings: Settings,
+    lineage: Lineage,
+    engine: Any,
+    bronze: BronzeStore,
+    lake: Lake,
+    name: str,
+    base: LakeCommit | None,
+) -> _SilverBuild:
+    """:func:`_build_silver` as the lineage job ``silver.<dataset>``."""
+    with lineage.step(
+        f"silver.{name}", inputs=lambda: [lineage_of.bronze_dataset(settings, name)]
+    ) as step:
+        build = _build_silver(engine, bronze, lake, name, base, settings.full_rebuild)
+        step.set_outputs(lambda: lineage_of.silver_outputs(settings, build.counts))
+    return build
 
 
 def _base_version(lake: Lake, base: LakeCommit | None, layer: Layer, name: str) -> Path | None:
@@ -465,18 +513,30 @@ def load(settings: Settings, run_id: str | None = None) -> LoadResult:
     so ``transform`` then ``load`` is gated like ``run``; then exactly that commit is published.
     """
     run_id = run_id or _new_run_id()
+    lineage = Lineage(run_id)
     with _locked(settings, "load", warehouse=True):
         commit = Lake(settings.lake).require_commit()
         tables = lake_tables(commit)
-        _gate(_check(settings, run_id, stage="load", warehouse_locked=True, commit=commit))
-        return _load(settings, run_id, commit, tables)
+        _traced_check(settings, run_id, lineage, "load", warehouse_locked=True, commit=commit)
+        return _load(settings, run_id, commit, tables, lineage)
 
 
 def _load(
-    settings: Settings, run_id: str, commit: LakeCommit, tables: list[WarehouseTable]
+    settings: Settings,
+    run_id: str,
+    commit: LakeCommit,
+    tables: list[WarehouseTable],
+    lineage: Lineage,
 ) -> LoadResult:
     log.debug("stage load %s", settings.warehouse_kind)
-    return open_warehouse(settings).publish(tables, run_id, commit=commit)
+    with lineage.step(
+        "load",
+        inputs=lambda: lineage_of.load_inputs(settings, tables),
+        outputs=lambda: lineage_of.load_outputs(settings, tables),
+    ) as step:
+        result = open_warehouse(settings).publish(tables, run_id, commit=commit)
+        step.set_outputs(lambda: lineage_of.load_outputs(settings, tables, result.tables))
+    return result
 
 
 def check(settings: Settings, run_id: str | None = None) -> QualityReport:
@@ -486,12 +546,34 @@ def check(settings: Settings, run_id: str | None = None) -> QualityReport:
     ``quality_results``; error-level failures are in ``report.failed`` (this function does not
     raise for them: ``run`` and ``load`` do, and :func:`require_passed` does on request).
     """
-    return _check(settings, run_id or _new_run_id(), stage="check", warehouse_locked=False)
+    run_id = run_id or _new_run_id()
+    return _traced_check(settings, run_id, Lineage(run_id), "check", False, gate=False)
 
 
 def require_passed(report: QualityReport) -> None:
     """Raise :class:`QualityGateError` naming each failing check, day and row, if any failed."""
     _gate(report)
+
+
+def _traced_check(
+    settings: Settings,
+    run_id: str,
+    lineage: Lineage,
+    stage: str,
+    warehouse_locked: bool,
+    commit: LakeCommit | None = None,
+    gate: bool = True,
+) -> QualityReport:
+    """:func:`_check` (then, when ``gate``, :func:`_gate`) as the lineage job ``check``: its
+    inputs carry the checks' assertions, and a failed error-level check makes it FAIL."""
+    with lineage.step("check") as step:
+        report = _check(settings, run_id, stage, warehouse_locked, commit)
+        step.set_inputs(lambda: lineage_of.checked_inputs(settings, report))
+        if report.failed:
+            step.fail(report.gate_message())
+        if gate:
+            _gate(report)
+    return report
 
 
 def _check(
@@ -548,15 +630,15 @@ def _gate(report: QualityReport) -> None:
 def run(settings: Settings, on_page: PageCallback | None = None) -> RunResult:
     """Ingest, transform and load under one lock: what ``treasury run`` and the DAG do."""
     run_id = _new_run_id()
+    lineage = Lineage(run_id)
     with _locked(settings, f"run {run_id}", datasets=True, gold=True, warehouse=True):
-        ingested = _ingest(settings, on_page)
+        ingested = _ingest(settings, on_page, lineage)
         _require_some_bronze(settings, ingested)
-        transformed = _transform(settings, run_id)
+        transformed = _transform(settings, run_id, lineage)
         commit = read_commit(settings.lake, transformed.commit).require_readable()
         tables = lake_tables(commit)
-        quality = _check(settings, run_id, stage="run", warehouse_locked=True, commit=commit)
-        _gate(quality)
-        loaded = _load(settings, run_id, commit, tables)
+        quality = _traced_check(settings, run_id, lineage, "run", True, commit=commit)
+        loaded = _load(settings, run_id, commit, tables, lineage)
     return RunResult(run_id, ingested, transformed, loaded, quality=quality)
 
 

@@ -26,10 +26,12 @@ import pytest
 
 from conftest import require_or_skip
 from independent_gold import apply_restatement, expected_gold, read_records
+from lineage_receiver import LineageReceiver, assert_spec_fields, by_job
 from treasury_lakehouse import pipeline
 from treasury_lakehouse.catalog import DATASETS
 from treasury_lakehouse.config import Settings
 from treasury_lakehouse.errors import ApiError, TransientApiError
+from treasury_lakehouse.lineage import parent_run_id
 from treasury_lakehouse.models.registry import GOLD_MODELS
 from treasury_lakehouse.testing import FakeFiscalDataApi, Fault
 
@@ -284,6 +286,40 @@ def test_dag_run_on_synthetic_records_leaves_independent_gold_in_the_warehouse(
 
     expected = _expected(synthetic_records, date(2022, 3, 1), date(2022, 4, 19))
     assert _warehouse_gold(tmp_path / "treasury") == expected
+
+
+@pytest.mark.slow
+def test_dag_run_sends_the_lineage_events_of_the_cli_under_the_dag_runs_parent(
+    medallion: Any,
+    fake_api: FakeFiscalDataApi,
+    treasury_env: pytest.MonkeyPatch,
+) -> None:
+    """The tasks call the library that sends the events: with OPENLINEAGE_URL set, each step's
+    job reports START and COMPLETE (``check`` twice: the quality_checks task and load's gate),
+    all children of one parent run derived from the DAG run."""
+    from treasury_lakehouse.orchestration.airflow import pipeline_run_id
+
+    for name in list(os.environ):
+        if name.startswith("OPENLINEAGE"):
+            treasury_env.delenv(name)
+    treasury_env.setenv("TREASURY_API_URL", fake_api.base_url)
+    treasury_env.setenv("TREASURY_START_DATE", "2022-04-01")
+    try:
+        with LineageReceiver() as receiver:
+            treasury_env.setenv("OPENLINEAGE_URL", receiver.url)
+            run = _run_dag(medallion, _at("2022-04-20"))
+    finally:  # the client copies OPENLINEAGE_URL into variables of its own
+        for name in [n for n in os.environ if n.startswith("OPENLINEAGE__")]:
+            del os.environ[name]
+
+    events = receiver.events
+    for event in events:
+        assert_spec_fields(event)
+    steps = [f"{step}.{name}" for step in ("ingest", "silver") for name in DATASETS]
+    expected = {job: ["START", "COMPLETE"] for job in [*steps, "gold", "load"]}
+    assert by_job(events) == {**expected, "check": ["START", "COMPLETE"] * 2}
+    parents = {e["run"]["facets"]["parent"]["run"]["runId"] for e in events}
+    assert parents == {parent_run_id(pipeline_run_id(run.run_id))}
 
 
 @pytest.mark.slow

@@ -233,8 +233,10 @@ def ingest_dataset(dataset: str) -> dict[str, Any]:
     bronze."""
     from treasury_lakehouse import pipeline
 
-    settings = dataset_settings(get_current_context(), dataset)
-    [result] = call_facade(lambda: pipeline.ingest(settings))
+    context = get_current_context()
+    settings = dataset_settings(context, dataset)
+    run_id = pipeline_run_id(context["run_id"])
+    [result] = call_facade(lambda: pipeline.ingest(settings, run_id=run_id))
     log.info("%s: %d rows in %d pages for %s", dataset, result.rows, result.pages, result.window)
     return {
         "dataset": dataset,
