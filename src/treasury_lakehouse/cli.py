@@ -478,6 +478,53 @@ def demo(records: Path | None, today: date | None, **flags: Any) -> None:
 
 @main.command()
 @settings_options
+@click.option(
+    "--date", "day", required=True, callback=_date, metavar="YYYY-MM-DD", help="Record date."
+)
+@click.option(
+    "--where",
+    multiple=True,
+    metavar="COL=VALUE",
+    help="Only rows whose silver column COL reads VALUE (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON list of versions.")
+@handle_errors
+def history(day: date, where: tuple[str, ...], as_json: bool, **flags: Any) -> None:
+    """Show every version of one record date's rows of one --dataset, oldest first."""
+    from treasury_lakehouse.history import json_value
+
+    datasets: tuple[str, ...] = tuple(flags.get("datasets") or ())
+    if len(datasets) != 1:
+        raise click.UsageError("history needs exactly one --dataset")
+    settings = build_settings(**flags)
+    require_lake(settings)
+    versions = pipeline.history(settings, datasets[0], day, where)
+    if as_json:
+        rows = [{k: json_value(v) for k, v in row.items()} for row in versions]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not versions:
+        click.echo(f"no {datasets[0]} rows of {day.isoformat()} in the history")
+    for row in versions:
+        click.echo(echo_version(row))
+
+
+def echo_version(row: dict[str, Any]) -> str:
+    """One version on one line: when it was known, its batch, then its values."""
+    from treasury_lakehouse.history import SHOWN_EXTRA, json_value
+
+    until = json_value(row["known_to"]) or "current"
+    state = "deleted" if row["is_deleted"] else "version"
+    values = "  ".join(
+        f"{k}={'null' if v is None else json_value(v)}"
+        for k, v in row.items()
+        if k not in SHOWN_EXTRA
+    )
+    return f"{state} {json_value(row['known_from'])} .. {until}  batch {row['batch_id']}  {values}"
+
+
+@main.command()
+@settings_options
 @handle_errors
 def report(**flags: Any) -> None:
     """Write an HTML report with charts of the published gold tables to <home>/report/."""

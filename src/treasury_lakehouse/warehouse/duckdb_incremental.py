@@ -8,7 +8,8 @@ offers one), and inside one transaction on the copy
 1. makes each changed silver table's rows of the changed record years equal to the lake's
    ``record_year=<Y>/`` partitions: deletes the rows the lake no longer has, inserts the new ones
    (most rows of a changed year are as they were, and every row written costs index upkeep),
-2. replaces every row of the gold tables whose lake version changed (they are small),
+2. replaces every row of the gold tables, row histories and ``revisions`` whose lake version
+   changed,
 3. adds the dimension rows that the new silver rows bring (dimension rows never change in place:
    their keys are hashes of their values, ``dim_date`` rows are days of the calendar),
 4. makes the facts of the changed record years equal to what the new silver gives, the same way,
@@ -41,7 +42,12 @@ from treasury_lakehouse.errors import LakeError
 from treasury_lakehouse.lake.commit import LakeCommit, changes_between, read_commit
 from treasury_lakehouse.models.registry import Column
 from treasury_lakehouse.paths import glob_escape
-from treasury_lakehouse.warehouse.base import WarehouseTable
+from treasury_lakehouse.warehouse.base import (
+    HISTORY_SUFFIX,
+    REVISIONS,
+    WarehouseTable,
+    is_silver_table,
+)
 from treasury_lakehouse.warehouse.duckdb_ddl import definitions, expected_definitions
 from treasury_lakehouse.warehouse.star import (
     CALENDAR,
@@ -129,13 +135,13 @@ def plan_incremental(
         table.name: changes[name]
         for table in tables
         if (name := table.name.removeprefix(SILVER_PREFIX)) in changes
-        and table.name.startswith(SILVER_PREFIX)
+        and is_silver_table(table.name)
         and changes[name] != frozenset()
     }
     gold = tuple(
         t.name
         for t in tables
-        if not t.name.startswith(SILVER_PREFIX) and recorded.get(t.name) != _version(t)
+        if not is_silver_table(t.name) and recorded.get(t.name) != _version(t)
     )
     plan = IncrementalPlan(since, years, gold, _changed_share(tables, years))
     if plan.share > max_share:
@@ -165,8 +171,12 @@ def _version(table: WarehouseTable) -> str:
 def _require_versions_of(
     previous: LakeCommit, recorded: dict[str, str], tables: list[WarehouseTable]
 ) -> None:
-    """The file's silver and gold tables must be the versions commit ``previous`` names."""
+    """The file's silver, history and gold tables must be the versions commit ``previous``
+    names (history and revisions, like gold, are replaced whole when their version changed)."""
     expected = {f"{SILVER_PREFIX}{d}": v for d, v in previous.silver.items()}
+    expected.update({f"{SILVER_PREFIX}{d}{HISTORY_SUFFIX}": v for d, v in previous.history.items()})
+    if previous.history:
+        expected[REVISIONS] = ",".join(f"{d}:{v}" for d, v in sorted(previous.history.items()))
     expected.update(previous.gold)
     for table in tables:
         if not expected.get(table.name) or recorded.get(table.name) != expected[table.name]:
@@ -184,7 +194,7 @@ def year_files(table: WarehouseTable, years: frozenset[int] | None) -> tuple[Pat
 
 
 def _changed_share(tables: list[WarehouseTable], years: dict[str, frozenset[int] | None]) -> float:
-    silver = [t for t in tables if t.name.startswith(SILVER_PREFIX)]
+    silver = [t for t in tables if is_silver_table(t.name)]
     total = sum(f.stat().st_size for t in silver for f in t.files)
     changed = 0
     for table in silver:

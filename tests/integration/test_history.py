@@ -1,0 +1,280 @@
+"""Row history and revisions (issue 14, parts 1-3), through the fake API over real HTTP.
+
+A backfill, then a later run whose lookback window brings a restated row, a re-keyed row and a
+withdrawn row; every other row of the window is delivered again unchanged. The history, the
+revisions, ``treasury history`` and both warehouses are checked against what the API changed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from conftest import make_settings
+from treasury_lakehouse import pipeline
+from treasury_lakehouse.catalog import get_dataset
+from treasury_lakehouse.cli import main
+from treasury_lakehouse.config import Settings
+from treasury_lakehouse.engines.base import BronzeBatch
+from treasury_lakehouse.history import (
+    REVISIONS_FILE,
+    BatchTime,
+    build_history,
+    history_files,
+    plan_history,
+)
+from treasury_lakehouse.ingest.bronze import BronzeStore
+from treasury_lakehouse.lake.layout import BUILD_INFO, Lake
+from treasury_lakehouse.testing import FakeFiscalDataApi, generate_records
+
+PDT = "public_debt_transactions"
+FIRST_DAY, BACKFILL_TODAY, LATER_TODAY = date(2022, 3, 1), date(2022, 3, 9), date(2022, 3, 10)
+RESTATED = {
+    "record_date": "2022-03-09",
+    "transaction_type": "Issues",
+    "security_market": "Marketable",
+    "security_type": "Notes",
+}
+REKEYED = {
+    "record_date": "2022-03-08",
+    "transaction_type": "Issues",
+    "security_market": "Marketable",
+    "security_type": "Bills",
+    "security_type_desc": "Regular Series",
+}
+WITHDRAWN = {
+    "record_date": "2022-03-08",
+    "transaction_type": "Issues",
+    "security_market": "Marketable",
+    "security_type": "Bills",
+    "security_type_desc": "Cash Management Series",
+}
+AMOUNTS = ("transaction_today_amt", "transaction_mtd_amt", "transaction_fytd_amt")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    home: Path
+    api: FakeFiscalDataApi
+    settings: Settings
+    restated_before: dict[str, str]
+
+    def history(self, dataset: str = PDT) -> list[dict[str, Any]]:
+        version = Lake(self.settings.lake).require_commit().versions("history")[dataset]
+        return [r for f in history_files(version) for r in pq.read_table(f).to_pylist()]
+
+    def revisions(self, dataset: str = PDT) -> list[dict[str, Any]]:
+        version = Lake(self.settings.lake).require_commit().versions("history")[dataset]
+        return pq.read_table(version / REVISIONS_FILE).to_pylist()
+
+
+def run_scenario(records: Path, home: Path, **overrides: Any) -> Iterator[Scenario]:
+    """The backfill, then the later run with the three changes at the source."""
+    with FakeFiscalDataApi(records) as api:
+        api.today = BACKFILL_TODAY
+        pipeline.run(make_settings(home, api, start=FIRST_DAY, **overrides))
+        [before] = [r for r in api._store.rows(PDT) if all(r[k] == v for k, v in RESTATED.items())]
+        changes = {c: str(int(before[c]) + 5) for c in AMOUNTS}
+        assert api.restate(PDT, RESTATED, changes) == 1
+        # later days' running totals move with it (the gate checks them); 03-10 is not yet out
+        later = {k: v for k, v in RESTATED.items() if k != "record_date"}
+        for row in api._store.rows(PDT):
+            if row["record_date"] == "2022-03-10" and all(row[k] == v for k, v in later.items()):
+                api.restate(
+                    PDT,
+                    {**later, "record_date": "2022-03-10"},
+                    {c: str(int(row[c]) + 5) for c in AMOUNTS[1:]},
+                )
+        assert api.restate(PDT, REKEYED, {"security_type_desc": "Rekeyed"}) == 1
+        assert api.withdraw(PDT, WITHDRAWN) == 1
+        api.today = LATER_TODAY
+        settings = make_settings(home, api, **overrides)
+        pipeline.run(settings)
+        yield Scenario(home, api, settings, dict(before))
+
+
+@pytest.fixture(scope="module")
+def history_records(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("history") / "records"
+    generate_records(out, date(2022, 2, 1), date(2022, 3, 31), seed=7)
+    return out
+
+
+@pytest.fixture(scope="module")
+def scenario(history_records: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
+    yield from run_scenario(history_records, tmp_path_factory.mktemp("home"))
+
+
+def _key(row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(
+        row[c]
+        for c in (
+            "record_date",
+            "transaction_type",
+            "security_market",
+            "security_type",
+            "security_type_desc",
+        )
+    )
+
+
+def _matches(row: dict[str, Any], match: dict[str, str]) -> bool:
+    return all(str(row[k]) == v for k, v in match.items())
+
+
+def test_history_intervals_meet_and_current_versions_equal_silver(scenario: Scenario) -> None:
+    history = scenario.history()
+    by_key: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for row in sorted(history, key=lambda r: r["batch_seq"]):
+        by_key.setdefault(_key(row), []).append(row)
+    for versions in by_key.values():
+        for old, new in itertools.pairwise(versions):
+            assert old["known_to"] == new["known_from"]  # the intervals meet
+            assert old["known_from"] < new["known_from"]
+        assert versions[-1]["known_to"] is None
+    silver_dir = Lake(scenario.settings.lake).require_silver(PDT)
+    silver = [r for f in silver_dir.rglob("*.parquet") for r in pq.read_table(f).to_pylist()]
+    current = [r for r in history if r["known_to"] is None and not r["is_deleted"]]
+    columns = [c for c in silver[0] if c not in ("batch_id", "ingestion_timestamp")]
+    assert sorted(tuple(r[c] for c in columns) for r in current) == sorted(
+        tuple(r[c] for c in columns) for r in silver
+    )
+
+
+def test_a_row_delivered_again_unchanged_starts_no_new_version(scenario: Scenario) -> None:
+    history = scenario.history()
+    seqs = sorted({r["batch_seq"] for r in history})
+    assert len(seqs) == 2  # the backfill and the later batch
+    unchanged = [
+        r
+        for r in history
+        if r["record_date"] == date(2022, 3, 8)
+        and _matches(r, RESTATED | {"record_date": "2022-03-08"})
+    ]
+    assert len(unchanged) == 1 and unchanged[0]["batch_seq"] == seqs[0]
+    assert unchanged[0]["known_to"] is None
+    # the later batch re-delivered every row of 03-02..03-09: versions it started are the changes
+    later = [r for r in history if r["batch_seq"] == seqs[1] and r["record_date"] <= BACKFILL_TODAY]
+    assert sorted(
+        (str(r["record_date"]), r["security_type_desc"], r["is_deleted"]) for r in later
+    ) == [
+        ("2022-03-08", "Cash Management Series", True),
+        ("2022-03-08", "Regular Series", True),
+        ("2022-03-08", "Rekeyed", False),
+        ("2022-03-09", None, False),
+    ]
+
+
+def test_revisions_one_row_per_changed_column_plus_added_and_deleted(scenario: Scenario) -> None:
+    revisions = scenario.revisions()
+    history = scenario.history()
+    batches = sorted({(r["batch_seq"], r["batch_id"]) for r in history})
+    (_, first), (_, second) = batches
+    changed = sorted(
+        (r["column_name"], r["old_value"], r["new_value"])
+        for r in revisions
+        if r["change"] == "changed"
+    )
+    before = scenario.restated_before
+    assert changed == sorted((c, before[c], str(int(before[c]) + 5)) for c in AMOUNTS)
+    assert {r["record_date"] for r in revisions if r["change"] == "changed"} == {date(2022, 3, 9)}
+    keys = sorted((r["change"], r["row_key"]) for r in revisions if r["change"] != "changed")
+    key = '{{"record_date":"2022-03-08","transaction_type":"Issues","security_market":' \
+        '"Marketable","security_type":"Bills","security_type_desc":"{}"}}'  # fmt: skip
+    assert keys == [
+        ("added", key.format("Rekeyed")),
+        ("deleted", key.format("Cash Management Series")),
+        ("deleted", key.format("Regular Series")),
+    ]
+    assert len(revisions) == 6
+    for r in revisions:
+        assert r["new_batch_id"] == second
+        assert r["old_batch_id"] == (None if r["change"] == "added" else first)
+        assert r["revised_at"] is not None
+        assert r["dataset"] == PDT
+
+
+def test_history_cli_text_and_json(scenario: Scenario) -> None:
+    common = ["--home", str(scenario.home), "--dataset", PDT, "--date", "2022-03-09"]
+    where = [f"--where={k}={v}" for k, v in RESTATED.items() if k != "record_date"]
+    result = CliRunner().invoke(main, ["history", *common, *where, "--json"])
+    assert result.exit_code == 0, result.output
+    versions = json.loads(result.output)
+    assert len(versions) == 2
+    old, new = versions
+    assert old["known_to"] == new["known_from"] and new["known_to"] is None
+    assert old["transaction_today_amt"] == int(scenario.restated_before["transaction_today_amt"])
+    assert new["transaction_today_amt"] == old["transaction_today_amt"] + 5
+    assert isinstance(new["transaction_fytd_amt"], int)  # amounts exact, never floats
+    assert not old["is_deleted"] and not new["is_deleted"]
+    assert {"batch_id", "known_from", "known_to", "is_deleted", "security_type_desc"} <= set(new)
+
+    text = CliRunner().invoke(main, ["history", *common, *where])
+    assert text.exit_code == 0, text.output
+    lines = text.output.splitlines()
+    assert len(lines) == 2 and ".. current" in lines[1]
+    assert f"transaction_today_amt={new['transaction_today_amt']}" in lines[1]
+
+    every = json.loads(CliRunner().invoke(main, ["history", *common, "--json"]).output)
+    assert len(every) == 26  # 25 rows of the day, one of them restated
+
+    bad = CliRunner().invoke(main, ["history", *common, "--where", "colour=red"])
+    assert bad.exit_code == 1
+    assert bad.output.strip().splitlines() == [bad.output.strip()]
+    assert "'colour' is not a column of silver_public_debt_transactions" in bad.output
+
+
+def test_the_duckdb_warehouse_has_history_and_revisions_with_comments(scenario: Scenario) -> None:
+    with duckdb.connect(str(scenario.home / "warehouse.duckdb"), read_only=True) as con:
+        tables = dict(
+            con.execute(
+                "SELECT table_name, comment FROM duckdb_tables() WHERE table_name LIKE "
+                "'%history' OR table_name = 'revisions'"
+            ).fetchall()
+        )
+        assert len(tables) == 9 and all(tables.values())
+        uncommented = con.execute(
+            "SELECT table_name, column_name FROM duckdb_columns() WHERE (table_name LIKE "
+            "'%history' OR table_name = 'revisions') AND comment IS NULL"
+        ).fetchall()
+        assert uncommented == []
+        rows = con.execute(
+            "SELECT change, COUNT(*) FROM revisions WHERE dataset = ? GROUP BY ALL ORDER BY 1",
+            [PDT],
+        ).fetchall()
+        assert rows == [("added", 1), ("changed", 3), ("deleted", 2)]
+        history = con.execute(
+            f"SELECT COUNT(*) FROM silver_{PDT}_history WHERE known_to IS NULL AND NOT is_deleted"
+        ).fetchone()
+        silver = con.execute(f"SELECT COUNT(*) FROM silver_{PDT}").fetchone()
+        assert history == silver
+
+
+def test_the_later_batch_appended_to_the_history_as_a_full_rebuild_would(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    version = Lake(scenario.settings.lake).require_commit().versions("history")[PDT]
+    info = json.loads((version / BUILD_INFO).read_text())
+    assert (info["mode"], info["rebuilt_years"]) == ("incremental", [2022])
+    bronze = BronzeStore(scenario.settings.lake)
+    batches = bronze.batches(PDT)
+    inputs = [BronzeBatch.from_manifest(b, bronze.dataset_dir(PDT)) for b in batches]
+    times = {b.batch_id: BatchTime(b.commit_time, b.ingested_at) for b in batches}
+    dataset = get_dataset(PDT)
+    plan = plan_history(dataset, inputs, None)
+    assert plan.mode == "full"
+    build_history(scenario.settings, dataset, inputs, times, plan, tmp_path, "full")
+    full = [r for f in history_files(tmp_path) for r in pq.read_table(f).to_pylist()]
+    assert sorted(map(repr, full)) == sorted(map(repr, scenario.history()))
+    revisions = pq.read_table(tmp_path / REVISIONS_FILE).to_pylist()
+    assert sorted(map(repr, revisions)) == sorted(map(repr, scenario.revisions()))
