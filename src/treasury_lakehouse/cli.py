@@ -243,6 +243,13 @@ def echo_transform(result: TransformResult) -> None:
     if result.silver_builds:
         builds = ", ".join(f"{d} {how}" for d, how in result.silver_builds.items())
         click.echo(f"           built: {builds}")
+    built = [h for h in result.history.values() if h is not None]
+    if built:
+        click.echo(
+            f"history    {len(built)} rebuilt, versions {sum(h.versions for h in built):,}, "
+            f"deleted keys {sum(h.deleted for h in built):,}, "
+            f"revisions {sum(h.revisions for h in built):,}"
+        )
     click.echo(
         f"gold       {len(result.gold)} tables, rows out {sum(result.gold.values()):,} "
         f"({', '.join(f'{k} {v:,}' for k, v in result.gold.items())})"

@@ -19,6 +19,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from test_postgres_warehouse import fresh_database, query
 
 from conftest import make_settings
 from treasury_lakehouse import pipeline
@@ -278,3 +279,75 @@ def test_the_later_batch_appended_to_the_history_as_a_full_rebuild_would(
     assert sorted(map(repr, full)) == sorted(map(repr, scenario.history()))
     revisions = pq.read_table(tmp_path / REVISIONS_FILE).to_pylist()
     assert sorted(map(repr, revisions)) == sorted(map(repr, scenario.revisions()))
+
+
+@pytest.mark.postgres
+def test_the_postgres_warehouse_has_history_and_revisions_with_comments(
+    history_records: Path, tmp_path: Path
+) -> None:
+    with fresh_database() as dsn:
+        scenario = next(run_scenario(history_records, tmp_path / "home", warehouse=dsn))
+        comments = query(
+            dsn,
+            "SELECT c.relname, obj_description(c.oid, 'pg_class') FROM pg_class AS c "
+            "JOIN pg_namespace AS n ON n.oid = c.relnamespace WHERE n.nspname = 'public' "
+            "AND c.relkind = 'r' AND (c.relname LIKE '%history' OR c.relname = 'revisions')",
+        )
+        assert len(comments) == 9 and all(comment for _, comment in comments)
+        uncommented = query(
+            dsn,
+            "SELECT table_name, column_name FROM information_schema.columns WHERE "
+            "table_schema = 'public' AND (table_name LIKE '%history' OR table_name = 'revisions') "
+            "AND col_description(('public.' || quote_ident(table_name))::regclass, "
+            "ordinal_position) IS NULL",
+        )
+        assert uncommented == []
+        changes = query(
+            dsn,
+            "SELECT change, column_name, old_value, new_value FROM revisions "
+            "WHERE dataset = %s ORDER BY 1, 2",
+            (PDT,),
+        )
+        before = scenario.restated_before
+        assert changes == [
+            ("added", None, None, None),
+            *sorted(("changed", c, before[c], str(int(before[c]) + 5)) for c in AMOUNTS),
+            ("deleted", None, None, None),
+            ("deleted", None, None, None),
+        ]
+        lake = sorted(
+            repr((str(r["record_date"]), r["security_type_desc"], r["batch_seq"], r["is_deleted"]))
+            for r in scenario.history()
+        )
+        warehouse = query(
+            dsn,
+            f"SELECT record_date::text, security_type_desc, batch_seq, is_deleted, known_to "
+            f"FROM silver_{PDT}_history",
+        )
+        assert sorted(repr(r[:4]) for r in warehouse) == lake
+        current = query(
+            dsn,
+            f"SELECT COUNT(*) FROM silver_{PDT}_history WHERE known_to IS NULL AND NOT is_deleted",
+        )
+        assert current == query(dsn, f"SELECT COUNT(*) FROM silver_{PDT}")
+
+
+def _comparable(rows: list[dict[str, Any]]) -> list[str]:
+    """History rows without what differs between two homes (batch ids and wall-clock times)."""
+    drop = ("batch_id", "ingestion_timestamp", "known_from", "known_to", "revised_at")
+    drop += ("old_batch_id", "new_batch_id")
+    return sorted(
+        repr(({k: v for k, v in r.items() if k not in drop}, r.get("known_to") is None))
+        for r in rows
+    )
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_the_spark_engine_gives_the_same_history(
+    history_records: Path, scenario: Scenario, tmp_path: Path
+) -> None:
+    spark = next(run_scenario(history_records, tmp_path / "home", engine="spark"))
+    for dataset in ("public_debt_transactions", "operating_cash_balance"):
+        assert _comparable(spark.history(dataset)) == _comparable(scenario.history(dataset))
+    assert _comparable(spark.revisions()) == _comparable(scenario.revisions())
