@@ -326,15 +326,21 @@ def parse_where(dataset: Dataset, where: tuple[str, ...]) -> dict[str, str]:
 def read_versions(
     version: Path, dataset: Dataset, day: date, where: Mapping[str, str]
 ) -> list[dict[str, Any]]:
-    """The versions of ``day``'s rows (those matching ``where``, compared as text), oldest
-    first (by manifest seq, then key)."""
+    """The versions of ``day``'s rows (those matching ``where``, compared as text; ``""`` or
+    ``"null"`` match NULL), oldest first (by manifest seq, then key)."""
     files = _partition_files(version, frozenset({day.year}))
     if not files:
         return []
     listed = "[" + ", ".join(_lit(glob_escape(f)) for f in files) + "]"
     columns = [*dataset.columns, *SHOWN_EXTRA]
     conditions = [f"{_q(dataset.date_column)} = ?"]
-    conditions += [f"CAST({_q(c)} AS VARCHAR) IS NOT DISTINCT FROM ?" for c in where]
+    values: list[Any] = [day]
+    for column, value in where.items():
+        if value in ("", "null"):  # silver holds the API's "null" (and empty strings) as NULL
+            conditions.append(f"{_q(column)} IS NULL")
+        else:
+            conditions.append(f"CAST({_q(column)} AS VARCHAR) = ?")
+            values.append(value)
     key = ", ".join(_q(c) for c in dataset.natural_key)
     sql = (
         f"SELECT {', '.join(_q(c) for c in columns)} FROM read_parquet({listed}) "
@@ -342,7 +348,7 @@ def read_versions(
     )
     with duckdb.connect() as con:
         con.execute("SET TimeZone = 'UTC'")
-        rows = con.execute(sql, [day, *where.values()]).fetchall()
+        rows = con.execute(sql, values).fetchall()
     return [dict(zip(columns, row, strict=True)) for row in rows]
 
 

@@ -226,6 +226,9 @@ def test_history_cli_text_and_json(scenario: Scenario) -> None:
     assert len(lines) == 2 and ".. current" in lines[1]
     assert f"transaction_today_amt={new['transaction_today_amt']}" in lines[1]
 
+    null = CliRunner().invoke(main, ["history", *common, *where, "--where=security_type_desc=null"])
+    assert null.output == text.output
+
     every = json.loads(CliRunner().invoke(main, ["history", *common, "--json"]).output)
     assert len(every) == 26  # 25 rows of the day, one of them restated
 
