@@ -157,6 +157,7 @@ def build_history(
             "mode": plan.mode,
             "plan": plan.reason,
             "rebuilt_years": None if plan.mode == "full" else sorted(years),
+            "base": plan.base.name if plan.base is not None else None,
             "bronze_batches": [b.batch_id for b in sorted(batches, key=lambda b: b.seq)],
             "versions": counts.versions,
             "current": counts.current,

@@ -32,11 +32,16 @@ from treasury_lakehouse.history import (
     BatchTime,
     build_history,
     history_files,
+    json_value,
     plan_history,
 )
 from treasury_lakehouse.ingest.bronze import BronzeStore
+from treasury_lakehouse.lake.commit import read_commit
 from treasury_lakehouse.lake.layout import BUILD_INFO, Lake
 from treasury_lakehouse.testing import FakeFiscalDataApi, generate_records
+from treasury_lakehouse.warehouse.base import lake_tables
+from treasury_lakehouse.warehouse.duckdb import DuckDBWarehouse
+from treasury_lakehouse.warehouse.duckdb_incremental import plan_incremental
 
 PDT = "public_debt_transactions"
 FIRST_DAY, BACKFILL_TODAY, LATER_TODAY = date(2022, 3, 1), date(2022, 3, 9), date(2022, 3, 10)
@@ -354,3 +359,36 @@ def test_the_spark_engine_gives_the_same_history(
     for dataset in ("public_debt_transactions", "operating_cash_balance"):
         assert _comparable(spark.history(dataset)) == _comparable(scenario.history(dataset))
     assert _comparable(spark.revisions()) == _comparable(scenario.revisions())
+
+
+def _warehouse_history(path: Path, scenario: Scenario) -> list[str]:
+    columns = [c for c in scenario.history()[0] if c != "record_year"]
+    names = ", ".join(f'"{c}"' for c in columns)
+    with duckdb.connect(str(path), read_only=True) as con:
+        rows = con.execute(f"SELECT {names} FROM silver_{PDT}_history").fetchall()
+    return sorted(repr(tuple(json_value(v) for v in row)) for row in rows)
+
+
+def test_an_incremental_duckdb_load_rewrites_the_appended_history_years(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    """The file holds the backfill's commit; the later commit's history was appended right on
+    that version, so the load rewrites its record year 2022 in place (not the whole table)."""
+    lake = Lake(scenario.settings.lake)
+    latest = lake.require_commit()
+    previous = read_commit(lake.root, latest.seq - 1)
+    warehouse = DuckDBWarehouse(tmp_path / "w.duckdb", full_rebuild_share=2.0)
+    warehouse.publish(lake_tables(previous), "first", commit=previous)
+    tables = lake_tables(latest)
+    plan = plan_incremental(warehouse.path, tables, latest, 2.0)
+    assert set(plan.history.values()) == {frozenset({2022})}
+    assert f"silver_{PDT}_history" in plan.history
+    result = warehouse.publish(tables, "later", commit=latest)
+    assert result.incremental
+    lake_rows = sorted(
+        repr(tuple(json_value(r[c]) for c in r if c != "record_year")) for r in scenario.history()
+    )
+    assert _warehouse_history(warehouse.path, scenario) == lake_rows
+    assert sorted(warehouse.table_rows("revisions")) == sorted(
+        DuckDBWarehouse(scenario.home / "warehouse.duckdb").table_rows("revisions")
+    )
