@@ -139,8 +139,10 @@ def build_history(
     try:
         con.execute("SET TimeZone = 'UTC'")
         years = _prepare(con, dataset, batches, times, plan)
-        _write(con, dataset, out_dir, years, plan.base)
-        counts = _counts(con, dataset, out_dir)
+        revisions = _write(con, dataset, out_dir, years, plan.base)
+        by_year = _year_counts(con, dataset, years, plan.base)
+        totals = [sum(c[i] for c in by_year.values()) for i in range(3)]
+        counts = HistoryCounts(dataset.name, totals[0], totals[1], totals[2], revisions)
     except duckdb.Error as error:
         first = (str(error).strip().splitlines() or [repr(error)])[0]
         raise EngineError(f"duckdb: history of {dataset.name} failed: {first}") from error
@@ -163,6 +165,7 @@ def build_history(
             "current": counts.current,
             "deleted": counts.deleted,
             "revisions": counts.revisions,
+            "year_counts": {str(y): c for y, c in sorted(by_year.items())},
         },
     )
     return counts
@@ -251,8 +254,9 @@ def _write(
     out_dir: Path,
     years: frozenset[int],
     base: Path | None,
-) -> None:
-    """The rebuilt years' partitions, the other years carried, and the revisions file."""
+) -> int:
+    """The rebuilt years' partitions, the other years carried, and the revisions file (its
+    rows are returned)."""
     key = ", ".join(_q(c) for c in [dataset.date_column, *dataset.natural_key])
     columns = ", ".join(_q(c) for c in history_columns(dataset))
     con.execute(f"CREATE TEMP TABLE history AS {history_sql(dataset)}")
@@ -274,10 +278,10 @@ def _write(
             f" UNION ALL SELECT * FROM read_parquet({_lit(glob_escape(base / REVISIONS_FILE))}) "
             f"WHERE {year_of('record_date')} NOT IN ({listed})"
         )
-    con.execute(
+    copied: Any = con.execute(
         f"COPY (SELECT * FROM ({revisions}) ORDER BY new_batch_seq, record_date, row_key, "
         f"change, column_name) TO {_lit(out_dir / REVISIONS_FILE)} (FORMAT PARQUET)"
-    )
+    ).fetchone()
     if base is not None:
         carry_partitions(base, out_dir, years)
     if not partition_dirs(out_dir):  # an empty history still has a schema readers can open
@@ -287,18 +291,25 @@ def _write(
             f"COPY (SELECT * FROM ({history_schema_sql(dataset)}) WHERE false) "
             f"TO {_lit(empty / 'empty.parquet')} (FORMAT PARQUET)"
         )
+    return int(copied[0])
 
 
-def _counts(con: duckdb.DuckDBPyConnection, dataset: Dataset, out_dir: Path) -> HistoryCounts:
-    files = "[" + ", ".join(_lit(glob_escape(f)) for f in history_files(out_dir)) + "]"
-    row: Any = con.execute(
-        "SELECT COUNT(*), COUNT(*) FILTER (known_to IS NULL AND NOT is_deleted), "
-        f"COUNT(*) FILTER (known_to IS NULL AND is_deleted) FROM read_parquet({files})"
-    ).fetchone()
-    revisions = con.execute(
-        f"SELECT COUNT(*) FROM read_parquet({_lit(glob_escape(out_dir / REVISIONS_FILE))})"
-    ).fetchall()[0][0]
-    return HistoryCounts(dataset.name, int(row[0]), int(row[1]), int(row[2]), int(revisions))
+def _year_counts(
+    con: duckdb.DuckDBPyConnection, dataset: Dataset, years: frozenset[int], base: Path | None
+) -> dict[int, list[int]]:
+    """Versions, current and deleted keys per record year: the rebuilt years' from the build's
+    ``history`` table, the others from the base version's ``_build.json`` (no file is read)."""
+    day = _q(dataset.date_column)
+    rows = con.execute(
+        f"SELECT {year_of(day)}, COUNT(*), COUNT(*) FILTER (known_to IS NULL AND NOT is_deleted), "
+        "COUNT(*) FILTER (known_to IS NULL AND is_deleted) FROM history GROUP BY ALL"
+    ).fetchall()
+    counts = {int(r[0]): [int(v) for v in r[1:]] for r in rows}
+    kept = read_build_info(base).get("year_counts", {}) if base is not None else {}
+    for year, tally in kept.items():
+        if int(year) not in years:
+            counts[int(year)] = [int(v) for v in tally]
+    return counts
 
 
 # ---------------------------------------------------------------- reading

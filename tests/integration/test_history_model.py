@@ -8,6 +8,7 @@ does not hold (left alone), and two rows of one key in one batch (the newest win
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from treasury_lakehouse.history import (
     history_files,
     plan_history,
 )
+from treasury_lakehouse.lake.layout import BUILD_INFO
 
 DATASET = PUBLIC_DEBT_TRANSACTIONS
 BILLS = {"security_type": "Bills"}
@@ -156,3 +158,7 @@ def test_appending_batch_by_batch_equals_a_full_build(settings: Settings, tmp_pa
         map(repr, _rows([full / REVISIONS_FILE]))
     )
     assert plan_history(DATASET, batches, base).mode == "unchanged"
+    counted = ("versions", "current", "deleted", "revisions", "year_counts")
+    full_info, appended_info = (json.loads((v / BUILD_INFO).read_text()) for v in (full, base))
+    assert {k: appended_info[k] for k in counted} == {k: full_info[k] for k in counted}
+    assert full_info["versions"] == len(_rows(history_files(full)))
