@@ -244,6 +244,13 @@ def echo_transform(result: TransformResult) -> None:
     if result.silver_builds:
         builds = ", ".join(f"{d} {how}" for d, how in result.silver_builds.items())
         click.echo(f"           built: {builds}")
+    built = [h for h in result.history.values() if h is not None]
+    if built:
+        click.echo(
+            f"history    {len(built)} rebuilt, versions {sum(h.versions for h in built):,}, "
+            f"deleted keys {sum(h.deleted for h in built):,}, "
+            f"revisions {sum(h.revisions for h in built):,}"
+        )
     click.echo(
         f"gold       {len(result.gold)} tables, rows out {sum(result.gold.values()):,} "
         f"({', '.join(f'{k} {v:,}' for k, v in result.gold.items())})"
@@ -514,6 +521,53 @@ def demo(records: Path | None, today: date | None, **flags: Any) -> None:
     echo_transform(result.transform)
     echo_load(result.load)
     click.echo(f"demo       served {result.extra['served']}; explore {settings.home}")
+
+
+@main.command()
+@settings_options
+@click.option(
+    "--date", "day", required=True, callback=_date, metavar="YYYY-MM-DD", help="Record date."
+)
+@click.option(
+    "--where",
+    multiple=True,
+    metavar="COL=VALUE",
+    help="Only rows whose silver column COL reads VALUE (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON list of versions.")
+@handle_errors
+def history(day: date, where: tuple[str, ...], as_json: bool, **flags: Any) -> None:
+    """Show every version of one record date's rows of one --dataset, oldest first."""
+    from treasury_lakehouse.history import json_value
+
+    datasets: tuple[str, ...] = tuple(flags.get("datasets") or ())
+    if len(datasets) != 1:
+        raise click.UsageError("history needs exactly one --dataset")
+    settings = build_settings(**flags)
+    require_lake(settings)
+    versions = pipeline.history(settings, datasets[0], day, where)
+    if as_json:
+        rows = [{k: json_value(v) for k, v in row.items()} for row in versions]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not versions:
+        click.echo(f"no {datasets[0]} rows of {day.isoformat()} in the history")
+    for row in versions:
+        click.echo(echo_version(row))
+
+
+def echo_version(row: dict[str, Any]) -> str:
+    """One version on one line: when it was known, its batch, then its values."""
+    from treasury_lakehouse.history import SHOWN_EXTRA, json_value
+
+    until = json_value(row["known_to"]) or "current"
+    state = "deleted" if row["is_deleted"] else "version"
+    values = "  ".join(
+        f"{k}={'null' if v is None else json_value(v)}"
+        for k, v in row.items()
+        if k not in SHOWN_EXTRA
+    )
+    return f"{state} {json_value(row['known_from'])} .. {until}  batch {row['batch_id']}  {values}"
 
 
 @main.command()

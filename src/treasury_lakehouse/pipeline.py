@@ -33,6 +33,14 @@ from treasury_lakehouse.errors import (
     SchemaDriftError,
     WarehouseError,
 )
+from treasury_lakehouse.history import (
+    BatchTime,
+    HistoryCounts,
+    build_history,
+    parse_where,
+    plan_history,
+    read_versions,
+)
 from treasury_lakehouse.incremental import SilverPlan, build_version, plan_silver
 from treasury_lakehouse.ingest.bronze import BronzeStore, check_contract, require_committed
 from treasury_lakehouse.ingest.client import FiscalDataClient
@@ -91,6 +99,8 @@ class TransformResult:
     #: per dataset: how its silver was built (``full``, ``incremental`` or ``unchanged``) and,
     #: when incremental, the record years rebuilt
     silver_builds: dict[str, str] = field(default_factory=dict)
+    #: per dataset: how its row history was built, and its counts (None when carried unchanged)
+    history: dict[str, HistoryCounts | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,7 @@ def _locked(
                 BronzeStore(settings.lake).dataset_dir(name),
                 lake.silver_dir(name),
                 lake.quarantine_dir(name),
+                lake.history_dir(name),
             ]
     if gold:
         scopes.append(GOLD_SCOPE)
@@ -287,10 +298,13 @@ class _SilverBuild:
 def _transform(settings: Settings, run_id: str, lineage: Lineage) -> TransformResult:
     started = time.monotonic()
     lake = Lake(settings.lake)
-    base_seq, base, silver, quarantine = _carried_forward(settings, lake)
+    base_seq, base, silver, quarantine, history = _carried_forward(settings, lake)
     engine = open_engine(settings)
     try:
         built = _silver(settings, engine, base, lineage)
+        history_counts: dict[str, HistoryCounts | None] = {}
+        for name in settings.datasets:
+            history[name], history_counts[name] = _build_history(settings, lake, name, base)
         changes: dict[str, frozenset[int] | None] = {}
         for build in built:
             silver[build.counts.dataset] = build.silver
@@ -315,12 +329,18 @@ def _transform(settings: Settings, run_id: str, lineage: Lineage) -> TransformRe
         gold=gold_versions,
         counts={"silver": {b.counts.dataset: _accounting(b.counts) for b in built}, "gold": gold},
         changes=changes,
+        history=history,
     )
     log.debug("stage commit prune")
     prune_versions(lake.root, settings.keep_commits)
     builds = {b.counts.dataset: _describe(b.plan) for b in built}
     return TransformResult(
-        [b.counts for b in built], gold, time.monotonic() - started, commit.seq, builds
+        [b.counts for b in built],
+        gold,
+        time.monotonic() - started,
+        commit.seq,
+        builds,
+        history_counts,
     )
 
 
@@ -337,10 +357,10 @@ def _accounting(counts: SilverCounts) -> dict[str, int]:
 
 def _carried_forward(
     settings: Settings, lake: Lake
-) -> tuple[int, LakeCommit | None, dict[str, str], dict[str, str]]:
-    """The commit a transform builds on (its seq, and the commit when readable), and the silver
-    and quarantine versions it keeps of the datasets it does not rebuild (each must still be on
-    disk)."""
+) -> tuple[int, LakeCommit | None, dict[str, str], dict[str, str], dict[str, str]]:
+    """The commit a transform builds on (its seq, and the commit when readable), and the silver,
+    quarantine and history versions it keeps of the datasets it does not rebuild (each must
+    still be on disk)."""
     seqs = commit_seqs(lake.root)
     try:
         base = lake.commit()
@@ -348,21 +368,23 @@ def _carried_forward(
         if set(settings.datasets) != set(DATASETS):
             raise
         log.warning("the current lake commit is unreadable; every dataset is rebuilt anew")
-        return (seqs[-1] if seqs else 0), None, {}, {}
+        return (seqs[-1] if seqs else 0), None, {}, {}, {}
     if base is None:
-        return (seqs[-1] if seqs else 0), None, {}, {}
+        return (seqs[-1] if seqs else 0), None, {}, {}, {}
     keep = [d for d in base.silver if d not in settings.datasets]
     silver = {d: base.silver[d] for d in keep}
     quarantine = {d: base.quarantine[d] for d in keep if d in base.quarantine}
+    history = {d: base.history[d] for d in keep if d in base.history}
     paths = [lake.silver_dir(d) / v for d, v in silver.items()]
     paths += [lake.quarantine_dir(d) / v for d, v in quarantine.items()]
+    paths += [lake.history_dir(d) / v for d, v in history.items()]
     for path in paths:
         if not path.is_dir():
             raise LakeError(
                 f"{path.relative_to(lake.root)} of lake commit {base.path} is missing; "
                 f"transform that dataset too (`treasury transform --dataset {path.parent.name}`)"
             )
-    return base.seq, base, silver, quarantine
+    return base.seq, base, silver, quarantine, history
 
 
 def _silver(
@@ -435,6 +457,26 @@ def _build_silver(
             engine, dataset, inputs, plan, silver.directory, quarantine.directory, silver.name
         )
     return _SilverBuild(counts, silver.name, quarantine.name, plan)
+
+
+def _build_history(
+    settings: Settings, lake: Lake, name: str, base: LakeCommit | None
+) -> tuple[str, HistoryCounts | None]:
+    """The history version of ``name`` this transform publishes (built by DuckDB for every
+    engine: :mod:`treasury_lakehouse.history`), and its counts (None when carried unchanged)."""
+    log.debug("stage history %s", name)
+    dataset, bronze = get_dataset(name), BronzeStore(settings.lake)
+    batches = bronze.batches(name)
+    inputs = [BronzeBatch.from_manifest(b, bronze.dataset_dir(name)) for b in batches]
+    times = {b.batch_id: BatchTime(b.commit_time, b.ingested_at) for b in batches}
+    previous = _base_version(lake, base, "history", name)
+    plan = plan_history(dataset, inputs, previous, full=settings.full_rebuild)
+    log.info("history %s: %s build (%s)", name, plan.mode, plan.reason)
+    if plan.mode == "unchanged" and previous is not None:
+        return previous.name, None
+    with new_version(lake.history_dir(name)) as out:
+        counts = build_history(settings, dataset, inputs, times, plan, out.directory, out.name)
+    return out.name, counts
 
 
 def _build_gold(
@@ -640,6 +682,23 @@ def run(settings: Settings, on_page: PageCallback | None = None) -> RunResult:
         quality = _traced_check(settings, run_id, lineage, "run", True, commit=commit)
         loaded = _load(settings, run_id, commit, tables, lineage)
     return RunResult(run_id, ingested, transformed, loaded, quality=quality)
+
+
+def history(
+    settings: Settings, dataset: str, day: date, where: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """The versions of ``dataset``'s rows of record date ``day`` in the current lake commit,
+    oldest first (``where``: ``COL=VALUE`` filters on silver columns, compared as text)."""
+    spec = get_dataset(dataset)
+    filters = parse_where(spec, where)
+    commit = Lake(settings.lake).require_commit()
+    version = commit.versions("history").get(dataset)
+    if version is None:
+        raise LakeError(
+            f"lake commit {commit.seq} has no history of {dataset} (written before row "
+            "histories existed); run `treasury transform`"
+        )
+    return read_versions(version, spec, day, filters)
 
 
 def _new_run_id() -> str:

@@ -225,9 +225,10 @@ def test_a_commit_lacking_a_dataset_or_gold_table_is_never_published(
     message = str(caught.value)
     others = ", ".join(f"silver_{d}" for d in DATASETS if d != PDT)  # every other catalog dataset
     # the gold tables that read no public debt transactions
+    histories = ", ".join(f"silver_{d}_history" for d in DATASETS if d != PDT)
     assert (
         f"lacks {others}, gold_daily_cash_balance, gold_daily_debt_limit, "
-        "gold_monthly_tax_refunds;" in message
+        f"gold_monthly_tax_refunds, {histories};" in message
     )
     assert "run `treasury transform`" in message and "\n" not in message
     assert not settings.duckdb_warehouse_path.exists()

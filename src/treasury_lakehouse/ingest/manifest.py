@@ -43,6 +43,14 @@ class Batch:
     #: to the dataset folder; empty in manifests written before they were recorded
     file_bytes: dict[str, int] = field(default_factory=dict)
     file_sha256: dict[str, str] = field(default_factory=dict)
+    #: when the manifest entry was written (UTC ISO 8601): the batch's commit time; entries
+    #: written before it was recorded fall back to ``ingested_at``
+    committed_at: str = ""
+
+    @property
+    def commit_time(self) -> str:
+        """The batch's commit time (for display: batches are ordered by ``seq``)."""
+        return self.committed_at or self.ingested_at
 
     @property
     def directory(self) -> str:
@@ -84,6 +92,7 @@ class Batch:
             data_types=dict(entry["data_types"]),
             file_bytes=dict(entry.get("file_bytes") or {}),
             file_sha256=dict(entry.get("file_sha256") or {}),
+            committed_at=str(entry.get("committed_at") or ""),
         )
 
 

@@ -5,7 +5,7 @@ creating ``<lake>/_commits/<seq:010d>.json``::
 
     {"seq": 7, "created_at": "...", "run_id": "...", "purpose": "transform", "engine": "duckdb",
      "silver": {dataset: version}, "quarantine": {dataset: version}, "gold": {table: version},
-     "counts": {...}, "changes": {dataset: [record years] | null}}
+     "history": {dataset: version}, "counts": {...}, "changes": {dataset: [record years] | null}}
 
 ``changes`` says what a transform changed relative to the commit it built on: per rebuilt dataset,
 the record years whose silver partitions it rewrote (the only ones whose rows can differ), or
@@ -44,9 +44,15 @@ from treasury_lakehouse.lake.lock import commit_lock
 log = logging.getLogger(__name__)
 
 COMMITS = "_commits"
-Layer = Literal["silver", "quarantine", "gold"]
-#: where each layer's tables live under the lake root
-LAYER_DIRS: Mapping[Layer, str] = {"silver": "silver", "quarantine": "_quarantine", "gold": "gold"}
+Layer = Literal["silver", "quarantine", "gold", "history"]
+#: where each layer's tables live under the lake root (``history``: per dataset, the row history
+#: and its revisions, :mod:`treasury_lakehouse.history`)
+LAYER_DIRS: Mapping[Layer, str] = {
+    "silver": "silver",
+    "quarantine": "_quarantine",
+    "gold": "gold",
+    "history": "history",
+}
 _COMMIT_FILE = re.compile(r"^(\d{10})\.json$")
 #: pruning keeps the versions of at least this many commits (a load may still read the previous)
 MIN_KEEP = 2
@@ -66,6 +72,8 @@ class LakeCommit:
     quarantine: Mapping[str, str] = field(default_factory=dict)
     gold: Mapping[str, str] = field(default_factory=dict)
     counts: Mapping[str, Any] = field(default_factory=dict)
+    #: dataset → version of its row history and revisions (empty in commits written before them)
+    history: Mapping[str, str] = field(default_factory=dict)
     #: dataset → record years rebuilt (``None``: all of it); ``None`` for a commit that does not
     #: say (written before incremental transforms, or adopted): treat as everything changed
     changes: Mapping[str, frozenset[int] | None] | None = None
@@ -108,6 +116,7 @@ class LakeCommit:
             "silver": dict(self.silver),
             "quarantine": dict(self.quarantine),
             "gold": dict(self.gold),
+            "history": dict(self.history),
             "counts": dict(self.counts),
             "changes": _encode_changes(self.changes),
         }
@@ -145,6 +154,7 @@ def read_commit(root: Path, seq: int) -> LakeCommit:
             silver=_names(data["silver"]),
             quarantine=_names(data["quarantine"]),
             gold=_names(data["gold"]),
+            history=_names(data.get("history") or {}),
             counts=dict(data.get("counts") or {}),
             changes=_decode_changes(data.get("changes")),
         )
@@ -269,6 +279,7 @@ def write_commit(
     gold: Mapping[str, str],
     counts: Mapping[str, Any] | None = None,
     changes: Mapping[str, frozenset[int] | None] | None = None,
+    history: Mapping[str, str] | None = None,
 ) -> LakeCommit:
     """Publish these versions as commit ``base_seq + 1`` (they must be on disk and flushed).
 
@@ -296,6 +307,7 @@ def write_commit(
             gold=dict(gold),
             counts=dict(counts or {}),
             changes=None if changes is None else dict(changes),
+            history=dict(history or {}),
         )
         commit.require_readable()
         create_exclusive(commit.path, _encode(commit))

@@ -39,6 +39,9 @@ class Lake:
     def gold_dir(self, table: str) -> Path:
         return self.root / LAYER_DIRS["gold"] / table
 
+    def history_dir(self, dataset: str) -> Path:
+        return self.root / LAYER_DIRS["history"] / dataset
+
     def commit(self) -> LakeCommit | None:
         """The current commit (``None`` before the first transform); not checked for damage."""
         return current_commit(self.root)
@@ -85,6 +88,10 @@ class Lake:
     def published_gold(self) -> dict[str, Path]:
         """Every published gold table's current version, keyed by table name."""
         return self._published("gold")
+
+    def published_history(self) -> dict[str, Path]:
+        """Every published history version (history and revisions), keyed by dataset."""
+        return self._published("history")
 
     def published_quarantine(self) -> dict[str, Path]:
         """Every published quarantine version, keyed by dataset."""

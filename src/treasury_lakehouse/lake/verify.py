@@ -191,6 +191,8 @@ def referenced_versions(lake: Lake) -> dict[str, Path]:
             versions[f"quarantine/{dataset}"] = quarantine
     for table, version in lake.published_gold().items():
         versions[f"gold/{table}"] = version
+    for dataset, version in lake.published_history().items():
+        versions[f"history/{dataset}"] = version
     return versions
 
 

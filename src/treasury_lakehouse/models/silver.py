@@ -274,6 +274,16 @@ FROM classified
 """
 
 
+def typed_rows_sql(dataset: Dataset) -> str:
+    """Every bronze row typed as silver types it, with its quarantine reason and ``batch_seq``
+    (relations ``bronze`` and ``batches``), before any version is ranked: the input of the
+    row history (:mod:`treasury_lakehouse.models.history`)."""
+    return f"""WITH {_staging(dataset)}
+SELECT checked.*, batches.seq AS batch_seq
+FROM checked LEFT JOIN batches ON checked.batch_id = batches.batch_id
+"""
+
+
 def silver_columns(dataset: Dataset) -> list[str]:
     """The columns of the published silver table: the catalog's, then lineage."""
     return [*dataset.columns, "batch_id", "ingestion_timestamp"]

@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl, urlsplit
 from treasury_lakehouse.testing.records import (
     DEFAULT_SORT,
     DatasetMeta,
+    NoMatchingRecordsError,
     QueryError,
     Record,
     SortKey,
@@ -163,6 +164,18 @@ class _Store:
             self._sorted = {k: v for k, v in self._sorted.items() if k[0] != name}
             return changed
 
+    def withdraw(self, name: str, match: dict[str, str]) -> int:
+        if name not in self.metas:
+            raise KeyError(f"unknown dataset '{name}'")
+        with self._lock:
+            rows = self.rows(name)
+            kept = [r for r in rows if not all(r.get(k) == str(v) for k, v in match.items())]
+            if len(kept) == len(rows):
+                raise NoMatchingRecordsError(f"no record matches {dict(match)}")
+            self._rows[name] = kept
+            self._sorted = {k: v for k, v in self._sorted.items() if k[0] != name}
+            return len(rows) - len(kept)
+
 
 class FakeFiscalDataApi:
     """The fake Fiscal Data API, served from a background thread.
@@ -292,6 +305,11 @@ class FakeFiscalDataApi:
         Raises :class:`~treasury_lakehouse.testing.records.NoMatchingRecordsError` when none match.
         """
         return self._store.restate(dataset, match, changes)
+
+    def withdraw(self, dataset: str, match: dict[str, str]) -> int:
+        """Remove the records matching ``match`` (the source deleted or re-keyed them); returns
+        how many; :class:`~treasury_lakehouse.testing.records.NoMatchingRecordsError` if none."""
+        return self._store.withdraw(dataset, match)
 
     # ------------------------------------------------------------------ request handling
 

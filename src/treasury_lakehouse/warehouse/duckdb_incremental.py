@@ -8,7 +8,9 @@ offers one), and inside one transaction on the copy
 1. makes each changed silver table's rows of the changed record years equal to the lake's
    ``record_year=<Y>/`` partitions: deletes the rows the lake no longer has, inserts the new ones
    (most rows of a changed year are as they were, and every row written costs index upkeep),
-2. replaces every row of the gold tables whose lake version changed (they are small),
+2. replaces every row of the gold tables and ``revisions`` whose lake version changed; a row
+   history appended to right on the version the file holds gets the rows of the record years it
+   rewrote made equal to the lake's, like silver (any other changed history is replaced whole),
 3. adds the dimension rows that the new silver rows bring (dimension rows never change in place:
    their keys are hashes of their values, ``dim_date`` rows are days of the calendar),
 4. makes the facts of the changed record years equal to what the new silver gives, the same way,
@@ -30,7 +32,7 @@ import fcntl
 import logging
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -41,7 +43,12 @@ from treasury_lakehouse.errors import LakeError
 from treasury_lakehouse.lake.commit import LakeCommit, changes_between, read_commit
 from treasury_lakehouse.models.registry import Column
 from treasury_lakehouse.paths import glob_escape
-from treasury_lakehouse.warehouse.base import WarehouseTable
+from treasury_lakehouse.warehouse.base import (
+    HISTORY_SUFFIX,
+    REVISIONS,
+    WarehouseTable,
+    is_silver_table,
+)
 from treasury_lakehouse.warehouse.duckdb_ddl import definitions, expected_definitions
 from treasury_lakehouse.warehouse.star import (
     CALENDAR,
@@ -88,14 +95,18 @@ class IncrementalPlan:
     gold: tuple[str, ...]
     #: share of the silver bytes in the lake that the rewritten years hold
     share: float
+    #: row histories appended to since the version the file holds → record years to rewrite
+    history: dict[str, frozenset[int]] = field(default_factory=dict)
 
     def describe(self) -> str:
         parts = [
             f"{name} {'all' if years is None else sorted(years)}"
             for name, years in sorted(self.years.items())
         ]
+        appended = ", ".join(f"{n} {sorted(y)}" for n, y in sorted(self.history.items()))
         return (
             f"since lake commit {self.since}: silver {', '.join(parts) or 'unchanged'}; "
+            f"history {appended or 'replaced or unchanged'}; "
             f"gold {', '.join(self.gold) or 'unchanged'} ({self.share:.1%} of silver bytes)"
         )
 
@@ -129,15 +140,23 @@ def plan_incremental(
         table.name: changes[name]
         for table in tables
         if (name := table.name.removeprefix(SILVER_PREFIX)) in changes
-        and table.name.startswith(SILVER_PREFIX)
+        and is_silver_table(table.name)
         and changes[name] != frozenset()
+    }
+    history = {
+        t.name: appended
+        for t in tables
+        if recorded.get(t.name) != _version(t)
+        and (appended := _appended_years(t, recorded.get(t.name))) is not None
     }
     gold = tuple(
         t.name
         for t in tables
-        if not t.name.startswith(SILVER_PREFIX) and recorded.get(t.name) != _version(t)
+        if not is_silver_table(t.name)
+        and t.name not in history
+        and recorded.get(t.name) != _version(t)
     )
-    plan = IncrementalPlan(since, years, gold, _changed_share(tables, years))
+    plan = IncrementalPlan(since, years, gold, _changed_share(tables, years), history)
     if plan.share > max_share:
         raise NotIncremental(f"{plan.share:.0%} of the silver data changed")
     return plan
@@ -158,6 +177,18 @@ def _last_load(con: duckdb.DuckDBPyConnection) -> tuple[int, dict[str, str]]:
     return int(commits.pop()), {str(r[0]): str(r[1]) for r in rows}
 
 
+def _appended_years(table: WarehouseTable, held: str | None) -> frozenset[int] | None:
+    """The record years a row history rewrote when it was appended to right on the version the
+    file holds (``None``: not a history, or not one step from it: replace it whole)."""
+    info = table.build
+    if not table.name.endswith(HISTORY_SUFFIX) or info.get("mode") != "incremental":
+        return None
+    years = info.get("rebuilt_years")
+    if held is None or info.get("base") != held or not isinstance(years, list):
+        return None
+    return frozenset(int(y) for y in years)
+
+
 def _version(table: WarehouseTable) -> str:
     return str(table.build.get("version", ""))
 
@@ -165,8 +196,12 @@ def _version(table: WarehouseTable) -> str:
 def _require_versions_of(
     previous: LakeCommit, recorded: dict[str, str], tables: list[WarehouseTable]
 ) -> None:
-    """The file's silver and gold tables must be the versions commit ``previous`` names."""
+    """The file's silver, history and gold tables must be the versions commit ``previous``
+    names (history and revisions, like gold, are replaced whole when their version changed)."""
     expected = {f"{SILVER_PREFIX}{d}": v for d, v in previous.silver.items()}
+    expected.update({f"{SILVER_PREFIX}{d}{HISTORY_SUFFIX}": v for d, v in previous.history.items()})
+    if previous.history:
+        expected[REVISIONS] = ",".join(f"{d}:{v}" for d, v in sorted(previous.history.items()))
     expected.update(previous.gold)
     for table in tables:
         if not expected.get(table.name) or recorded.get(table.name) != expected[table.name]:
@@ -184,7 +219,7 @@ def year_files(table: WarehouseTable, years: frozenset[int] | None) -> tuple[Pat
 
 
 def _changed_share(tables: list[WarehouseTable], years: dict[str, frozenset[int] | None]) -> float:
-    silver = [t for t in tables if t.name.startswith(SILVER_PREFIX)]
+    silver = [t for t in tables if is_silver_table(t.name)]
     total = sum(f.stat().st_size for t in silver for f in t.files)
     changed = 0
     for table in silver:
@@ -231,6 +266,11 @@ def apply_incremental(
         where = _year_filter(_date_column(name), years)
         files = year_files(table, years)
         _apply_difference(con, name, table.columns, _parquet_sql(table, files, where), where)
+    for name, history_years in plan.history.items():
+        table = by_name[name]
+        where = _year_filter(_date_column(name), history_years)
+        files = year_files(table, history_years)
+        _apply_difference(con, name, table.columns, _parquet_sql(table, files, where), where)
     for name in plan.gold:
         table = by_name[name]
         con.execute(f"DELETE FROM {_q(name)}")
@@ -260,7 +300,9 @@ def apply_incremental(
 
 
 def _date_column(silver: str) -> str:
-    return get_dataset(silver.removeprefix(SILVER_PREFIX)).date_column
+    """The date column of a silver table or of a dataset's row history."""
+    name = silver.removeprefix(SILVER_PREFIX).removesuffix(HISTORY_SUFFIX)
+    return get_dataset(name).date_column
 
 
 def _names(columns: tuple[Column, ...]) -> str:

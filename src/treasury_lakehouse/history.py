@@ -1,0 +1,375 @@
+"""Building the row history and revisions of a dataset (``<lake>/history/<dataset>/v<stamp>/``).
+
+The history is metadata over bronze, like silver's row accounting: DuckDB computes it for every
+engine (the transform engine builds silver and gold; the history equals on both because it never
+depends on them). A version directory holds ``record_year=<Y>/*.parquet`` (the history, see
+:mod:`treasury_lakehouse.models.history`), ``revisions.parquet`` and ``_build.json``; the lake
+commit names it under ``history``.
+
+A daily batch appends: an incremental build reads the previous version's partitions of the record
+years the new batches hold and those batches alone, writes those years anew (the versions the new
+batches close get their ``known_to``, the new versions are added) and hard-links every other
+partition. A full build (``--full``, no previous version, another definition, a batch of the
+previous build no longer committed) reads every batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+
+from treasury_lakehouse.catalog import Dataset
+from treasury_lakehouse.config import Settings
+from treasury_lakehouse.duckdb_connect import connect_duckdb, remove_spill_directory
+from treasury_lakehouse.engines.base import (
+    PARTITION_COLUMN,
+    BronzeBatch,
+    bronze_files,
+    partition_dirs,
+    partition_name,
+)
+from treasury_lakehouse.errors import ConfigError, EngineError
+from treasury_lakehouse.incremental import carry_partitions
+from treasury_lakehouse.lake.files import atomic_write_json
+from treasury_lakehouse.lake.layout import BUILD_INFO, read_build_info
+from treasury_lakehouse.models.history import (
+    REVISION_COLUMNS,
+    history_columns,
+    history_sql,
+    revisions_sql,
+)
+from treasury_lakehouse.models.silver import silver_sql, typed_rows_sql, year_of
+from treasury_lakehouse.paths import glob_escape
+
+log = logging.getLogger(__name__)
+
+REVISIONS_FILE = "revisions.parquet"
+#: bump when the way the history is written changes without its SQL changing
+HISTORY_FORMAT = 1
+Mode = Literal["full", "incremental", "unchanged"]
+_ROWS = ".rows"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(value: Path | str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def definition(dataset: Dataset) -> str:
+    """A fingerprint of the history's definition: a version built by another is not built on."""
+    text = f"{HISTORY_FORMAT}\n{silver_sql(dataset)}\n{history_sql(dataset)}\n"
+    text += revisions_sql(dataset)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class BatchTime:
+    """When a batch was committed and ingested (UTC ISO 8601, from its manifest entry)."""
+
+    committed_at: str
+    ingested_at: str
+
+
+@dataclass(frozen=True)
+class HistoryPlan:
+    mode: Mode
+    reason: str
+    #: the batches whose rows are added (every batch for a full build)
+    adding: tuple[BronzeBatch, ...] = ()
+    base: Path | None = None
+
+
+def plan_history(
+    dataset: Dataset, batches: list[BronzeBatch], base: Path | None, *, full: bool = False
+) -> HistoryPlan:
+    """Full, incremental (only the batches since ``base``) or unchanged."""
+    if full:
+        return HistoryPlan("full", "a full rebuild was asked for (--full)", tuple(batches))
+    if base is None:
+        return HistoryPlan("full", "no previous history to build on", tuple(batches))
+    info = read_build_info(base)
+    if info.get("definition") != definition(dataset):
+        return HistoryPlan("full", f"{base.name} was built by another definition", tuple(batches))
+    built_on = set(info.get("bronze_batches", []))
+    committed = {b.batch_id for b in batches}
+    if built_on - committed:
+        gone = sorted(built_on - committed)
+        return HistoryPlan("full", f"batches of {base.name} are gone: {gone}", tuple(batches))
+    new = tuple(b for b in batches if b.batch_id not in built_on)
+    if not new:
+        return HistoryPlan("unchanged", "no batch since", base=base)
+    newest_built = max((b.seq for b in batches if b.batch_id in built_on), default=0)
+    if min(b.seq for b in new) < newest_built:
+        return HistoryPlan("full", "a new batch is older than the history", tuple(batches))
+    return HistoryPlan("incremental", f"{len(new)} new batch(es)", new, base)
+
+
+@dataclass(frozen=True)
+class HistoryCounts:
+    dataset: str
+    versions: int
+    current: int
+    deleted: int
+    revisions: int
+
+
+def build_history(
+    settings: Settings,
+    dataset: Dataset,
+    batches: list[BronzeBatch],
+    times: Mapping[str, BatchTime],
+    plan: HistoryPlan,
+    out_dir: Path,
+    version: str,
+) -> HistoryCounts:
+    """Write one history version by ``plan`` (not ``unchanged``) into the new ``out_dir``."""
+    con, spill = connect_duckdb(settings)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        years = _prepare(con, dataset, batches, times, plan)
+        revisions = _write(con, dataset, out_dir, years, plan.base)
+        by_year = _year_counts(con, dataset, years, plan.base)
+        totals = [sum(c[i] for c in by_year.values()) for i in range(3)]
+        counts = HistoryCounts(dataset.name, totals[0], totals[1], totals[2], revisions)
+    except duckdb.Error as error:
+        first = (str(error).strip().splitlines() or [repr(error)])[0]
+        raise EngineError(f"duckdb: history of {dataset.name} failed: {first}") from error
+    finally:
+        con.close()
+        remove_spill_directory(spill)
+        shutil.rmtree(out_dir / _ROWS, ignore_errors=True)
+    atomic_write_json(
+        out_dir / BUILD_INFO,
+        {
+            "engine": "duckdb",
+            "version": version,
+            "definition": definition(dataset),
+            "mode": plan.mode,
+            "plan": plan.reason,
+            "rebuilt_years": None if plan.mode == "full" else sorted(years),
+            "base": plan.base.name if plan.base is not None else None,
+            "bronze_batches": [b.batch_id for b in sorted(batches, key=lambda b: b.seq)],
+            "versions": counts.versions,
+            "current": counts.current,
+            "deleted": counts.deleted,
+            "revisions": counts.revisions,
+            "year_counts": {str(y): c for y, c in sorted(by_year.items())},
+        },
+    )
+    return counts
+
+
+def _prepare(
+    con: duckdb.DuckDBPyConnection,
+    dataset: Dataset,
+    batches: list[BronzeBatch],
+    times: Mapping[str, BatchTime],
+    plan: HistoryPlan,
+) -> frozenset[int]:
+    """Relations ``built``, ``batches``, ``batch_times`` and ``previous_history``; the record
+    years the batches added hold."""
+    files = "[" + ", ".join(_lit(glob_escape(f)) for f in bronze_files(plan.adding)) + "]"
+    con.execute(
+        f"CREATE TEMP VIEW bronze AS SELECT * FROM read_parquet({files}, union_by_name = true)"
+    )
+    con.execute(
+        "CREATE TEMP TABLE batches "
+        "(batch_id VARCHAR, seq BIGINT, window_start DATE, window_end DATE)"
+    )
+    con.executemany("INSERT INTO batches VALUES (?, ?, ?, ?)", [b.row() for b in batches])
+    con.execute(
+        "CREATE TEMP TABLE batch_times "
+        "(batch_id VARCHAR, seq BIGINT, committed_at TIMESTAMPTZ, ingested_at TIMESTAMPTZ)"
+    )
+    con.executemany(
+        "INSERT INTO batch_times VALUES (?, ?, ?, ?)",
+        [
+            (
+                b.batch_id,
+                b.seq,
+                datetime.fromisoformat(times[b.batch_id].committed_at),
+                datetime.fromisoformat(times[b.batch_id].ingested_at),
+            )
+            for b in batches
+        ],
+    )
+    con.execute(f"CREATE TEMP TABLE built AS {typed_rows_sql(dataset)}")
+    day = _q(dataset.date_column)
+    rows = con.execute(
+        f"SELECT DISTINCT {year_of(day)} FROM built WHERE {day} IS NOT NULL"
+    ).fetchall()
+    years = frozenset(int(r[0]) for r in rows)
+    columns = ", ".join(_q(c) for c in history_columns(dataset))
+    previous = _partition_files(plan.base, years) if plan.mode == "incremental" else []
+    if previous:
+        listed = "[" + ", ".join(_lit(glob_escape(f)) for f in previous) + "]"
+        source = f"SELECT {columns} FROM read_parquet({listed}, union_by_name = true)"
+    else:
+        source = f"SELECT {columns} FROM ({history_schema_sql(dataset)}) WHERE false"
+    con.execute(f"CREATE TEMP VIEW previous_history AS {source}")
+    return years
+
+
+def history_schema_sql(dataset: Dataset) -> str:
+    """One NULL row typed like the history (for an empty relation of its schema)."""
+    casts = [f"CAST(NULL AS {dataset.silver_type(c)}) AS {_q(c)}" for c in dataset.columns]
+    casts += [
+        "CAST(NULL AS VARCHAR) AS batch_id",
+        "CAST(NULL AS TIMESTAMPTZ) AS ingestion_timestamp",
+        "CAST(NULL AS BIGINT) AS batch_seq",
+        "CAST(NULL AS TIMESTAMPTZ) AS known_from",
+        "CAST(NULL AS TIMESTAMPTZ) AS known_to",
+        "CAST(NULL AS BOOLEAN) AS is_deleted",
+    ]
+    return "SELECT " + ", ".join(casts)
+
+
+def history_files(version: Path) -> list[Path]:
+    """The history's Parquet files of a version (not its revisions)."""
+    return sorted(version.glob(f"{PARTITION_COLUMN}=*/*.parquet"))
+
+
+def _partition_files(base: Path | None, years: frozenset[int]) -> list[Path]:
+    if base is None:
+        return []
+    wanted = {partition_name(y) for y in years}
+    return [f for f in history_files(base) if f.parent.name in wanted]
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection,
+    dataset: Dataset,
+    out_dir: Path,
+    years: frozenset[int],
+    base: Path | None,
+) -> int:
+    """The rebuilt years' partitions, the other years carried, and the revisions file (its
+    rows are returned)."""
+    key = ", ".join(_q(c) for c in [dataset.date_column, *dataset.natural_key])
+    columns = ", ".join(_q(c) for c in history_columns(dataset))
+    con.execute(f"CREATE TEMP TABLE history AS {history_sql(dataset)}")
+    rows_dir = out_dir / _ROWS
+    count = con.execute("SELECT COUNT(*) FROM history").fetchall()[0][0]
+    if count:
+        con.execute(
+            f"COPY (SELECT {columns}, {year_of(_q(dataset.date_column))} AS {PARTITION_COLUMN} "
+            f"FROM history ORDER BY {key}, batch_seq) TO {_lit(rows_dir)} "
+            f"(FORMAT PARQUET, PARTITION_BY ({PARTITION_COLUMN}), COMPRESSION zstd)"
+        )
+        for partition in sorted(rows_dir.glob(f"{PARTITION_COLUMN}=*")):
+            partition.rename(out_dir / partition.name)
+    names = ", ".join(_q(c) for c in REVISION_COLUMNS)
+    revisions = f"SELECT {names} FROM ({revisions_sql(dataset)})"
+    if base is not None and (base / REVISIONS_FILE).exists():
+        listed = ", ".join(str(y) for y in sorted(years)) or "NULL"
+        revisions += (
+            f" UNION ALL SELECT * FROM read_parquet({_lit(glob_escape(base / REVISIONS_FILE))}) "
+            f"WHERE {year_of('record_date')} NOT IN ({listed})"
+        )
+    copied: Any = con.execute(
+        f"COPY (SELECT * FROM ({revisions}) ORDER BY new_batch_seq, record_date, row_key, "
+        f"change, column_name) TO {_lit(out_dir / REVISIONS_FILE)} (FORMAT PARQUET)"
+    ).fetchone()
+    if base is not None:
+        carry_partitions(base, out_dir, years)
+    if not partition_dirs(out_dir):  # an empty history still has a schema readers can open
+        empty = out_dir / partition_name(0)
+        empty.mkdir()
+        con.execute(
+            f"COPY (SELECT * FROM ({history_schema_sql(dataset)}) WHERE false) "
+            f"TO {_lit(empty / 'empty.parquet')} (FORMAT PARQUET)"
+        )
+    return int(copied[0])
+
+
+def _year_counts(
+    con: duckdb.DuckDBPyConnection, dataset: Dataset, years: frozenset[int], base: Path | None
+) -> dict[int, list[int]]:
+    """Versions, current and deleted keys per record year: the rebuilt years' from the build's
+    ``history`` table, the others from the base version's ``_build.json`` (no file is read)."""
+    day = _q(dataset.date_column)
+    rows = con.execute(
+        f"SELECT {year_of(day)}, COUNT(*), COUNT(*) FILTER (known_to IS NULL AND NOT is_deleted), "
+        "COUNT(*) FILTER (known_to IS NULL AND is_deleted) FROM history GROUP BY ALL"
+    ).fetchall()
+    counts = {int(r[0]): [int(v) for v in r[1:]] for r in rows}
+    kept = read_build_info(base).get("year_counts", {}) if base is not None else {}
+    for year, tally in kept.items():
+        if int(year) not in years:
+            counts[int(year)] = [int(v) for v in tally]
+    return counts
+
+
+# ---------------------------------------------------------------- reading
+
+
+#: the columns ``treasury history`` shows besides the catalog's (``batch_seq`` only orders them)
+SHOWN_EXTRA = ("batch_id", "ingestion_timestamp", "known_from", "known_to", "is_deleted")
+
+
+def parse_where(dataset: Dataset, where: tuple[str, ...]) -> dict[str, str]:
+    """``COL=VALUE`` filters as a mapping; :class:`ConfigError` naming a column silver lacks."""
+    parsed: dict[str, str] = {}
+    for item in where:
+        column, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--where {item!r} is not COL=VALUE")
+        if column not in dataset.columns:
+            raise ConfigError(
+                f"--where: {column!r} is not a column of silver_{dataset.name} "
+                f"(columns: {', '.join(dataset.columns)})"
+            )
+        parsed[column] = value
+    return parsed
+
+
+def read_versions(
+    version: Path, dataset: Dataset, day: date, where: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """The versions of ``day``'s rows (those matching ``where``, compared as text; ``""`` or
+    ``"null"`` match NULL), oldest first (by manifest seq, then key)."""
+    files = _partition_files(version, frozenset({day.year}))
+    if not files:
+        return []
+    listed = "[" + ", ".join(_lit(glob_escape(f)) for f in files) + "]"
+    columns = [*dataset.columns, *SHOWN_EXTRA]
+    conditions = [f"{_q(dataset.date_column)} = ?"]
+    values: list[Any] = [day]
+    for column, value in where.items():
+        if value in ("", "null"):  # silver holds the API's "null" (and empty strings) as NULL
+            conditions.append(f"{_q(column)} IS NULL")
+        else:
+            conditions.append(f"CAST({_q(column)} AS VARCHAR) = ?")
+            values.append(value)
+    key = ", ".join(_q(c) for c in dataset.natural_key)
+    sql = (
+        f"SELECT {', '.join(_q(c) for c in columns)} FROM read_parquet({listed}) "
+        f"WHERE {' AND '.join(conditions)} ORDER BY batch_seq, {key}"
+    )
+    with duckdb.connect() as con:
+        con.execute("SET TimeZone = 'UTC'")
+        rows = con.execute(sql, values).fetchall()
+    return [dict(zip(columns, row, strict=True)) for row in rows]
+
+
+def json_value(value: Any) -> Any:
+    """A history value for JSON: amounts exact (integers, or decimal strings), times in UTC."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
