@@ -27,6 +27,7 @@ import pytest
 
 from conftest import make_settings
 from crash_harness import MODES, REQUIRED_STAGES, Kill, Timeline, forkserver, kill_at_random
+from debt_restatement import shift_public_debt
 from independent_gold import Row, apply_restatement, expected_gold, read_records
 from treasury_lakehouse import pipeline
 from treasury_lakehouse.catalog import get_dataset
@@ -75,7 +76,8 @@ class Expected:
     def restate(self, api: FakeFiscalDataApi, today: date, rng: random.Random) -> None:
         """Move an amount between two consecutive days of one key, the first dated in the few days
         before ``today`` (inside the lookback), the next in the same month: the running totals
-        (month and fiscal year to date) stay consistent, so the quality gate passes."""
+        (month and fiscal year to date) stay consistent, and so does the debt between the two days
+        (:func:`debt_restatement.shift_public_debt`), so the quality gate passes."""
         since, keys = (today - timedelta(days=5)).isoformat(), get_dataset(PDT).natural_key
         rows = sorted(self.rows[PDT], key=lambda r: r["record_date"])
         following: dict[tuple[str, ...], Row] = {}
@@ -100,6 +102,11 @@ class Expected:
             match = {k: row[k] for k in keys}
             assert api.restate(PDT, match, change) == 1
             assert apply_restatement(self.rows[PDT], match, change) == 1
+        # the debt table and Debt to the Penny carry the moved issuance from the first day to the
+        # second (the debt identity and continuity checks hold)
+        first_day, second_day = (date.fromisoformat(r["record_date"]) for r in (first, second))
+        issued = delta if first["transaction_type"] == "Issues" else -delta  # redemptions lower it
+        shift_public_debt(api, first_day, issued, until=second_day)
         self.restated += 1
 
 

@@ -14,6 +14,7 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
+from debt_restatement import shift_public_debt
 from independent_gold import expected_gold, read_records
 from treasury_lakehouse.cli import main
 from treasury_lakehouse.testing import FakeFiscalDataApi
@@ -33,8 +34,9 @@ def restate_amount(
 ) -> None:
     """Restate one day's Notes issues by ``delta`` million, as Treasury would: the day's amount
     and the month- and fiscal-year-to-date totals from that day on move together (so the
-    quality gate's running-total identities still hold). ``rows`` (the expected records) are
-    changed the same way."""
+    quality gate's running-total identities still hold), and the debt it adds shows in the debt
+    table and Debt to the Penny from that day on (so the debt identities hold). ``rows`` (the
+    expected records) are changed the same way."""
     for row in rows:
         if any(row[k] != v for k, v in NOTES_ISSUES.items()) or row["record_date"] < day:
             continue
@@ -46,6 +48,7 @@ def restate_amount(
         match = {**NOTES_ISSUES, "record_date": row["record_date"]}
         assert api.restate("public_debt_transactions", match, changes) == 1
         row.update(changes)
+    shift_public_debt(api, date.fromisoformat(day), delta)  # the debt table moves with it
 
 
 def _cli(*args: str) -> str:

@@ -299,6 +299,12 @@ class FakeFiscalDataApi:
         """Faults not yet consumed."""
         return self._faults.pending()
 
+    def records(self, dataset: str) -> list[dict[str, str]]:
+        """The records of ``dataset`` as served now (restatements applied; a copy)."""
+        if dataset not in self.datasets:
+            raise KeyError(f"unknown dataset '{dataset}'")
+        return [dict(r) for r in self._store.rows(dataset)]
+
     def restate(self, dataset: str, match: dict[str, str], changes: dict[str, str]) -> int:
         """Change fields of the records matching ``match``; returns how many rows changed.
 
