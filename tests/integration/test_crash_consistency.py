@@ -50,7 +50,9 @@ KILLS_PER_HOME = 25
 MODE_WEIGHTS = {"run": 4, "ingest": 2, "transform": 2, "check": 1, "load": 2}
 RESTATE_EVERY = 10
 
-pytestmark = pytest.mark.slow
+#: 100 kills and reruns over all eight datasets took 895 s here on 2 loaded cores, at the suite's
+#: 900 s hang guard; this test's guard is wider (speed is measured by make bench, not here)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2700)]
 
 
 def _next_business_day(day: date) -> date:
