@@ -13,9 +13,9 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -38,6 +38,9 @@ from treasury_lakehouse.paths import check_home, require_lake, require_writable_
 from treasury_lakehouse.pipeline import IngestResult, TransformResult
 from treasury_lakehouse.quality import QualityReport
 from treasury_lakehouse.warehouse.base import LoadResult
+
+if TYPE_CHECKING:
+    from treasury_lakehouse.as_of import AsOfBuild
 
 F = TypeVar("F", bound=Callable[..., Any])
 #: the demo's own home, so a demo never writes into the real one
@@ -330,31 +333,97 @@ def ingest(**flags: Any) -> None:
     echo_ingest(pipeline.ingest(writing_settings(**flags), on_page=Progress()))
 
 
+def _as_of(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    from treasury_lakehouse.as_of import parse_as_of
+
+    try:
+        return parse_as_of(value)
+    except ConfigError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+_AS_OF = click.option(
+    "--as-of",
+    "as_of",
+    callback=_as_of,
+    metavar="TIMESTAMP",
+    help="Use only the bronze batches committed at or before this time (ISO 8601; no offset "
+    "means UTC), in the scratch home <home>/as-of/<TIMESTAMP>/, never published as current "
+    "(docs/lineage.md)",
+)
+
+
+def echo_as_of(build: AsOfBuild) -> None:
+    shot = build.snapshot
+    batches = sum(len(ids) for ids in shot.batches.values())
+    how = "built" if build.transform else "already built"
+    click.echo(
+        f"as of      {shot.at.isoformat()}: {batches} bronze batches of {len(shot.batches)} "
+        f"datasets, {how} in {shot.home} (not current)"
+    )
+    if build.transform:
+        echo_transform(build.transform)
+
+
 @main.command()
 @settings_options
 @_FULL
+@_AS_OF
 @handle_errors
-def transform(**flags: Any) -> None:
+def transform(as_of: datetime | None, **flags: Any) -> None:
     """Build silver and gold from committed bronze: only the record years that new batches
     hold, carrying the rest of the previous version (--full rebuilds everything)."""
-    echo_transform(pipeline.transform(writing_settings(**flags)))
+    settings = writing_settings(**flags)
+    if as_of is None:
+        echo_transform(pipeline.transform(settings))
+        return
+    from treasury_lakehouse import as_of as past
+
+    echo_as_of(past.transform(settings, as_of))
 
 
 @main.command()
 @settings_options
+@_AS_OF
 @handle_errors
-def load(**flags: Any) -> None:
-    """Publish the lake's silver, gold and star-schema tables to the warehouse, all at once."""
-    echo_load(pipeline.load(writing_settings(**flags)))
+def load(as_of: datetime | None, **flags: Any) -> None:
+    """Publish the lake's silver, gold and star-schema tables to the warehouse, all at once.
+
+    With --as-of, build the state of that time and publish it into the warehouse --warehouse
+    names (required: publishing it into the home's own warehouse rolls that back)."""
+    if as_of is not None and not flags.get("warehouse"):
+        raise click.UsageError(
+            "load --as-of publishes a past state: name the warehouse to publish it into with "
+            "--warehouse (the home's own warehouse only if you mean to roll it back)"
+        )
+    if as_of is None:
+        echo_load(pipeline.load(writing_settings(**flags)))
+        return
+    from treasury_lakehouse import as_of as past
+
+    target = flags.pop("warehouse")
+    build, result = past.load(writing_settings(**flags), as_of, target)
+    echo_as_of(build)
+    echo_load(result)
 
 
 @main.command()
 @settings_options
 @click.option("--all", "every_check", is_flag=True, help="List passing checks too.")
+@_AS_OF
 @handle_errors
-def check(every_check: bool, **flags: Any) -> None:
+def check(every_check: bool, as_of: datetime | None, **flags: Any) -> None:
     """Run the data-quality checks on what the lake holds, without loading; exit 1 on errors."""
-    report = pipeline.check(writing_settings(**flags))
+    settings = writing_settings(**flags)
+    if as_of is None:
+        report = pipeline.check(settings)
+    else:
+        from treasury_lakehouse import as_of as past
+
+        build, report = past.check(settings, as_of)
+        echo_as_of(build)
     echo_quality(report, every_check)
     pipeline.require_passed(report)
 
@@ -572,11 +641,20 @@ def echo_version(row: dict[str, Any]) -> str:
 
 @main.command()
 @settings_options
+@_AS_OF
 @handle_errors
-def report(**flags: Any) -> None:
-    """Write an HTML report with charts of the published gold tables to <home>/report/."""
+def report(as_of: datetime | None, **flags: Any) -> None:
+    """Write an HTML report with charts of the published gold tables to <home>/report/ (with
+    --as-of: of the state then, to <home>/as-of/<TIMESTAMP>/report/)."""
     from treasury_lakehouse.report import build_report
 
     settings = build_settings(**flags)
     require_lake(settings)
-    click.echo(f"report     {build_report(settings)}")
+    if as_of is None:
+        click.echo(f"report     {build_report(settings)}")
+        return
+    from treasury_lakehouse import as_of as past
+
+    build, page = past.report(settings, as_of)
+    echo_as_of(build)
+    click.echo(f"report     {page}")

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -569,14 +569,18 @@ def _load(
     commit: LakeCommit,
     tables: list[WarehouseTable],
     lineage: Lineage,
+    incremental: bool = True,
 ) -> LoadResult:
+    """Publish ``tables`` of ``commit`` as the lineage job ``load`` (``incremental``: the
+    embedded warehouse may rewrite only what changed since its last load of this lake)."""
     log.debug("stage load %s", settings.warehouse_kind)
     with lineage.step(
         "load",
         inputs=lambda: lineage_of.load_inputs(settings, tables),
         outputs=lambda: lineage_of.load_outputs(settings, tables),
     ) as step:
-        result = open_warehouse(settings).publish(tables, run_id, commit=commit)
+        warehouse = open_warehouse(settings, incremental=incremental)
+        result = warehouse.publish(tables, run_id, commit=commit)
         step.set_outputs(lambda: lineage_of.load_outputs(settings, tables, result.tables))
     return result
 
@@ -605,11 +609,13 @@ def _traced_check(
     warehouse_locked: bool,
     commit: LakeCommit | None = None,
     gate: bool = True,
+    now: datetime | None = None,
+    record: bool = True,
 ) -> QualityReport:
     """:func:`_check` (then, when ``gate``, :func:`_gate`) as the lineage job ``check``: its
     inputs carry the checks' assertions, and a failed error-level check makes it FAIL."""
     with lineage.step("check") as step:
-        report = _check(settings, run_id, stage, warehouse_locked, commit)
+        report = _check(settings, run_id, stage, warehouse_locked, commit, now, record)
         step.set_inputs(lambda: lineage_of.checked_inputs(settings, report))
         if report.failed:
             step.fail(report.gate_message())
@@ -624,6 +630,8 @@ def _check(
     stage: str,
     warehouse_locked: bool,
     commit: LakeCommit | None = None,
+    now: datetime | None = None,
+    record: bool = True,
 ) -> QualityReport:
     """Check ``commit`` (by default the current one, resolved once) and keep the report.
 
@@ -632,20 +640,21 @@ def _check(
 
     When a load will publish (``commit`` given, checks passed) into the embedded warehouse, the
     report goes into the new warehouse file before it is swapped in; otherwise it is recorded in
-    the warehouse in a transaction of its own.
+    the warehouse in a transaction of its own (unless not ``record``). ``now``: the checks'
+    clock (``--as-of``), by default the current time.
     """
     publishing = commit is not None and stage != "check"
     if commit is None:
         commit = Lake(settings.lake).find_commit()
     log.debug("stage check %s", stage)
-    context = CheckContext.current(end=settings.end)
+    context = CheckContext(now, settings.end) if now else CheckContext.current(end=settings.end)
     checks = all_checks()
     baseline = find_baseline(settings.lake, commit, checks) if commit else None
     report = run_checks(
         settings.lake, run_id, context, checks, commit=commit, settings=settings, baseline=baseline
     )
     append_report(settings.lake, report, stage)
-    if publishing and not report.failed and settings.warehouse_kind == "duckdb":
+    if not record or (publishing and not report.failed and settings.warehouse_kind == "duckdb"):
         return report
     log.debug("stage check record")
     try:
@@ -812,4 +821,39 @@ def _api_client(settings: Settings) -> FiscalDataClient:
         retry_budget_s=settings.retry_budget_s,
         max_retries=settings.max_retries,
         page_size=settings.page_size,
+    )
+
+
+# ---------------------------------------------------------------------- for --as-of
+# (:mod:`treasury_lakehouse.as_of` runs the same steps in a scratch home it locks itself)
+
+locked = _locked
+transform_locked = _transform
+load_locked = _load
+new_run_id = _new_run_id
+
+
+def traced_check(
+    settings: Settings,
+    run_id: str,
+    stage: str,
+    *,
+    commit: LakeCommit,
+    now: datetime,
+    lineage: Lineage | None = None,
+    gate: bool = False,
+    record: bool = True,
+) -> QualityReport:
+    """Check ``commit`` with the clock at ``now`` (the warehouse's lock, when needed, is the
+    caller's); with ``gate``, raise :class:`QualityGateError` when an error-level check fails."""
+    return _traced_check(
+        settings,
+        run_id,
+        lineage or Lineage(run_id),
+        stage,
+        warehouse_locked=True,
+        commit=commit,
+        gate=gate,
+        now=now,
+        record=record,
     )

@@ -9,12 +9,20 @@ if TYPE_CHECKING:
     from treasury_lakehouse.warehouse.base import Warehouse
 
 
-def open_warehouse(settings: Settings) -> Warehouse:
-    """The warehouse named by ``settings.warehouse`` (``duckdb:///path`` or ``postgresql://``)."""
+def open_warehouse(settings: Settings, incremental: bool = True) -> Warehouse:
+    """The warehouse named by ``settings.warehouse`` (``duckdb:///path`` or ``postgresql://``).
+
+    ``incremental=False``: the embedded file is rebuilt whole, never from what it held (a load
+    from another lake than its last one: ``--as-of``). PostgreSQL compares content, not lake
+    commits, so it is always safe to let it plan."""
     if settings.warehouse_kind == "duckdb":
         from treasury_lakehouse.warehouse.duckdb import DuckDBWarehouse
 
-        return DuckDBWarehouse(settings.duckdb_warehouse_path, quality_lake=settings.lake)
+        return DuckDBWarehouse(
+            settings.duckdb_warehouse_path,
+            quality_lake=settings.lake,
+            incremental=incremental,
+        )
     from treasury_lakehouse.warehouse.postgres import PostgresWarehouse  # type: ignore[import-not-found,unused-ignore]
 
     return PostgresWarehouse(settings.warehouse)  # type: ignore[no-any-return,unused-ignore]

@@ -96,12 +96,15 @@ class DuckDBWarehouse:
         path: Path,
         quality_lake: Path | None = None,
         full_rebuild_share: float = FULL_REBUILD_SHARE,
+        incremental: bool = True,
     ) -> None:
         self.path = path
         #: the lake whose kept quality reports go into each new file (``None``: only carried over)
         self.quality_lake = quality_lake
         #: rebuild the whole file when more than this share of the silver data changed
         self.full_rebuild_share = full_rebuild_share
+        #: False: always rebuild the whole file (loading another lake than the file's last one)
+        self.incremental = incremental
 
     def publish(
         self, tables: list[WarehouseTable], run_id: str, commit: LakeCommit | None = None
@@ -147,7 +150,7 @@ class DuckDBWarehouse:
     ) -> dict[str, int] | None:
         """Copy the live file to ``tmp`` and rewrite there only what changed since the lake
         commit it holds; ``None`` (and no ``tmp``) when a full rebuild must be done instead."""
-        if commit is None:
+        if commit is None or not self.incremental:
             return None
         log.debug("stage load plan")
         try:
