@@ -79,6 +79,25 @@ def security_totals(pdt: Iterable[Row]) -> dict[tuple[int, str, str], tuple[int,
     return {k: (v[0], v[1], v[0] - v[1]) for k, v in acc.items()}
 
 
+def monthly_security_flows(
+    pdt: Iterable[Row],
+) -> dict[tuple[int, int, str, str, str], tuple[int, int]]:
+    """Per month, market, type and transaction type: distinct days and the amount."""
+    days: dict[tuple[int, int, str, str, str], set[str]] = defaultdict(set)
+    sums: dict[tuple[int, int, str, str, str], int] = defaultdict(int)
+    for r in pdt:
+        key = (
+            int(r["record_date"][:4]),
+            int(r["record_date"][5:7]),
+            r["security_market"],
+            r["security_type"],
+            r["transaction_type"],
+        )
+        days[key].add(r["record_date"])
+        sums[key] += _amount(r["transaction_today_amt"])
+    return {k: (len(days[k]), v) for k, v in sums.items()}
+
+
 def daily_cash_balance(ocb: Iterable[Row]) -> dict[date, tuple[int | None, int | None]]:
     out: dict[date, list[int | None]] = defaultdict(lambda: [None, None])
     for r in ocb:
@@ -188,6 +207,9 @@ def expected_gold(
         "gold_monthly_totals": sorted((*k, *v) for k, v in monthly_totals(pdt).items()),
         "gold_monthly_debt_growth": sorted((*k, *v) for k, v in monthly_debt_growth(pdt).items()),
         "gold_security_totals": sorted((*k, *v) for k, v in security_totals(pdt).items()),
+        "gold_monthly_security_flows": sorted(
+            (*k, *v) for k, v in monthly_security_flows(pdt).items()
+        ),
         "gold_daily_cash_balance": sorted((d, *v) for d, v in daily_cash_balance(ocb).items()),
     }
     if dsl is not None:

@@ -495,8 +495,8 @@ def explain(table: str, key: tuple[str, ...], as_json: bool, **flags: Any) -> No
     not equal its recomputation from silver, 2 for a key that names no row.
 
     TABLE: gold_daily_totals, gold_monthly_totals, gold_monthly_debt_growth,
-    gold_security_totals, gold_daily_cash_balance, gold_daily_debt_limit or
-    gold_monthly_tax_refunds (docs/gold.md)."""
+    gold_security_totals, gold_monthly_security_flows, gold_daily_cash_balance,
+    gold_daily_debt_limit or gold_monthly_tax_refunds (docs/gold.md)."""
     from treasury_lakehouse.explain import KeyProblem, explain_row
     from treasury_lakehouse.explain.render import render
 

@@ -36,6 +36,16 @@ KEYS: dict[str, tuple[list[str], set[str]]] = {
         ["fiscal_year=2022", "security_market=Marketable", "security_type=Bills"],
         {PDT},
     ),
+    "gold_monthly_security_flows": (
+        [
+            "year=2022",
+            "month=1",
+            "security_market=Marketable",
+            "security_type=Bills",
+            "transaction_type=Issues",
+        ],
+        {PDT},
+    ),
     "gold_daily_cash_balance": (["record_date=2022-01-05"], {OCB}),
     "gold_daily_debt_limit": (["record_date=2022-01-05"], {DSL, OCB}),
     "gold_monthly_tax_refunds": (["year=2022", "month=1"], {REFUNDS}),

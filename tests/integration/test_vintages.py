@@ -19,11 +19,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import psycopg
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 from psycopg import sql
@@ -80,8 +82,6 @@ class Vintages:
         return CliRunner().invoke(main, [*args, *common], catch_exceptions=False)
 
     def lake_rows(self, what: str) -> list[dict[str, Any]]:
-        import pyarrow.parquet as pq
-
         version = Lake(self.home / "lake").require_commit().versions("history")[PDT]
         files = history_files(version) if what == "history" else [version / REVISIONS_FILE]
         return [r for f in files for r in pq.read_table(f).to_pylist()]
@@ -336,3 +336,37 @@ def _tables(url: str) -> dict[str, list[tuple[Any, ...]]]:
                 sql.SQL("SELECT * FROM {} ORDER BY {}").format(sql.Identifier(name), order)
             ).fetchall()
         return tables
+
+
+def test_transform_check_and_report_as_of_leave_the_current_state_alone(
+    vintages: Vintages, lineage_free: None
+) -> None:
+    lake = Lake(vintages.home / "lake")
+    commit_before = lake.require_commit().seq
+    tables_before = _tables(vintages.warehouse)
+    at = vintages.between.isoformat()
+    scratch = vintages.home / "as-of"
+
+    first = vintages.cli("transform", "--as-of", at)
+    assert first.exit_code == 0, first.output
+    assert "not current" in first.output
+    again = vintages.cli("transform", "--as-of", at)
+    assert again.exit_code == 0 and "already built" in again.output, again.output
+    checked = vintages.cli("check", "--as-of", at)
+    assert checked.exit_code == 0, checked.output
+    assert "quality" in checked.output
+    reported = vintages.cli("report", "--as-of", at)
+    assert reported.exit_code == 0, reported.output
+    [page] = list(scratch.glob("*/report/index.html"))
+    assert str(page) in reported.output
+
+    assert lake.require_commit().seq == commit_before
+    assert _tables(vintages.warehouse) == tables_before
+    # the scratch lake's silver is the backfill's: the restated row has its first amount
+    [as_of_lake] = [p / "lake" for p in scratch.iterdir()]
+    silver = Lake(as_of_lake).require_silver(PDT)
+    rows = [r for f in silver.rglob("*.parquet") for r in pq.read_table(f).to_pylist()]
+    [restated] = [r for r in rows if all(str(r[k]) == v for k, v in RESTATED.items())]
+    before = vintages.restated_before["transaction_today_amt"]
+    assert Decimal(str(restated["transaction_today_amt"])) == Decimal(before)
+    assert not [r for r in rows if r["security_type_desc"] == "Rekeyed"]

@@ -72,6 +72,12 @@ FISCAL_YEAR_SECURITY = Grain(
     ("security_market", "security_type"),
 )
 
+MONTH_SECURITY = Grain(
+    "the rows of the calendar month with the same market, type and transaction type",
+    _month,
+    ("security_market", "security_type", "transaction_type"),
+)
+
 
 @dataclass(frozen=True)
 class Source:
@@ -222,6 +228,15 @@ RECIPES: tuple[Recipe, ...] = (
             "issues_usd_mil": _ISSUES_TOTAL,
             "redemptions_usd_mil": _REDEMPTIONS_TOTAL,
             "net_usd_mil": _NET,
+        },
+    ),
+    Recipe(
+        "gold_monthly_security_flows",
+        MONTH_SECURITY,
+        (Source(PDT),),
+        {
+            "business_days": DistinctDays(PDT),
+            "amount_usd_mil": _pdt(),
         },
     ),
     Recipe(

@@ -141,6 +141,30 @@ GOLD_MODELS: tuple[GoldModel, ...] = (
         YearSpan("fiscal_year", first=-1),
     ),
     GoldModel(
+        "gold_monthly_security_flows",
+        "Amount per calendar month, security market, security type and transaction type "
+        "(summed over descriptions), from DTS Table III-A. Serves the month-or-coarser "
+        "questions of docs/queries.sql (fiscal-year totals by security, top securities in a "
+        "quarter, year over year by month, full-history totals by market) without scanning "
+        "fact_public_debt_transactions",
+        (PDT,),
+        ("year", "month", "security_market", "security_type", "transaction_type"),
+        (
+            _YEAR,
+            _MONTH,
+            Column("security_market", "VARCHAR", "Marketable or Nonmarketable"),
+            Column("security_type", "VARCHAR", "security type, summed over its descriptions"),
+            Column("transaction_type", "VARCHAR", "Issues or Redemptions"),
+            Column(
+                "business_days",
+                "INTEGER",
+                "distinct record dates in the month with a row of this security and type (days)",
+            ),
+            _amount("amount_usd_mil", "sum of transaction_today_amt in the month (0 if none)"),
+        ),
+        _CALENDAR_YEAR,
+    ),
+    GoldModel(
         "gold_daily_cash_balance",
         "Treasury General Account opening and closing balance per day, across the three "
         "layouts of DTS Table I",
