@@ -13,6 +13,7 @@ MODULES = (
     "bench.incremental_gold",
     "bench.warehouse_duckdb",
     "bench.incremental",
+    "bench.queries",
 )
 
 
