@@ -19,7 +19,7 @@ import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 
@@ -28,7 +28,11 @@ from treasury_lakehouse.lake.commit import LakeCommit
 from treasury_lakehouse.lake.files import TMP_MARK, temporary_sibling
 from treasury_lakehouse.paths import glob_escape
 from treasury_lakehouse.warehouse.base import LoadResult, WarehouseTable
-from treasury_lakehouse.warehouse.duckdb_ddl import HISTORY_TABLES, define_table_sql
+from treasury_lakehouse.warehouse.duckdb_ddl import (
+    HISTORY_TABLES,
+    define_table_sql,
+    ensure_manifest,
+)
 from treasury_lakehouse.warehouse.duckdb_incremental import (
     FULL_REBUILD_SHARE,
     NotIncremental,
@@ -141,7 +145,7 @@ class DuckDBWarehouse:
             self._carry_over(con)
             if self.quality_lake is not None:
                 insert_missing_duckdb(con, self.quality_lake)
-            self._record_load(con, tables, counts, run_id, commit)
+            self._record_load(con, tables, counts, run_id, commit, "full")
             con.execute("CHECKPOINT")
         return counts
 
@@ -175,7 +179,7 @@ class DuckDBWarehouse:
             if self.quality_lake is not None:
                 insert_missing_duckdb(con, self.quality_lake)
             counts = _row_counts(con, tables)
-            self._record_load(con, tables, counts, run_id, commit)
+            self._record_load(con, tables, counts, run_id, commit, "incremental")
             con.execute("COMMIT")
             con.execute("CHECKPOINT")
         return counts
@@ -222,21 +226,19 @@ class DuckDBWarehouse:
         counts: dict[str, int],
         run_id: str,
         commit: LakeCommit | None,
+        mode: Literal["full", "incremental"],
     ) -> None:
-        con.execute(
-            "CREATE TABLE IF NOT EXISTS load_manifest (run_id VARCHAR, table_name VARCHAR, "
-            "row_count BIGINT, lake_version VARCHAR, bronze_batches VARCHAR, loaded_at TIMESTAMPTZ)"
-        )
-        # the lake commit loaded (a column added after the first releases: older files lack it)
-        con.execute("ALTER TABLE load_manifest ADD COLUMN IF NOT EXISTS lake_commit BIGINT")
+        ensure_manifest(con)
         now, seq = datetime.now(UTC), None if commit is None else commit.seq
         for table in tables:
-            batches = ",".join(table.build.get("bronze_batches", []))
+            batches = list(table.build.get("bronze_batches", []))
             version = str(table.build.get("version", ""))
+            written = None if mode == "incremental" else counts[table.name]
             con.execute(
-                "INSERT INTO load_manifest (run_id, table_name, row_count, lake_version, "
-                "bronze_batches, loaded_at, lake_commit) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [run_id, table.name, counts[table.name], version, batches, now, seq],
+                "INSERT INTO load_manifest (run_id, table_name, mode, row_count, rows_written, "
+                "lake_version, bronze_batches, loaded_at, lake_commit) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [run_id, table.name, mode, counts[table.name], written, version, batches, now, seq],
             )
 
     def table_rows(self, name: str) -> list[tuple[Any, ...]]:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import duckdb
 
 from treasury_lakehouse.warehouse.base import WarehouseTable
+from treasury_lakehouse.warehouse.manifest import LOAD_MANIFEST
+from treasury_lakehouse.warehouse.manifest import NOT_NULL as MANIFEST_NOT_NULL
 from treasury_lakehouse.warehouse.star import duckdb_define_sql, star_tables_for
 
 #: history tables kept across loads (created by other parts of the pipeline); not compared
-HISTORY_TABLES = ("load_manifest", "quality_results")
+HISTORY_TABLES = (LOAD_MANIFEST.name, "quality_results")
 
 
 def _q(name: str) -> str:
@@ -39,7 +41,12 @@ def define_table_sql(table: WarehouseTable) -> list[str]:
             f"CREATE UNIQUE INDEX {_q(table.name + '_natural_key')} ON {_q(table.name)} "
             f"({', '.join(_q(c) for c in table.unique_key)})"
         )
-    statements.append(f"COMMENT ON TABLE {_q(table.name)} IS {_lit(table.comment)}")
+    return statements + comment_sql(table)
+
+
+def comment_sql(table: WarehouseTable) -> list[str]:
+    """COMMENT ON the table and each of its columns."""
+    statements = [f"COMMENT ON TABLE {_q(table.name)} IS {_lit(table.comment)}"]
     statements += [
         f"COMMENT ON COLUMN {_q(table.name)}.{_q(c.name)} IS {_lit(c.description)}"
         for c in table.columns
@@ -75,3 +82,40 @@ def expected_definitions(tables: list[WarehouseTable]) -> list[tuple[object, ...
             for statement in duckdb_define_sql(star):
                 con.execute(statement)
         return definitions(con)
+
+
+def manifest_sql() -> list[str]:
+    """``load_manifest`` (:data:`~.manifest.LOAD_MANIFEST`) created if missing, with any column
+    an older file lacks, and its comments.
+
+    Unlike PostgreSQL's, it has no primary key: every load of the file records its tables (one
+    PostgreSQL skips records nothing), so rerunning a run's load (an Airflow task cleared) records
+    the same run id twice.
+    """
+    name = _q(LOAD_MANIFEST.name)
+    columns = [
+        f"{_q(c.name)} {c.sql_type}{' NOT NULL' if c.name in MANIFEST_NOT_NULL else ''}"
+        for c in LOAD_MANIFEST.columns
+    ]
+    statements = [f"CREATE TABLE IF NOT EXISTS {name} (\n  " + ",\n  ".join(columns) + "\n)"]
+    statements += [
+        f"ALTER TABLE {name} ADD COLUMN IF NOT EXISTS {_q(c.name)} {c.sql_type}"
+        for c in LOAD_MANIFEST.columns
+    ]
+    return statements + comment_sql(LOAD_MANIFEST)
+
+
+def ensure_manifest(con: duckdb.DuckDBPyConnection) -> None:
+    """Create or upgrade ``load_manifest`` in ``con``: files of earlier releases held
+    ``bronze_batches`` as comma-joined text."""
+    for statement in manifest_sql():
+        con.execute(statement)
+    row = con.execute(
+        "SELECT data_type FROM duckdb_columns() WHERE database_name = current_database() "
+        "AND table_name = 'load_manifest' AND column_name = 'bronze_batches'"
+    ).fetchone()
+    if row and row[0] == "VARCHAR":
+        con.execute(
+            "ALTER TABLE load_manifest ALTER bronze_batches SET DATA TYPE VARCHAR[] USING "
+            "CASE WHEN bronze_batches = '' THEN [] ELSE string_split(bronze_batches, ',') END"
+        )

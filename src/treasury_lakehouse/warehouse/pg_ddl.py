@@ -14,6 +14,8 @@ from psycopg import sql
 
 from treasury_lakehouse.errors import WarehouseError
 from treasury_lakehouse.warehouse.base import WarehouseTable
+from treasury_lakehouse.warehouse.manifest import LOAD_MANIFEST
+from treasury_lakehouse.warehouse.manifest import NOT_NULL as MANIFEST_NOT_NULL
 from treasury_lakehouse.warehouse.star import STAR, ForeignKey
 
 PUBLIC = "public"
@@ -42,8 +44,11 @@ _DECIMAL = re.compile(r"^(?:DECIMAL|NUMERIC)\s*\(\s*(\d+)\s*,\s*(\d+)\s*\)$")
 
 
 def pg_type(duckdb_type: str) -> str:
-    """The PostgreSQL type of a DuckDB column type (``DECIMAL(20, 2)`` → ``numeric(20, 2)``)."""
+    """The PostgreSQL type of a DuckDB column type (``DECIMAL(20, 2)`` → ``numeric(20, 2)``,
+    ``VARCHAR[]`` → ``text[]``)."""
     normalized = " ".join(duckdb_type.upper().split())
+    if normalized.endswith("[]"):
+        return pg_type(normalized[:-2]) + "[]"
     if normalized in _SIMPLE_TYPES:
         return _SIMPLE_TYPES[normalized]
     match = _DECIMAL.match(normalized)
@@ -176,33 +181,31 @@ BOOKKEEPING = [
         "CREATE TABLE IF NOT EXISTS {}.published_slices (table_name text, slice integer, "
         "row_count bigint NOT NULL, checksum text NOT NULL, PRIMARY KEY (table_name, slice))"
     ).format(sql.Identifier(LOAD_STATE)),
-    sql.SQL(
-        "CREATE TABLE IF NOT EXISTS {}.load_manifest (run_id text NOT NULL, "
-        "table_name text NOT NULL, mode text NOT NULL, row_count bigint NOT NULL, "
-        "rows_written bigint NOT NULL, checksum text NOT NULL, lake_version text, "
-        "bronze_batches text[] NOT NULL, loaded_at timestamptz NOT NULL DEFAULT now(), "
-        "PRIMARY KEY (run_id, table_name))"
-    ).format(sql.Identifier(PUBLIC)),
-    # added after the first releases: databases loaded before lake commits lack the column
-    sql.SQL("ALTER TABLE {}.load_manifest ADD COLUMN IF NOT EXISTS lake_commit bigint").format(
-        sql.Identifier(PUBLIC)
-    ),
-    sql.SQL(
-        "COMMENT ON TABLE {}.load_manifest IS 'One row per table and warehouse load: run id, "
-        "lake version and bronze batches loaded, rows, checksum, how it was written "
-        "(full, incremental or unchanged) and when'"
-    ).format(sql.Identifier(PUBLIC)),
 ]
 
-MANIFEST_COLUMN_COMMENTS = {
-    "run_id": "pipeline run that loaded the table",
-    "table_name": "warehouse table (schema public)",
-    "mode": "full (table swapped in), incremental (changed months rewritten) or unchanged",
-    "row_count": "rows of the table after the load (rows)",
-    "rows_written": "rows copied and written by this load (rows)",
-    "checksum": "checksum of the table's content, equal to the lake's",
-    "lake_version": "lake version (silver/gold build) the table was loaded from",
-    "bronze_batches": "bronze batch ids the lake version was built from",
-    "lake_commit": "sequence number of the lake commit loaded (<lake>/_commits/<seq>.json)",
-    "loaded_at": "when the load committed (UTC)",
-}
+
+def manifest_sql() -> list[sql.Composed]:
+    """``load_manifest`` (:data:`~.manifest.LOAD_MANIFEST`) created if missing, with any column
+    an older database lacks, and its comments."""
+    target = ident(PUBLIC, LOAD_MANIFEST.name)
+    columns = [
+        sql.SQL("{} {}{}").format(
+            sql.Identifier(c.name),
+            sql.SQL(pg_type(c.sql_type)),
+            sql.SQL(" NOT NULL" if c.name in MANIFEST_NOT_NULL else ""),
+        )
+        for c in LOAD_MANIFEST.columns
+    ]
+    columns.append(sql.SQL("PRIMARY KEY ({})").format(_columns(LOAD_MANIFEST.primary_key)))
+    statements = [
+        sql.SQL("CREATE TABLE IF NOT EXISTS {} (\n  {}\n)").format(
+            target, sql.SQL(",\n  ").join(columns)
+        )
+    ]
+    statements += [
+        sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}").format(
+            target, sql.Identifier(c.name), sql.SQL(pg_type(c.sql_type))
+        )
+        for c in LOAD_MANIFEST.columns
+    ]
+    return statements + comments(PUBLIC, LOAD_MANIFEST)

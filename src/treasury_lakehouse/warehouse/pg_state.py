@@ -162,8 +162,8 @@ def record_load(
             cursor.execute(
                 sql.SQL(
                     "INSERT INTO {} (run_id, table_name, mode, row_count, rows_written, "
-                    "checksum, lake_version, bronze_batches, lake_commit) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                    "checksum, lake_version, bronze_batches, lake_commit, loaded_at) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now())"
                 ).format(_ident(PUBLIC, "load_manifest")),
                 (
                     run_id,

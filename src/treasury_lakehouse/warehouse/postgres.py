@@ -200,14 +200,8 @@ class PostgresWarehouse:
 
     def _prepare(self, con: psycopg.Connection[Any]) -> None:
         """Bookkeeping tables, the reader role, and an empty staging schema."""
-        for statement in pg_ddl.BOOKKEEPING:
+        for statement in [*pg_ddl.BOOKKEEPING, *pg_ddl.manifest_sql()]:
             con.execute(statement)
-        for column, comment in pg_ddl.MANIFEST_COLUMN_COMMENTS.items():
-            con.execute(
-                sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
-                    ident(PUBLIC, "load_manifest"), sql.Identifier(column), sql.Literal(comment)
-                )
-            )
         self._ensure_reader_role(con)
         con.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(STAGING)))
         con.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(STAGING)))
