@@ -77,7 +77,8 @@ def build(home: Path, dsn: str, rows: int) -> dict[str, Any]:
     started = time.monotonic()
     transformed = pipeline.transform(settings)
     times["transform_s"] = round(time.monotonic() - started, 2)
-    for kind, target in (("duckdb", settings), ("postgres", settings.with_overrides(warehouse=dsn))):
+    postgres = settings.with_overrides(warehouse=dsn)
+    for kind, target in (("duckdb", settings), ("postgres", postgres)):
         started = time.monotonic()
         result = pipeline.load(target)
         times[f"load_{kind}_s"] = round(time.monotonic() - started, 2)

@@ -48,10 +48,25 @@ LIMIT 30;
 -- name: fiscal_year_totals_by_security
 -- Issues and redemptions of one fiscal year per security market and type.
 -- params: :fiscal_year (INTEGER)
--- reads: fact_public_debt_transactions ⋈ dim_date ⋈ dim_security (gold_security_totals has the
--- same grain)
+-- reads: gold_monthly_security_flows (the twelve months of the fiscal year)
 SELECT
-  d.fiscal_year,
+  :fiscal_year AS fiscal_year,
+  security_market,
+  security_type,
+  transaction_type,
+  CAST(SUM(amount_usd_mil) AS DECIMAL(38, 0)) AS amount_usd_mil
+FROM gold_monthly_security_flows
+WHERE (year = :fiscal_year - 1 AND month >= 10) OR (year = :fiscal_year AND month <= 9)
+GROUP BY security_market, security_type, transaction_type
+ORDER BY security_market, security_type, transaction_type;
+
+-- name: fiscal_year_totals_by_security_from_fact
+-- fiscal_year_totals_by_security from the transaction fact (the same answer; what an ad-hoc
+-- slice of the star costs).
+-- params: :fiscal_year (INTEGER)
+-- reads: fact_public_debt_transactions ⋈ dim_date ⋈ dim_security
+SELECT
+  d.fiscal_year AS fiscal_year,
   s.security_market,
   s.security_type,
   f.transaction_type,
@@ -100,6 +115,24 @@ ORDER BY year, month;
 -- name: year_over_year_issuance_by_month
 -- Issuance per month of a fiscal year beside the same month of the fiscal year before.
 -- params: :fiscal_year (INTEGER)
+-- reads: gold_monthly_security_flows (the months of two fiscal years)
+SELECT
+  MOD(month + 2, 12) + 1 AS fiscal_month,
+  month AS calendar_month,
+  CAST(SUM(CASE WHEN year + CASE WHEN month >= 10 THEN 1 ELSE 0 END = :fiscal_year - 1 THEN amount_usd_mil ELSE 0 END)
+    AS DECIMAL(38, 0)) AS prior_year_issues_usd_mil,
+  CAST(SUM(CASE WHEN year + CASE WHEN month >= 10 THEN 1 ELSE 0 END = :fiscal_year THEN amount_usd_mil ELSE 0 END)
+    AS DECIMAL(38, 0)) AS issues_usd_mil
+FROM gold_monthly_security_flows
+WHERE transaction_type = 'Issues'
+  AND year BETWEEN :fiscal_year - 2 AND :fiscal_year
+  AND year + CASE WHEN month >= 10 THEN 1 ELSE 0 END BETWEEN :fiscal_year - 1 AND :fiscal_year
+GROUP BY month
+ORDER BY fiscal_month;
+
+-- name: year_over_year_issuance_by_month_from_fact
+-- year_over_year_issuance_by_month from the transaction fact (the same answer).
+-- params: :fiscal_year (INTEGER)
 -- reads: fact_public_debt_transactions ⋈ dim_date (two fiscal years of fact rows)
 SELECT
   MOD(d.calendar_month + 2, 12) + 1 AS fiscal_month,
@@ -118,11 +151,22 @@ ORDER BY fiscal_month;
 -- name: full_history_totals_by_market
 -- Issues and redemptions of the whole history per security market.
 -- params: none
+-- reads: gold_monthly_security_flows (every month)
+SELECT
+  security_market,
+  transaction_type,
+  CAST(SUM(amount_usd_mil) AS DECIMAL(38, 0)) AS amount_usd_mil
+FROM gold_monthly_security_flows
+GROUP BY security_market, transaction_type
+ORDER BY security_market, transaction_type;
+
+-- name: full_history_totals_by_market_from_fact
+-- full_history_totals_by_market from the transaction fact (the same answer: every fact row).
+-- params: none
 -- reads: fact_public_debt_transactions ⋈ dim_security (every fact row)
 SELECT
   s.security_market,
   f.transaction_type,
-  COUNT(*) AS fact_rows,
   CAST(SUM(f.transaction_today_amt) AS DECIMAL(38, 0)) AS amount_usd_mil
 FROM fact_public_debt_transactions AS f
 JOIN dim_security AS s ON s.security_key = f.security_key

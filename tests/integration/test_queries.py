@@ -138,3 +138,20 @@ def test_every_question_gives_the_same_answer_on_postgres(
     want = duckdb_answers[name]
     assert rows == want
     assert [tuple(type(v) for v in r) for r in rows] == [tuple(type(v) for v in r) for r in want]
+
+
+def test_the_gold_grain_answers_equal_the_fact_scans(
+    duckdb_answers: dict[str, list[tuple[Any, ...]]],
+) -> None:
+    """A question answered from a gold table gives the answer of the same question over the
+    transaction fact (its ``_from_fact`` twin), row for row."""
+    twins = [n for n in QUESTIONS if n.endswith("_from_fact")]
+    assert {n.removesuffix("_from_fact") for n in twins} == {
+        "fiscal_year_totals_by_security",
+        "year_over_year_issuance_by_month",
+        "full_history_totals_by_market",
+    }
+    for twin in twins:
+        gold = QUESTIONS[twin.removesuffix("_from_fact")]
+        assert "fact_public_debt_transactions" not in gold.sql, gold.name
+        assert duckdb_answers[gold.name] == duckdb_answers[twin], gold.name
