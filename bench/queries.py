@@ -226,7 +226,7 @@ def _database() -> Iterator[str]:
     name = f"treasury_bench_queries_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(ADMIN, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    dsn = psycopg.conninfo.make_conninfo(ADMIN, dbname=name)
+    dsn = ADMIN.rsplit("/", 1)[0] + "/" + name
     try:
         yield dsn
     finally:

@@ -155,3 +155,16 @@ def test_the_gold_grain_answers_equal_the_fact_scans(
         gold = QUESTIONS[twin.removesuffix("_from_fact")]
         assert "fact_public_debt_transactions" not in gold.sql, gold.name
         assert duckdb_answers[gold.name] == duckdb_answers[twin], gold.name
+
+
+@pytest.mark.postgres
+def test_every_postgres_index_says_what_it_serves(postgres_dsn_loaded: str) -> None:
+    with psycopg.connect(postgres_dsn_loaded, autocommit=True) as con:
+        rows = con.execute(
+            "SELECT c.relname, obj_description(c.oid, 'pg_class') FROM pg_index AS i "
+            "JOIN pg_class AS c ON c.oid = i.indexrelid "
+            "JOIN pg_namespace AS n ON n.oid = c.relnamespace WHERE n.nspname = 'public'"
+        ).fetchall()
+    assert len(rows) > 20
+    unexplained = [name for name, comment in rows if not (comment or "").startswith("serves ")]
+    assert unexplained == []

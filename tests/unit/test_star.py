@@ -191,16 +191,18 @@ def test_silver_ddl_keeps_the_nullable_natural_key_unique(tmp_path: Path) -> Non
     assert create.startswith('CREATE TABLE "treasury_staging"."silver_public_debt_transactions"')
     assert '"transaction_today_amt" bigint' in create
     assert '"ingestion_timestamp" timestamptz' in create
-    [unique] = [s.as_string(None) for s in pg_ddl.key_constraints("public", table)]
+    [unique, comment] = [s.as_string(None) for s in pg_ddl.key_constraints("public", table)]
     assert "UNIQUE NULLS NOT DISTINCT" in unique
     assert '"security_type_desc"' in unique
+    assert comment.startswith("COMMENT ON INDEX") and "natural key" in comment
 
 
 def test_gold_and_star_ddl_have_keys_indexes_and_quoted_comments() -> None:
     model = GOLD["gold_monthly_totals"]
     gold = WarehouseTable(model.name, model.description, model.columns, model.primary_key)
-    [key] = [s.as_string(None) for s in pg_ddl.key_constraints("public", gold)]
+    [key, comment] = [s.as_string(None) for s in pg_ddl.key_constraints("public", gold)]
     assert key.endswith('PRIMARY KEY ("year", "month")')
+    assert comment.startswith('COMMENT ON INDEX "public"."gold_monthly_totals_pkey" IS \'serves')
     quoted = WarehouseTable("t", "it's", (Column("c", "BIGINT", "Treasury's amount"),), ("c",))
     rendered = [s.as_string(None) for s in pg_ddl.comments("public", quoted)]
     assert rendered == [
@@ -212,6 +214,11 @@ def test_gold_and_star_ddl_have_keys_indexes_and_quoted_comments() -> None:
     assert any(
         'CREATE INDEX "fact_public_debt_transactions_record_date_idx"' in s for s in statements
     )
+    # every index says what it serves
+    created = [s for s in statements if s.startswith(("CREATE INDEX", "ALTER TABLE"))]
+    described = [s for s in statements if s.startswith("COMMENT ON INDEX")]
+    assert len(created) == len(described) == 3  # primary key, date, foreign key
+    assert any("one_day_drilldown" in s for s in described)
 
 
 def test_long_names_stay_within_postgres_limits() -> None:

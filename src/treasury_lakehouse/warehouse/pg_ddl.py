@@ -105,36 +105,45 @@ def create_table(schema: str, table: WarehouseTable) -> sql.Composed:
 
 
 def key_constraints(schema: str, table: WarehouseTable) -> list[sql.Composed]:
-    """Primary key, natural unique key (NULLS NOT DISTINCT), star unique keys and indexes."""
+    """Primary key, natural unique key (NULLS NOT DISTINCT), star unique keys and indexes; each
+    index commented with the constraint or question it serves."""
     target = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table.name))
     statements = []
-    if table.primary_key:
+
+    def commented(name: str, serves: str) -> None:
         statements.append(
-            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
-                target,
-                sql.Identifier(_name(table.name, suffix="pkey")),
-                _columns(table.primary_key),
+            sql.SQL("COMMENT ON INDEX {}.{} IS {}").format(
+                sql.Identifier(schema), sql.Identifier(name), sql.Literal(f"serves {serves}")
             )
         )
+
+    if table.primary_key:
+        name = _name(table.name, suffix="pkey")
+        statements.append(
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})").format(
+                target, sql.Identifier(name), _columns(table.primary_key)
+            )
+        )
+        commented(name, "the primary key (the grain), and lookups and ranges on its columns")
     uniques = [table.unique_key] if table.unique_key else []
     star = STAR.get(table.name)
     uniques += list(star.unique) if star else []
     for columns in uniques:
+        name = _name(table.name, *columns, suffix="key")
         statements.append(
             sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE NULLS NOT DISTINCT ({})").format(
-                target,
-                sql.Identifier(_name(table.name, *columns, suffix="key")),
-                _columns(columns),
+                target, sql.Identifier(name), _columns(columns)
             )
         )
-    for columns in star.indexes if star else ():
+        commented(name, "the natural key's uniqueness, and natural-key lookups")
+    for index in star.indexes if star else ():
+        name = _name(table.name, *index.columns, suffix="idx")
         statements.append(
             sql.SQL("CREATE INDEX {} ON {} ({})").format(
-                sql.Identifier(_name(table.name, *columns, suffix="idx")),
-                target,
-                _columns(columns),
+                sql.Identifier(name), target, _columns(index.columns)
             )
         )
+        commented(name, index.serves)
     return statements
 
 
@@ -208,4 +217,10 @@ def manifest_sql() -> list[sql.Composed]:
         )
         for c in LOAD_MANIFEST.columns
     ]
+    statements.append(
+        sql.SQL("COMMENT ON INDEX {} IS {}").format(
+            ident(PUBLIC, f"{LOAD_MANIFEST.name}_pkey"),
+            sql.Literal("serves the primary key: one row per run and table loaded"),
+        )
+    )
     return statements + comments(PUBLIC, LOAD_MANIFEST)

@@ -36,6 +36,15 @@ class ForeignKey:
 
 
 @dataclass(frozen=True)
+class Index:
+    """A secondary index (PostgreSQL) and what it serves: a question of docs/queries.sql or a
+    constraint, kept in its comment. An index no question or constraint uses is not made."""
+
+    columns: tuple[str, ...]
+    serves: str
+
+
+@dataclass(frozen=True)
 class StarTable:
     """One star table: its documented columns, keys, indexes and the SELECT that fills it."""
 
@@ -46,8 +55,9 @@ class StarTable:
     primary_key: tuple[str, ...]
     sql: str
     foreign_keys: tuple[ForeignKey, ...] = ()
-    #: secondary indexes for what BI tools ask (date ranges, securities, accounts)
-    indexes: tuple[tuple[str, ...], ...] = ()
+    #: secondary indexes, each with the question or constraint it serves (measured by
+    #: bench/queries.py: docs/performance.md)
+    indexes: tuple[Index, ...] = ()
     unique: tuple[tuple[str, ...], ...] = ()
 
     def warehouse_table(self, silver: dict[str, WarehouseTable]) -> WarehouseTable:
@@ -102,7 +112,13 @@ DIM_DATE = StarTable(
     ),
     primary_key=("date_key",),
     unique=(("calendar_date",),),
-    indexes=(("fiscal_year", "fiscal_quarter"),),
+    indexes=(
+        Index(
+            ("fiscal_year", "fiscal_quarter"),
+            "docs/queries.sql top_securities_in_quarter and the _from_fact questions: the days "
+            "of a fiscal year or quarter",
+        ),
+    ),
     sql=DIM_DATE_SQL,
 )
 
@@ -118,7 +134,6 @@ DIM_SECURITY = StarTable(
         Column("is_marketable", "BOOLEAN", "security_market = 'Marketable'"),
     ),
     primary_key=("security_key",),
-    indexes=(("security_market", "security_type"),),
     sql=DIM_SECURITY_SQL,
 )
 
@@ -160,7 +175,14 @@ FACT_PUBLIC_DEBT_TRANSACTIONS = StarTable(
         ForeignKey("date_key", "dim_date", "date_key"),
         ForeignKey("security_key", "dim_security", "security_key"),
     ),
-    indexes=(("record_date",), ("security_key", "date_key")),
+    indexes=(
+        Index(("record_date",), "docs/queries.sql one_day_drilldown: the rows of one day"),
+        Index(
+            ("security_key", "date_key"),
+            "the foreign key to dim_security: a dimension row deleted or re-keyed is checked "
+            "against its fact rows without a scan",
+        ),
+    ),
     sql=FACT_PDT_SQL,
 )
 
@@ -187,7 +209,13 @@ FACT_OPERATING_CASH_BALANCE = StarTable(
         ForeignKey("date_key", "dim_date", "date_key"),
         ForeignKey("account_key", "dim_account", "account_key"),
     ),
-    indexes=(("record_date",), ("account_key", "date_key")),
+    indexes=(
+        Index(
+            ("account_key", "date_key"),
+            "the foreign key to dim_account: a dimension row deleted is checked against its "
+            "fact rows without a scan",
+        ),
+    ),
     sql=FACT_OCB_SQL,
 )
 
