@@ -142,8 +142,13 @@ def _duckdb_clients(path: Path, text: str, clients: int) -> Iterator[list[Runner
 
 
 @contextmanager
-def _postgres_clients(dsn: str, text: str, clients: int) -> Iterator[list[Runner]]:
+def _postgres_clients(
+    dsn: str, text: str, clients: int, session: dict[str, str] | None = None
+) -> Iterator[list[Runner]]:
     connections = [psycopg.connect(dsn, autocommit=True) for _ in range(clients)]
+    for connection in connections:
+        for name, value in (session or {}).items():
+            connection.execute(sql.SQL("SET {} = {}").format(sql.Identifier(name), value))
     try:
         yield [lambda c=c: c.execute(text).fetchall() for c in connections]  # type: ignore[misc]
     finally:
@@ -211,6 +216,35 @@ def run_questions(
     return results
 
 
+#: session settings tried on the questions that scan the fact table (``shared_buffers`` needs a
+#: server restart: not varied here)
+TUNING: dict[str, dict[str, str]] = {
+    "server defaults": {},
+    "work_mem 64MB": {"work_mem": "64MB"},
+    "max_parallel_workers_per_gather 0": {"max_parallel_workers_per_gather": "0"},
+    "max_parallel_workers_per_gather 4": {"max_parallel_workers_per_gather": "4"},
+    "effective_cache_size 16GB": {"effective_cache_size": "16GB"},
+    "random_page_cost 1.1": {"random_page_cost": "1.1"},
+}
+
+
+def run_tuning(
+    dsn: str, questions: dict[str, Question], values: dict[str, Value]
+) -> dict[str, Any]:
+    """Each fact-scanning question with one client under each :data:`TUNING` variant."""
+    results: dict[str, Any] = {}
+    for name, question in questions.items():
+        if "fact_public_debt_transactions" not in question.sql:
+            continue
+        text = question.render(values)
+        results[name] = {}
+        for variant, session in TUNING.items():
+            with _postgres_clients(dsn, text, 1, session) as runners:
+                results[name][variant] = measure(runners, _seconds())
+        print(f"bench queries: tuning {name}: {results[name]}", file=sys.stderr)
+    return results
+
+
 def _reads(question: Question) -> str:
     for line in question.description.splitlines():
         if line.startswith("reads:"):
@@ -256,6 +290,7 @@ def run_size(rows: int, work: Path, results_dir: Path) -> dict[str, Any]:
             "postgres_database": mask_dsn(dsn),
             "duckdb": run_questions("duckdb", warehouse, questions, values, out / "duckdb"),
             "postgres": run_questions("postgres", dsn, questions, values, out / "postgres"),
+            "postgres_tuning": run_tuning(dsn, questions, values),
         }
 
 
@@ -279,6 +314,19 @@ def summary(report: dict[str, Any]) -> str:
                 f"{pg['clients_8']['per_s']} |"
             )
         lines.append("")
+        tuning = run.get("postgres_tuning", {})
+        if tuning:
+            variants = list(next(iter(tuning.values())))
+            lines += [
+                f"PostgreSQL session settings, 1 client p50 (ms), {int(rows):,} rows:",
+                "",
+                "| question | " + " | ".join(variants) + " |",
+                "|---|" + "---|" * len(variants),
+            ]
+            for name, by_variant in tuning.items():
+                cells = " | ".join(str(by_variant[v]["p50_ms"]) for v in variants)
+                lines.append(f"| {name} | {cells} |")
+            lines.append("")
     return "\n".join(lines)
 
 
