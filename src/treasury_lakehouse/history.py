@@ -315,6 +315,22 @@ def _year_counts(
 # ---------------------------------------------------------------- reading
 
 
+def history_status(version: Path | None) -> dict[str, Any] | None:
+    """What ``treasury status`` shows of a dataset's history version, from its ``_build.json``
+    (no Parquet is read): its versions, the current rows, the keys whose current version is a
+    deletion, and the revisions. ``None`` without a version (a commit older than histories)."""
+    if version is None:
+        return None
+    info = read_build_info(version)
+    return {
+        "version": version.name,
+        "versions": info.get("versions"),
+        "current_rows": info.get("current"),
+        "deleted_rows": info.get("deleted"),
+        "revisions": info.get("revisions"),
+    }
+
+
 #: the columns ``treasury history`` shows besides the catalog's (``batch_seq`` only orders them)
 SHOWN_EXTRA = ("batch_id", "ingestion_timestamp", "known_from", "known_to", "is_deleted")
 

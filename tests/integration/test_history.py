@@ -229,6 +229,38 @@ def test_the_report_lists_the_latest_revisions(scenario: Scenario) -> None:
     assert "<td>2022-03-09</td>" in section and "UTC</td>" in section
 
 
+def test_status_shows_each_datasets_history(scenario: Scenario) -> None:
+    history = scenario.history()
+    current = [r for r in history if r["known_to"] is None]
+    expected = {
+        "version": Lake(scenario.settings.lake).require_commit().history[PDT],
+        "versions": len(history),
+        "current_rows": sum(not r["is_deleted"] for r in current),
+        "deleted_rows": sum(r["is_deleted"] for r in current),
+        "revisions": 6,
+    }
+    assert expected["deleted_rows"] == 2
+    home = ["--home", str(scenario.home)]
+    report = json.loads(CliRunner().invoke(main, ["status", *home, "--json"]).output)
+    assert report["datasets"][PDT]["history"] == expected
+    assert expected["current_rows"] == report["datasets"][PDT]["silver_rows"]
+    text = CliRunner().invoke(main, ["status", *home])
+    assert text.exit_code == 0, text.output
+    [line] = [x for x in text.output.splitlines() if x.startswith(f"{PDT} ") and "history" in x]
+    assert line.split() == [
+        PDT,
+        "history",
+        "versions",
+        f"{expected['versions']:,}",
+        "current",
+        f"{expected['current_rows']:,}",
+        "deleted",
+        "2",
+        "revisions",
+        "6",
+    ]
+
+
 def test_history_cli_text_and_json(scenario: Scenario) -> None:
     common = ["--home", str(scenario.home), "--dataset", PDT, "--date", "2022-03-09"]
     where = [f"--where={k}={v}" for k, v in RESTATED.items() if k != "record_date"]
