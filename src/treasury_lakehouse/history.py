@@ -242,10 +242,10 @@ def history_files(version: Path) -> list[Path]:
 
 
 def _partition_files(base: Path | None, years: frozenset[int]) -> list[Path]:
+    """The Parquet files of ``years``' partitions (only those directories are listed)."""
     if base is None:
         return []
-    wanted = {partition_name(y) for y in years}
-    return [f for f in history_files(base) if f.parent.name in wanted]
+    return sorted(f for y in years for f in (base / partition_name(y)).glob("*.parquet"))
 
 
 def _write(
