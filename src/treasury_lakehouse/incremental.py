@@ -178,7 +178,7 @@ def carry_partitions(base: Path, silver_dir: Path, rebuilt: frozenset[int]) -> l
         with os.scandir(partition) as files:
             names = sorted(f.name for f in files)
         for name in names:
-            _link(os.path.join(partition, name), os.path.join(target, name))
+            link_file(os.path.join(partition, name), os.path.join(target, name))
         carried.append(year)
     written = partition_dirs(silver_dir)
     if 0 in written and len(written) > 1:
@@ -186,7 +186,8 @@ def carry_partitions(base: Path, silver_dir: Path, rebuilt: frozenset[int]) -> l
     return carried
 
 
-def _link(source: str, target: str) -> None:
+def link_file(source: str | Path, target: str | Path) -> None:
+    """Hard-link ``source`` as ``target`` (a copy where the file system has no hard links)."""
     try:
         os.link(source, target)
     except OSError as error:  # a file system without hard links: copy, and say so once per file
