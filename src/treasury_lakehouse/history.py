@@ -8,9 +8,11 @@ commit names it under ``history``.
 
 A daily batch appends: an incremental build reads the previous version's partitions of the record
 years the new batches hold and those batches alone, writes those years anew (the versions the new
-batches close get their ``known_to``, the new versions are added) and hard-links every other
-partition. A full build (``--full``, no previous version, another definition, a batch of the
-previous build no longer committed) reads every batch.
+batches close get their ``known_to``, the new versions are added; only the record dates the
+batches hold go through the SQL) and hard-links every other partition. Its revisions are the
+previous file's plus the new versions' (the file is hard-linked when there are none). A full
+build (``--full``, no previous version, another definition, a batch of the previous build no
+longer committed) reads every batch.
 """
 
 from __future__ import annotations
