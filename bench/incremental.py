@@ -31,6 +31,7 @@ pass/miss.
     PYTHONPATH=src:. python -m bench.incremental validate 100000   # no failure, same results
     PYTHONPATH=src:. python -m bench.incremental compare 1000000   # transform vs reference only
     PYTHONPATH=src:. python -m bench.incremental spark 1000000     # Spark full, then incremental
+    PYTHONPATH=src:. python -m bench.incremental history 1000000   # the row history's share only
 """
 
 from __future__ import annotations
@@ -355,10 +356,12 @@ def _step_here(step: str, home: Path, engine: str) -> dict[str, Any]:
     from treasury_lakehouse import pipeline
 
     settings = _settings(home, engine, full=step == "transform_full")
-    started = time.monotonic()
+    histories = _time_histories(pipeline)
+    started, cpu = time.monotonic(), time.process_time()
     if step.startswith("transform"):
         transformed = pipeline.transform(settings)
         out: dict[str, Any] = {
+            **_history_share(histories, time.monotonic() - started, time.process_time() - cpu),
             "silver": {
                 c.dataset: {
                     k: v for k, v in asdict(c).items() if k not in ("dataset", "by_batch_year")
@@ -379,6 +382,41 @@ def _step_here(step: str, home: Path, engine: str) -> dict[str, Any]:
     else:
         raise SystemExit(f"unknown step {step}")
     return {"in_call_s": round(time.monotonic() - started, 2), **out}
+
+
+def _time_histories(pipeline: Any) -> dict[str, float]:
+    """Seconds of each dataset's history build (issue 14's "Cost"), filled while ``transform``
+    runs: ``pipeline._build_history`` is wrapped in this process only."""
+    spent: dict[str, float] = {}
+    build = pipeline._build_history
+
+    def timed(settings: Any, lake: Any, name: str, base: Any) -> Any:
+        started, cpu = time.monotonic(), time.process_time()
+        try:
+            return build(settings, lake, name, base)
+        finally:
+            spent[name] = round(time.monotonic() - started, 3)
+            spent["cpu"] = spent.get("cpu", 0.0) + time.process_time() - cpu
+
+    pipeline._build_history = timed
+    return spent
+
+
+def _history_share(histories: dict[str, float], in_call: float, cpu: float) -> dict[str, Any]:
+    """The histories' seconds, the rest of the transform's, and what they add to the rest; the
+    same in CPU seconds of the process (all its threads), steadier on a shared machine."""
+    history_cpu = histories.pop("cpu", 0.0)
+    history = sum(histories.values())
+    rest, rest_cpu = in_call - history, cpu - history_cpu
+    return {
+        "history_s": round(history, 2),
+        "without_history_s": round(rest, 2),
+        "history_added": round(history / rest, 3) if rest > 0 else None,
+        "history_cpu_s": round(history_cpu, 2),
+        "without_history_cpu_s": round(rest_cpu, 2),
+        "history_added_cpu": round(history_cpu / rest_cpu, 3) if rest_cpu > 0 else None,
+        "history_by_dataset_s": {k: v for k, v in histories.items() if v >= 0.005},
+    }
 
 
 def _report_summary(report: Any) -> dict[str, Any]:
@@ -572,6 +610,8 @@ def targets(run: dict[str, Any]) -> list[str]:
                 _ratio(_sum(list(inc.values()), "in_call_s"),
                        _sum(list(full.values()), "in_call_s")), 0.10),
         _target("incremental transform, in-call", inc["transform"].get("in_call_s"), 2.0, " s"),
+        _target("history and revisions / the rest of the incremental transform (issue 14; the "
+                "target is for 10M rows)", inc["transform"].get("history_added"), 0.10),
     ]  # fmt: skip
     ref = run.get("reference", {})
     lines += [
@@ -734,6 +774,27 @@ def spark(rows: int) -> dict[str, Any]:
     }
 
 
+def history_cost(rows: int) -> dict[str, Any]:
+    """Only what issue 14's "Cost" needs: a full transform, the daily batch, the incremental
+    transform, each with the histories' share of its time."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-incremental-history-{rows}-") as scratch:
+        home = Path(scratch) / "home"
+        days = generate_history(home / "lake", rows)["days"]
+        load = [round(v, 1) for v in os.getloadavg()]
+        full = measure("transform_full", home)
+        generate_daily(home / "lake", days)
+        incremental = measure("transform", home)
+    return {
+        "rows": rows,
+        "load_average_start": load,
+        "load_average_end": [round(v, 1) for v in os.getloadavg()],
+        "full_transform": {k: v for k, v in full.items() if k not in ("silver", "gold_rows")},
+        "incremental_transform": {
+            k: v for k, v in incremental.items() if k not in ("silver", "gold_rows")
+        },
+    }
+
+
 def validate(rows: int) -> dict[str, Any]:
     """In this process: history, full transform and check, daily batch, incremental transform and
     check, load; and the incremental silver against a full rebuild of the same bronze."""
@@ -816,6 +877,9 @@ if __name__ == "__main__":
         print(json.dumps(compare(int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000), indent=2))
     elif sys.argv[1:2] == ["spark"]:
         print(json.dumps(spark(int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000), indent=2))
+    elif sys.argv[1:2] == ["history"]:
+        rows = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
+        print(json.dumps(history_cost(rows), indent=2))
     elif sys.argv[1:2] == ["validate"]:
         print(json.dumps(validate(int(sys.argv[2]) if len(sys.argv) > 2 else 100_000), indent=2))
     else:

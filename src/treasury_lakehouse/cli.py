@@ -433,7 +433,8 @@ def check(every_check: bool, as_of: datetime | None, **flags: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 @handle_errors
 def status(as_json: bool, **flags: Any) -> None:
-    """Show bronze batches and rows, silver and quarantined rows and the watermark per dataset."""
+    """Show bronze batches and rows, silver and quarantined rows, the watermark and the row
+    history (versions, current and deleted rows, revisions) per dataset."""
     settings = build_settings(**flags)
     require_lake(settings)
     if as_json:
@@ -450,10 +451,24 @@ def status(as_json: bool, **flags: Any) -> None:
             f"  quarantined {info['quarantined_rows'] or 0:>5,}"
             f"  watermark {info['watermark'] or '-'}"
         )
+    for name, info in report["datasets"].items():
+        echo_history_status(name, info["history"])
     for name, rows in report["gold"].items():
         click.echo(f"{name:<26} rows {rows or 0:,}")
     echo_quality_status(report.get("quality"))
     echo_damage_status(report["damaged"], report["damaged_files"])
+
+
+def echo_history_status(name: str, history: dict[str, Any] | None) -> None:
+    if history is None:
+        click.echo(f"{name:<26} history: none yet (the next `treasury transform` builds it)")
+        return
+    click.echo(
+        f"{name:<26} history versions {history['versions'] or 0:>9,}"
+        f"  current {history['current_rows'] or 0:>9,}"
+        f"  deleted {history['deleted_rows'] or 0:>5,}"
+        f"  revisions {history['revisions'] or 0:>7,}"
+    )
 
 
 def echo_damage_status(count: int, damaged: list[str]) -> None:

@@ -8,9 +8,11 @@ commit names it under ``history``.
 
 A daily batch appends: an incremental build reads the previous version's partitions of the record
 years the new batches hold and those batches alone, writes those years anew (the versions the new
-batches close get their ``known_to``, the new versions are added) and hard-links every other
-partition. A full build (``--full``, no previous version, another definition, a batch of the
-previous build no longer committed) reads every batch.
+batches close get their ``known_to``, the new versions are added; only the record dates the
+batches hold go through the SQL) and hard-links every other partition. Its revisions are the
+previous file's plus the new versions' (the file is hard-linked when there are none). A full
+build (``--full``, no previous version, another definition, a batch of the previous build no
+longer committed) reads every batch.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
+import pyarrow.parquet as pq
 
 from treasury_lakehouse.catalog import Dataset
 from treasury_lakehouse.config import Settings
@@ -38,7 +41,7 @@ from treasury_lakehouse.engines.base import (
     partition_name,
 )
 from treasury_lakehouse.errors import ConfigError, EngineError
-from treasury_lakehouse.incremental import carry_partitions
+from treasury_lakehouse.incremental import carry_partitions, link_file
 from treasury_lakehouse.lake.files import atomic_write_json
 from treasury_lakehouse.lake.layout import BUILD_INFO, read_build_info
 from treasury_lakehouse.models.history import (
@@ -53,6 +56,7 @@ from treasury_lakehouse.paths import glob_escape
 log = logging.getLogger(__name__)
 
 REVISIONS_FILE = "revisions.parquet"
+_REVISION_ORDER = "new_batch_seq, record_date, row_key, change, column_name"
 #: bump when the way the history is written changes without its SQL changing
 HISTORY_FORMAT = 1
 Mode = Literal["full", "incremental", "unchanged"]
@@ -139,7 +143,7 @@ def build_history(
     try:
         con.execute("SET TimeZone = 'UTC'")
         years = _prepare(con, dataset, batches, times, plan)
-        revisions = _write(con, dataset, out_dir, years, plan.base)
+        revisions = _write(con, dataset, out_dir, years, plan)
         by_year = _year_counts(con, dataset, years, plan.base)
         totals = [sum(c[i] for c in by_year.values()) for i in range(3)]
         counts = HistoryCounts(dataset.name, totals[0], totals[1], totals[2], revisions)
@@ -178,8 +182,10 @@ def _prepare(
     times: Mapping[str, BatchTime],
     plan: HistoryPlan,
 ) -> frozenset[int]:
-    """Relations ``built``, ``batches``, ``batch_times`` and ``previous_history``; the record
-    years the batches added hold."""
+    """Relations ``built``, ``batches``, ``batch_times``, ``previous_history`` (the base's
+    versions of the record dates the added batches hold: the only keys they can change) and
+    ``untouched_history`` (the base's other versions of those record years, kept as they are);
+    the record years the batches added hold."""
     files = "[" + ", ".join(_lit(glob_escape(f)) for f in bronze_files(plan.adding)) + "]"
     con.execute(
         f"CREATE TEMP VIEW bronze AS SELECT * FROM read_parquet({files}, union_by_name = true)"
@@ -218,7 +224,14 @@ def _prepare(
         source = f"SELECT {columns} FROM read_parquet({listed}, union_by_name = true)"
     else:
         source = f"SELECT {columns} FROM ({history_schema_sql(dataset)}) WHERE false"
-    con.execute(f"CREATE TEMP VIEW previous_history AS {source}")
+    # a batch is authoritative only for the record dates it holds: the versions of the other
+    # dates of its years cannot change, so the history SQL and the revisions skip them
+    con.execute(f"CREATE TEMP TABLE previous_years AS {source}")
+    held = f"{day} IN (SELECT {day} FROM built WHERE {day} IS NOT NULL)"
+    con.execute(f"CREATE TEMP VIEW previous_history AS SELECT * FROM previous_years WHERE {held}")
+    con.execute(
+        f"CREATE TEMP VIEW untouched_history AS SELECT * FROM previous_years WHERE NOT ({held})"
+    )
     return years
 
 
@@ -242,10 +255,10 @@ def history_files(version: Path) -> list[Path]:
 
 
 def _partition_files(base: Path | None, years: frozenset[int]) -> list[Path]:
+    """The Parquet files of ``years``' partitions (only those directories are listed)."""
     if base is None:
         return []
-    wanted = {partition_name(y) for y in years}
-    return [f for f in history_files(base) if f.parent.name in wanted]
+    return sorted(f for y in years for f in (base / partition_name(y)).glob("*.parquet"))
 
 
 def _write(
@@ -253,13 +266,15 @@ def _write(
     dataset: Dataset,
     out_dir: Path,
     years: frozenset[int],
-    base: Path | None,
+    plan: HistoryPlan,
 ) -> int:
     """The rebuilt years' partitions, the other years carried, and the revisions file (its
     rows are returned)."""
     key = ", ".join(_q(c) for c in [dataset.date_column, *dataset.natural_key])
     columns = ", ".join(_q(c) for c in history_columns(dataset))
     con.execute(f"CREATE TEMP TABLE history AS {history_sql(dataset)}")
+    revisions = _write_revisions(con, dataset, out_dir, plan)
+    con.execute(f"INSERT INTO history SELECT {columns} FROM untouched_history")
     rows_dir = out_dir / _ROWS
     count = con.execute("SELECT COUNT(*) FROM history").fetchall()[0][0]
     if count:
@@ -270,20 +285,8 @@ def _write(
         )
         for partition in sorted(rows_dir.glob(f"{PARTITION_COLUMN}=*")):
             partition.rename(out_dir / partition.name)
-    names = ", ".join(_q(c) for c in REVISION_COLUMNS)
-    revisions = f"SELECT {names} FROM ({revisions_sql(dataset)})"
-    if base is not None and (base / REVISIONS_FILE).exists():
-        listed = ", ".join(str(y) for y in sorted(years)) or "NULL"
-        revisions += (
-            f" UNION ALL SELECT * FROM read_parquet({_lit(glob_escape(base / REVISIONS_FILE))}) "
-            f"WHERE {year_of('record_date')} NOT IN ({listed})"
-        )
-    copied: Any = con.execute(
-        f"COPY (SELECT * FROM ({revisions}) ORDER BY new_batch_seq, record_date, row_key, "
-        f"change, column_name) TO {_lit(out_dir / REVISIONS_FILE)} (FORMAT PARQUET)"
-    ).fetchone()
-    if base is not None:
-        carry_partitions(base, out_dir, years)
+    if plan.base is not None:
+        carry_partitions(plan.base, out_dir, years)
     if not partition_dirs(out_dir):  # an empty history still has a schema readers can open
         empty = out_dir / partition_name(0)
         empty.mkdir()
@@ -291,6 +294,35 @@ def _write(
             f"COPY (SELECT * FROM ({history_schema_sql(dataset)}) WHERE false) "
             f"TO {_lit(empty / 'empty.parquet')} (FORMAT PARQUET)"
         )
+    return revisions
+
+
+def _write_revisions(
+    con: duckdb.DuckDBPyConnection, dataset: Dataset, out_dir: Path, plan: HistoryPlan
+) -> int:
+    """The revisions file: a full build's from the whole history; an incremental build's is the
+    base's plus the revisions of the versions the added batches started (those of earlier
+    versions cannot change: a new version only follows them), the base's file hard-linked when
+    there are none. Returns its rows."""
+    names = ", ".join(_q(c) for c in REVISION_COLUMNS)
+    new = f"SELECT {names} FROM ({revisions_sql(dataset)})"
+    base = plan.base / REVISIONS_FILE if plan.base is not None else None
+    if base is None or not base.exists():
+        copied: Any = con.execute(
+            f"COPY (SELECT * FROM ({new}) ORDER BY {_REVISION_ORDER}) "
+            f"TO {_lit(out_dir / REVISIONS_FILE)} (FORMAT PARQUET)"
+        ).fetchone()
+        return int(copied[0])
+    first = min(b.seq for b in plan.adding)
+    con.execute(f"CREATE TEMP TABLE new_revisions AS {new} WHERE new_batch_seq >= {first}")
+    if not con.execute("SELECT COUNT(*) FROM new_revisions").fetchall()[0][0]:
+        link_file(base, out_dir / REVISIONS_FILE)
+        return int(pq.read_metadata(base).num_rows)
+    copied = con.execute(
+        f"COPY (SELECT * FROM read_parquet({_lit(glob_escape(base))}) UNION ALL "
+        f"SELECT * FROM new_revisions ORDER BY {_REVISION_ORDER}) "
+        f"TO {_lit(out_dir / REVISIONS_FILE)} (FORMAT PARQUET)"
+    ).fetchone()
     return int(copied[0])
 
 
@@ -313,6 +345,22 @@ def _year_counts(
 
 
 # ---------------------------------------------------------------- reading
+
+
+def history_status(version: Path | None) -> dict[str, Any] | None:
+    """What ``treasury status`` shows of a dataset's history version, from its ``_build.json``
+    (no Parquet is read): its versions, the current rows, the keys whose current version is a
+    deletion, and the revisions. ``None`` without a version (a commit older than histories)."""
+    if version is None:
+        return None
+    info = read_build_info(version)
+    return {
+        "version": version.name,
+        "versions": info.get("versions"),
+        "current_rows": info.get("current"),
+        "deleted_rows": info.get("deleted"),
+        "revisions": info.get("revisions"),
+    }
 
 
 #: the columns ``treasury history`` shows besides the catalog's (``batch_seq`` only orders them)

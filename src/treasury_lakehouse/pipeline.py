@@ -37,6 +37,7 @@ from treasury_lakehouse.history import (
     BatchTime,
     HistoryCounts,
     build_history,
+    history_status,
     parse_where,
     plan_history,
     read_versions,
@@ -715,7 +716,8 @@ def _new_run_id() -> str:
 
 
 def status(settings: Settings) -> dict[str, Any]:
-    """Per dataset: bronze batches and rows, silver and quarantined rows, watermark; gold rows;
+    """Per dataset: bronze batches and rows, silver and quarantined rows, watermark, its row
+    history (:func:`~treasury_lakehouse.history.history_status`); gold rows;
     the current lake commit (or why it cannot be read); ``damaged``: how many bronze files are
     missing or of the wrong size (a cheap check without checksums: ``verify`` checks everything).
     An unreadable manifest entry raises :class:`CorruptLakeError`."""
@@ -725,6 +727,7 @@ def status(settings: Settings) -> dict[str, Any]:
     except LakeError as error:
         commit, commit_error = None, str(error)
     silver = commit.versions("silver") if commit else {}
+    histories = commit.versions("history") if commit else {}
     datasets = {}
     for name in settings.datasets:
         batches = bronze.batches(name)
@@ -739,6 +742,7 @@ def status(settings: Settings) -> dict[str, Any]:
             "quarantined_rows": info.get("quarantined"),
             "watermark": watermark.isoformat() if watermark else None,
             "last_batch": batches[-1].batch_id if batches else None,
+            "history": history_status(histories.get(name)),
         }
     gold_versions = commit.versions("gold") if commit else {}
     gold = {name: read_build_info(v).get("rows") for name, v in gold_versions.items()}

@@ -5,7 +5,8 @@ charts with matplotlib (the ``[report]`` extra, :mod:`.report_charts`) and write
 ``<home>/report/index.html``. Each section draws one gold table; a table the commit does not
 publish (a run restricted to other datasets) leaves its section saying so, never an error. Tables
 in the page show the exact integers, every figure with thousands separators; only the chart
-coordinates are floating point.
+coordinates are floating point. The page ends with the latest revisions of the commit's row
+histories (:mod:`.report_revisions`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from treasury_lakehouse.errors import LakeError
 from treasury_lakehouse.lake.commit import LakeCommit
 from treasury_lakehouse.lake.files import atomic_write_bytes
 from treasury_lakehouse.lake.layout import Lake
+from treasury_lakehouse.models.history import CHANGES
 from treasury_lakehouse.models.registry import GOLD
 from treasury_lakehouse.paths import glob_escape
 from treasury_lakehouse.report_charts import (
@@ -34,6 +36,13 @@ from treasury_lakehouse.report_charts import (
     monthly_bar_figure,
     next_month,
     save_png,
+)
+from treasury_lakehouse.report_revisions import (
+    HEADER,
+    LATEST,
+    count_rows,
+    read_latest_revisions,
+    revision_rows,
 )
 
 Rows = list[tuple[Any, ...]]
@@ -77,7 +86,7 @@ def build_report(settings: Settings) -> Path:
     def read(table: str, query: str) -> Rows | None:
         return _read_gold(commit, table, query)
 
-    sections = [build(read, out) for build in SECTIONS]
+    sections = [build(read, out) for build in SECTIONS] + [revisions_section(commit)]
     index = out / "index.html"
     atomic_write_bytes(index, _html(sections).encode())
     return index
@@ -249,7 +258,34 @@ def tax_refunds_section(read: ReadGold, out: Path) -> Section:
     return section
 
 
-#: the page's sections, in order
+def revisions_section(commit: LakeCommit) -> Section:
+    """The latest revisions across the datasets, newest first, and every dataset's count."""
+    section = Section("Latest revisions", "revisions")
+    histories = commit.versions("history")
+    if not histories:
+        section.note = (
+            "This lake commit was written before row histories existed, so it lists no "
+            "revisions: the next `treasury transform` builds them."
+        )
+        return section
+    latest = read_latest_revisions(histories)
+    counts = count_rows(latest)
+    total = sum(row[-1] for row in counts)
+    if not total:
+        section.note = (
+            "No revisions: the Treasury has restated, added to or withdrawn nothing this lake "
+            "had published."
+        )
+        return section
+    shown = "All" if total <= LATEST else f"The latest {LATEST:,} of"
+    section.tables += [
+        Table("Revisions per dataset", ("dataset", *CHANGES, "all"), counts),
+        Table(f"{shown} {total:,} revisions, newest first", HEADER, revision_rows(latest)),
+    ]
+    return section
+
+
+#: the page's sections, in order (the revisions follow them)
 SECTIONS: tuple[Callable[[ReadGold, Path], Section], ...] = (
     debt_limit_section,
     cash_section,

@@ -38,6 +38,7 @@ from treasury_lakehouse.history import (
 from treasury_lakehouse.ingest.bronze import BronzeStore
 from treasury_lakehouse.lake.commit import read_commit
 from treasury_lakehouse.lake.layout import BUILD_INFO, Lake
+from treasury_lakehouse.report import build_report
 from treasury_lakehouse.testing import FakeFiscalDataApi, generate_records
 from treasury_lakehouse.warehouse.base import lake_tables
 from treasury_lakehouse.warehouse.duckdb import DuckDBWarehouse
@@ -208,6 +209,56 @@ def test_revisions_one_row_per_changed_column_plus_added_and_deleted(scenario: S
         assert r["old_batch_id"] == (None if r["change"] == "added" else first)
         assert r["revised_at"] is not None
         assert r["dataset"] == PDT
+
+
+def test_the_report_lists_the_latest_revisions(scenario: Scenario) -> None:
+    """The report's "Latest revisions": the restated amounts old and new, the re-keyed and the
+    withdrawn rows, and the count per dataset."""
+    page = build_report(scenario.settings).read_text()
+    section = page.split("<h2>Latest revisions</h2>", 1)[1].split("</section>", 1)[0]
+    before = scenario.restated_before
+    for column in AMOUNTS:
+        old, new = int(before[column]), int(before[column]) + 5
+        cells = f"<td>{column}</td><td>{old:,}</td><td>{new:,}</td>"
+        assert cells in section, column
+    assert section.count("<td>changed</td>") == 3
+    assert section.count("<td>deleted</td>") == 2 and section.count("<td>added</td>") == 1
+    assert "security_type_desc=Rekeyed" in section
+    assert "<td>public_debt_transactions</td><td>3</td><td>1</td><td>2</td><td>6</td>" in section
+    assert "All 6 revisions, newest first" in section
+    assert "<td>2022-03-09</td>" in section and "UTC</td>" in section
+
+
+def test_status_shows_each_datasets_history(scenario: Scenario) -> None:
+    history = scenario.history()
+    current = [r for r in history if r["known_to"] is None]
+    expected = {
+        "version": Lake(scenario.settings.lake).require_commit().history[PDT],
+        "versions": len(history),
+        "current_rows": sum(not r["is_deleted"] for r in current),
+        "deleted_rows": sum(r["is_deleted"] for r in current),
+        "revisions": 6,
+    }
+    assert expected["deleted_rows"] == 2
+    home = ["--home", str(scenario.home)]
+    report = json.loads(CliRunner().invoke(main, ["status", *home, "--json"]).output)
+    assert report["datasets"][PDT]["history"] == expected
+    assert expected["current_rows"] == report["datasets"][PDT]["silver_rows"]
+    text = CliRunner().invoke(main, ["status", *home])
+    assert text.exit_code == 0, text.output
+    [line] = [x for x in text.output.splitlines() if x.startswith(f"{PDT} ") and "history" in x]
+    assert line.split() == [
+        PDT,
+        "history",
+        "versions",
+        f"{expected['versions']:,}",
+        "current",
+        f"{expected['current_rows']:,}",
+        "deleted",
+        "2",
+        "revisions",
+        "6",
+    ]
 
 
 def test_history_cli_text_and_json(scenario: Scenario) -> None:

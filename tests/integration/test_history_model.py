@@ -162,3 +162,30 @@ def test_appending_batch_by_batch_equals_a_full_build(settings: Settings, tmp_pa
     full_info, appended_info = (json.loads((v / BUILD_INFO).read_text()) for v in (full, base))
     assert {k: appended_info[k] for k in counted} == {k: full_info[k] for k in counted}
     assert full_info["versions"] == len(_rows(history_files(full)))
+
+
+def test_a_batch_without_revisions_links_the_revisions_and_keeps_the_other_dates(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A fifth batch delivers day2 again unchanged: no version starts, so no revision; the
+    revisions file is the base's (a hard link, not rewritten), and day1's versions, in the same
+    record year but not held by the batch, are kept as they were."""
+    batches = _batches(tmp_path)
+    again = [
+        pdt_row("2024-01-03"),
+        pdt_row("2024-01-03", **BILLS, security_type_desc="Regular Series"),
+    ]
+    batches.append(write_bronze_batch(tmp_path, "b5", 5, again))
+    base = _build(settings, batches[:4], None, tmp_path / "v4")
+    appended = _build(settings, batches, base, tmp_path / "v5")
+    assert json.loads((appended / BUILD_INFO).read_text())["mode"] == "incremental"
+    assert (appended / REVISIONS_FILE).stat().st_ino == (base / REVISIONS_FILE).stat().st_ino
+    assert sorted(map(repr, _rows(history_files(appended)))) == sorted(
+        map(repr, _rows(history_files(base)))
+    )
+    full = _build(settings, batches, None, tmp_path / "full")
+    assert sorted(map(repr, _rows([appended / REVISIONS_FILE]))) == sorted(
+        map(repr, _rows([full / REVISIONS_FILE]))
+    )
+    info, full_info = (json.loads((v / BUILD_INFO).read_text()) for v in (appended, full))
+    assert info["revisions"] == full_info["revisions"] == 7

@@ -47,6 +47,8 @@ def test_report_draws_charts_of_published_gold(report_of_all_datasets: Path) -> 
     assert "<h2>Debt limit</h2>" in page and "not published" not in page
     assert "2021-09-01 to 2022-05-31" in page
     assert "<td>2022-05</td>" in page  # the latest month leads the monthly tables
+    # one batch per dataset: nothing restated yet (tests/integration/test_history.py has some)
+    assert "<h2>Latest revisions</h2>" in page and "No revisions: the Treasury has" in page
 
 
 def _figures(page: str) -> list[str]:

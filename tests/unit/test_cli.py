@@ -10,7 +10,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from treasury_lakehouse.cli import main
+from treasury_lakehouse.cli import echo_history_status, main
 from treasury_lakehouse.testing import FakeFiscalDataApi, Fault
 
 REPO = Path(__file__).resolve().parents[2]
@@ -94,3 +94,18 @@ def test_group_help_lists_every_command() -> None:
     for command in COMMANDS:
         assert command in output
     assert isinstance(main, click.Group)
+
+
+def test_status_says_when_a_commit_has_no_history_yet(capsys: pytest.CaptureFixture[str]) -> None:
+    echo_history_status("debt_to_penny", None)
+    echo_history_status(
+        "public_debt_transactions",
+        {"versions": 1204, "current_rows": 1199, "deleted_rows": 2, "revisions": 6},
+    )
+    none_yet, counted = capsys.readouterr().out.splitlines()
+    assert none_yet.split(" ", 1)[1].strip().startswith("history: none yet")
+    assert counted.split() == [
+        "public_debt_transactions",
+        "history",
+        *("versions", "1,204", "current", "1,199", "deleted", "2", "revisions", "6"),
+    ]

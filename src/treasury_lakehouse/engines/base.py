@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,15 +31,19 @@ def partition_name(year: int) -> str:
 
 
 def partition_dirs(silver_dir: Path) -> dict[int, Path]:
-    """Year → directory of each ``record_year=<year>`` partition of a silver version."""
+    """Year → directory of each ``record_year=<year>`` partition of a silver version, in the
+    order of their names (one ``scandir``: a daily transform lists versions of 1,736 years)."""
     prefix = partition_name(0).removesuffix("0")
+    with os.scandir(silver_dir) as entries:
+        names = sorted(e.name for e in entries if e.name.startswith(prefix) and e.is_dir())
     found = {}
-    for child in sorted(silver_dir.iterdir()):
-        if child.is_dir() and child.name.startswith(prefix):
-            try:
-                found[int(child.name.removeprefix(prefix))] = child
-            except ValueError:
-                raise EngineError(f"{child} is not a record-year partition of silver") from None
+    for name in names:
+        try:
+            found[int(name.removeprefix(prefix))] = silver_dir / name
+        except ValueError:
+            raise EngineError(
+                f"{silver_dir / name} is not a record-year partition of silver"
+            ) from None
     return found
 
 

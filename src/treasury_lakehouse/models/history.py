@@ -16,9 +16,9 @@ batch equals silver built from the batches up to it, and its current versions eq
 :func:`history_sql` reads ``built`` (the silver model's rows of the batches to add: typed columns,
 ``batch_id``, ``batch_seq``, ``page_number``, ``row_index``, ``quarantine_reason``), ``batch_times``
 (``batch_id``, ``seq``, ``committed_at``, ``ingested_at`` of every batch) and ``previous_history``
-(the history so far of the record years those batches hold; empty for a full build). Its result is
-those years' whole history, ``known_to`` computed anew. :func:`revisions_sql` derives the revisions
-from a history relation ``history``.
+(the history so far of the record dates those batches hold, or of more: their years; empty for a
+full build). Its result is the whole history of those dates, ``known_to`` computed anew.
+:func:`revisions_sql` derives the revisions from a history relation ``history``.
 """
 
 from __future__ import annotations
