@@ -10,6 +10,7 @@ from pathlib import Path
 MODULES = (
     "bench.engines",
     "bench.warehouse_load",
+    "bench.copy_formats",
     "bench.incremental_gold",
     "bench.warehouse_duckdb",
     "bench.incremental",

@@ -5,7 +5,7 @@
 -- the grain it reads. A parameter is written `:name` and is replaced by a SQL literal before the
 -- query runs: a number (`2022`), a date (`DATE '2022-03-01'`) or a string (`'Marketable'`).
 -- (treasury_lakehouse.warehouse.queries reads this file; tests/integration/test_queries.py runs
--- every question on both warehouses and compares the answers; the query benchmark runs them.)
+-- every question on both warehouses and compares the answers; bench/queries.py times them.)
 --
 -- Amounts are exact millions of USD. Sums are cast to DECIMAL(38, 0), so both warehouses return
 -- the same exact type (PostgreSQL would return numeric, DuckDB a 128-bit integer). Every ORDER BY

@@ -8,8 +8,9 @@ Write-audit-publish, table by table:
    (nothing to do; when every table is, the load is skipped), *incremental* (only the changed
    slices are copied and rewritten), *full* (most slices changed: every row is rewritten) or
    *create* (the table is new to the database, or its definition changed).
-2. **write** — rows are streamed from the lake as Arrow batches and COPYed (CSV) into tables of the
-   ``treasury_staging`` schema; tables to create get their keys, indexes and comments there.
+2. **write** — rows are streamed from the lake as Arrow batches and COPYed (binary, through the
+   ADBC driver when installed, else CSV) into tables of the ``treasury_staging`` schema; tables
+   to create get their keys, indexes and comments there.
 3. **audit** — the staged rows must have, per slice, the lake's row count and amount sums.
 4. **publish** — one transaction moves created tables into ``public`` (``SET SCHEMA``), deletes
    and re-inserts the rows of full and incremental ones, checks every published table's totals
@@ -48,7 +49,11 @@ from treasury_lakehouse.warehouse.lake_snapshot import (
     amount_columns,
     slice_sql,
 )
-from treasury_lakehouse.warehouse.pg_copy import copy_batches
+from treasury_lakehouse.warehouse.pg_copy import (
+    binary_copy_available,
+    copy_batches,
+    ingest_batches,
+)
 from treasury_lakehouse.warehouse.pg_ddl import PUBLIC, READER_ROLE, STAGING, column_list, ident
 from treasury_lakehouse.warehouse.pg_state import (
     TablePlan,
@@ -86,6 +91,8 @@ class PostgresWarehouse:
         self.rows_per_batch = rows_per_batch
         self.full_reload_ratio = full_reload_ratio
         self.on_progress = on_progress
+        #: binary COPY through the ADBC driver when installed, else CSV COPY through psycopg
+        self.binary_copy = binary_copy_available()
         try:
             self._params = conninfo_to_dict(dsn)
         except psycopg.Error:
@@ -243,12 +250,15 @@ class PostgresWarehouse:
         """Stream the plan's rows from the lake into its staging table."""
         slices = plan.slices if plan.mode == "incremental" else None
         batches = snapshot.batches(plan.table, slices, self.rows_per_batch)
+        progress = lambda rows: self._progress("copy", plan.name, rows)  # noqa: E731
+        if self.binary_copy:
+            return ingest_batches(self.dsn, STAGING, plan.table, batches, progress)
         return copy_batches(
             con,
             ident(STAGING, plan.name),
             plan.table,
             batches,
-            lambda rows: self._progress("copy", plan.name, rows),
+            progress,
         )
 
     @staticmethod
