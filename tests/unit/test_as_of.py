@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from treasury_lakehouse.as_of import known_batches, parse_as_of, stamp
+from treasury_lakehouse.catalog import get_dataset
 from treasury_lakehouse.cli import main
 from treasury_lakehouse.errors import ConfigError
+from treasury_lakehouse.ingest.bronze import BronzeStore
 from treasury_lakehouse.ingest.manifest import Batch
+from treasury_lakehouse.ingest.paging import Window
 
 BATCH = Batch(
     dataset="public_debt_transactions",
@@ -101,3 +104,24 @@ def test_as_of_on_a_home_without_a_lake_says_so(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "no lake at" in result.output
     assert not (tmp_path / "as-of").exists()
+
+
+def test_a_time_before_the_first_batch_names_the_first_commit(tmp_path: Path) -> None:
+    dataset = get_dataset("public_debt_transactions")
+    batch = BronzeStore(tmp_path / "lake").write_empty_batch(
+        dataset, Window(date(2022, 1, 3), date(2022, 1, 4)), "test: nothing published"
+    )
+    args = ["transform", "--home", str(tmp_path), "--as-of", "2000-01-01T00:00:00"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert "no bronze batch" in result.output
+    assert f"the first was committed at {batch.commit_time}" in result.output
+
+    built = CliRunner().invoke(main, ["transform", "--home", str(tmp_path), "--as-of", "now"])
+    assert built.exit_code == 2  # 'now' is not ISO 8601: the usage error, nothing built
+    later = CliRunner().invoke(
+        main, ["transform", "--home", str(tmp_path), "--as-of", batch.commit_time]
+    )
+    assert later.exit_code == 0, later.output
+    assert "1 bronze batches of 1 datasets, built in" in later.output
+    assert (tmp_path / "as-of").is_dir() and not (tmp_path / "lake" / "_commits").exists()
