@@ -26,7 +26,6 @@ import os
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -37,8 +36,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from psycopg import sql
 
+from bench.postgres import Unreachable, bench_database
 from bench.warehouse_load import BATCH_ROWS, ROWS, generate
-from treasury_lakehouse.config import mask_dsn
 from treasury_lakehouse.warehouse.base import WarehouseTable
 from treasury_lakehouse.warehouse.lake_snapshot import LakeSnapshot
 from treasury_lakehouse.warehouse.pg_copy import (
@@ -186,23 +185,11 @@ def measure(dsn: str, table: WarehouseTable, work: Path, rounds: int = 2) -> dic
 
 
 def main(results_dir: Path) -> dict[str, Any]:
-    admin_dsn = os.environ.get(
-        "TREASURY_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
     try:
-        admin = psycopg.connect(admin_dsn, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as error:
-        return {"skipped": f"PostgreSQL unreachable at {mask_dsn(admin_dsn)}: {error}"}
-    database = f"treasury_bench_{uuid.uuid4().hex[:8]}"
-    dsn = admin_dsn.rsplit("/", 1)[0] + "/" + database
-    with admin, tempfile.TemporaryDirectory() as tmp:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
-        try:
+        with bench_database() as dsn, tempfile.TemporaryDirectory() as tmp:
             table = generate(Path(tmp) / "v1", last_month_delta=0, batch="bench-batch-1")
             report = measure(dsn, table, Path(tmp))
-        finally:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
-            )
+    except Unreachable as why:
+        return {"skipped": str(why)}
     (results_dir / "copy_formats.json").write_text(json.dumps(report, indent=2))
     return report

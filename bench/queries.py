@@ -27,7 +27,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -39,10 +38,10 @@ import psycopg
 from psycopg import sql
 
 from bench.incremental import _settings, generate_history
+from bench.postgres import bench_database
 from treasury_lakehouse.config import mask_dsn
 from treasury_lakehouse.warehouse.queries import Question, Value, read_questions
 
-ADMIN = os.environ.get("TREASURY_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 WORKLOAD = Path(__file__).resolve().parents[1] / "docs" / "queries.sql"
 CLIENTS = (1, 8)
 SETTINGS_SHOWN = (
@@ -255,21 +254,6 @@ def _reads(question: Question) -> str:
 # --------------------------------------------------------------------------- one size
 
 
-@contextmanager
-def _database() -> Iterator[str]:
-    name = f"treasury_bench_queries_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    dsn = ADMIN.rsplit("/", 1)[0] + "/" + name
-    try:
-        yield dsn
-    finally:
-        with psycopg.connect(ADMIN, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
-
-
 def server_settings(dsn: str) -> dict[str, str]:
     with psycopg.connect(dsn, autocommit=True) as con:
         return {s: str(con.execute(f"SHOW {s}").fetchone()[0]) for s in SETTINGS_SHOWN}
@@ -278,7 +262,7 @@ def server_settings(dsn: str) -> dict[str, str]:
 def run_size(rows: int, work: Path, results_dir: Path) -> dict[str, Any]:
     home = work / "home"
     questions = read_questions(WORKLOAD)
-    with _database() as dsn:
+    with bench_database("treasury_bench_queries") as dsn:
         built = build(home, dsn, rows)
         warehouse = home / "warehouse.duckdb"
         values = parameters(warehouse)

@@ -18,10 +18,8 @@ Needs the PostgreSQL server of ``TREASURY_BENCH_POSTGRES`` (default
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,7 @@ import duckdb
 import psycopg
 from psycopg import sql
 
-from treasury_lakehouse.config import mask_dsn
+from bench.postgres import Unreachable, bench_database
 from treasury_lakehouse.warehouse.base import WarehouseTable, silver_table
 from treasury_lakehouse.warehouse.lake_snapshot import LakeSnapshot
 from treasury_lakehouse.warehouse.pg_copy import copy_batches
@@ -174,27 +172,15 @@ def full_vs_incremental(dsn: str, base: WarehouseTable, changed: WarehouseTable)
 
 
 def main(results_dir: Path) -> dict[str, Any]:
-    admin_dsn = os.environ.get(
-        "TREASURY_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
-    try:
-        admin = psycopg.connect(admin_dsn, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as error:
-        return {"skipped": f"PostgreSQL unreachable at {mask_dsn(admin_dsn)}: {error}"}
-    database = f"treasury_bench_{uuid.uuid4().hex[:8]}"
-    dsn = admin_dsn.rsplit("/", 1)[0] + "/" + database
     report: dict[str, Any] = {}
-    with admin, tempfile.TemporaryDirectory() as tmp:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
-        try:
+    try:
+        with bench_database() as dsn, tempfile.TemporaryDirectory() as tmp:
             base = generate(Path(tmp) / "v1", last_month_delta=0, batch="bench-batch-1")
             changed = generate(Path(tmp) / "v2", last_month_delta=7, batch="bench-batch-2")
             report["copy_vs_insert"] = copy_vs_insert(dsn, base)
             report["publish"] = full_vs_incremental(dsn, base, changed)
-        finally:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
-            )
+    except Unreachable as why:
+        return {"skipped": str(why)}
     (results_dir / "warehouse_load.json").write_text(json.dumps(report, indent=2))
     return report
 

@@ -38,6 +38,7 @@ from treasury_lakehouse import pipeline
 from treasury_lakehouse.catalog import DATASETS
 from treasury_lakehouse.config import Settings, default_warehouse
 from treasury_lakehouse.errors import ConfigError, LakeError
+from treasury_lakehouse.incremental import link_file
 from treasury_lakehouse.ingest.bronze import BronzeStore
 from treasury_lakehouse.ingest.manifest import Batch, ManifestEntry
 from treasury_lakehouse.lake.files import atomic_write_json, temporary_sibling
@@ -196,14 +197,12 @@ def _link(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_sibling(target)
     try:
-        os.link(source, tmp)
+        link_file(source, tmp)
     except FileNotFoundError:
         raise LakeError(
             f"bronze file {source} vanished while the as-of lake was linked (moved aside by "
             "`treasury repair`?); run the command again"
         ) from None
-    except OSError:
-        shutil.copy2(source, tmp)
     os.replace(tmp, target)
 
 
