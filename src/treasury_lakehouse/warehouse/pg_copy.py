@@ -3,8 +3,8 @@
 Two ways, the same rows: binary COPY by the ADBC PostgreSQL driver (:func:`ingest_batches`, used
 when ``adbc-driver-postgresql`` is installed: the ``postgres`` extra) and CSV written by Arrow into
 psycopg's ``COPY FROM STDIN`` (:func:`copy_batches`). ``bench/copy_formats.py`` measured the
-binary path at 1.6 times the CSV path and above a raw ``COPY FROM`` of a CSV file
-(docs/performance.md).
+binary path at 1.2-1.6 times the CSV path, and at 0.96 of a raw ``COPY FROM`` of a CSV file in the
+final run (docs/performance.md).
 """
 
 from __future__ import annotations
