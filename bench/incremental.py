@@ -73,6 +73,8 @@ from treasury_lakehouse.ingest.bronze import SOURCE_SYSTEM, BronzeStore
 from treasury_lakehouse.ingest.paging import Window
 from treasury_lakehouse.models.registry import gold_models_for
 from treasury_lakehouse.models.silver import PATTERNS
+from treasury_lakehouse.sql_quote import quote_ident as _q
+from treasury_lakehouse.sql_quote import quote_literal as _lit
 from treasury_lakehouse.testing.generator import DEBT_LINES
 
 SIZES = (1_000_000, 10_000_000)
@@ -84,14 +86,6 @@ TGA_LOW, TGA_SPAN = 400_000, 400_000  # closing balances drawn in [LOW, LOW + SP
 SAMPLE_S = 0.05
 _CASH_ERA = era_of(OPERATING_CASH_BALANCE, FIRST_DAY)
 assert _CASH_ERA is not None and _CASH_ERA.last_date is None
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(value: object) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 # --------------------------------------------------------------------------- generated bronze

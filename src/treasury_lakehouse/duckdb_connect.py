@@ -18,12 +18,9 @@ import duckdb
 
 from treasury_lakehouse.config import Settings
 from treasury_lakehouse.lake.lock import pid_alive
+from treasury_lakehouse.sql_quote import quote_literal as _lit
 
 SPILL_PREFIX = "duckdb-"
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def spill_directory(settings: Settings) -> Path:

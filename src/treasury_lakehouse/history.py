@@ -52,6 +52,8 @@ from treasury_lakehouse.models.history import (
 )
 from treasury_lakehouse.models.silver import silver_sql, typed_rows_sql, year_of
 from treasury_lakehouse.paths import glob_escape
+from treasury_lakehouse.sql_quote import quote_ident as _q
+from treasury_lakehouse.sql_quote import quote_literal as _lit
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +63,6 @@ _REVISION_ORDER = "new_batch_seq, record_date, row_key, change, column_name"
 HISTORY_FORMAT = 1
 Mode = Literal["full", "incremental", "unchanged"]
 _ROWS = ".rows"
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(value: Path | str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def definition(dataset: Dataset) -> str:

@@ -39,6 +39,7 @@ from treasury_lakehouse.lake.files import atomic_write_json
 from treasury_lakehouse.lake.layout import BUILD_INFO, read_build_info
 from treasury_lakehouse.models.silver import SilverScope, silver_sql, typed_date_sql, year_of
 from treasury_lakehouse.paths import glob_escape
+from treasury_lakehouse.sql_quote import quote_ident, quote_literal
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +122,8 @@ def batch_years(dataset: Dataset, batches: list[BronzeBatch]) -> dict[str, set[i
     files = [f for b in batches for f in b.files]
     if not files:
         return {}
-    listed = "[" + ", ".join("'" + glob_escape(f).replace("'", "''") + "'" for f in files) + "]"
-    column = '"' + dataset.date_column.replace('"', '""') + '"'
+    listed = "[" + ", ".join(quote_literal(glob_escape(f)) for f in files) + "]"
+    column = quote_ident(dataset.date_column)
     day = typed_date_sql(dataset, column)
     sql = (
         f"SELECT DISTINCT batch_id, {year_of(day)} FROM "

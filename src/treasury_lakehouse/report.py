@@ -44,6 +44,7 @@ from treasury_lakehouse.report_revisions import (
     read_latest_revisions,
     revision_rows,
 )
+from treasury_lakehouse.sql_quote import quote_literal
 
 Rows = list[tuple[Any, ...]]
 NET_ISSUANCE = "net issuance, millions of USD"
@@ -97,8 +98,8 @@ def _read_gold(commit: LakeCommit, table: str, query: str) -> Rows | None:
     if version is None:
         return None
     with duckdb.connect() as con:
-        pattern = (glob_escape(version) + "/*.parquet").replace("'", "''")
-        con.execute(f"CREATE VIEW t AS SELECT * FROM read_parquet('{pattern}')")
+        pattern = quote_literal(glob_escape(version) + "/*.parquet")
+        con.execute(f"CREATE VIEW t AS SELECT * FROM read_parquet({pattern})")
         return con.execute(query).fetchall()
 
 

@@ -23,6 +23,7 @@ from treasury_lakehouse.catalog import DATASETS
 from treasury_lakehouse.history import REVISIONS_FILE
 from treasury_lakehouse.models.history import CHANGES
 from treasury_lakehouse.paths import glob_escape
+from treasury_lakehouse.sql_quote import quote_literal as _lit
 
 #: how many revisions the page lists
 LATEST = 50
@@ -68,10 +69,6 @@ def read_latest_revisions(histories: Mapping[str, Path], limit: int = LATEST) ->
             [limit],
         ).fetchall()
     return LatestRevisions(counts, rows)
-
-
-def _lit(value: Path | str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def revision_rows(latest: LatestRevisions) -> list[tuple[str, ...]]:

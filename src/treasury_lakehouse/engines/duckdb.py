@@ -38,6 +38,8 @@ from treasury_lakehouse.models.silver import (
     year_of,
 )
 from treasury_lakehouse.paths import glob_escape
+from treasury_lakehouse.sql_quote import quote_ident as _q
+from treasury_lakehouse.sql_quote import quote_literal as _lit
 
 #: a build's scratch directory inside the new silver version, removed before it is published
 ROWS_DIR = ".rows"
@@ -55,14 +57,6 @@ def rows_sql(dataset: Dataset, scope: SilverScope | None) -> str:
         f"SELECT {columns}, row_status, {year_of(_q(dataset.date_column))} AS {PARTITION_COLUMN} "
         f"FROM ({silver_sql(dataset, scope)}) AS built"
     )
-
-
-def _lit(path: Path | str) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def silver_view_sql(dataset: Dataset, silver_dir: Path) -> str:

@@ -56,6 +56,7 @@ from treasury_lakehouse.models.silver import (
     silver_sql,
     year_of,
 )
+from treasury_lakehouse.sql_quote import quote_spark_ident as _q
 
 JAVA_HINT = (
     "the spark engine needs Java 17 (a JRE on PATH or JAVA_HOME set): install it with "
@@ -152,10 +153,6 @@ def to_spark_sql(duckdb_sql: str) -> str:
         return _regex_end_of_text(tree).sql(dialect="spark", unsupported_level=ErrorLevel.RAISE)
     except SqlglotError as error:
         raise EngineError(f"spark: cannot transpile a model to Spark SQL: {error}") from error
-
-
-def _q(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
 
 
 # --- files: Spark's output directories as the lake's plain files ------------------------------

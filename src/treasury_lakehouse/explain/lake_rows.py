@@ -25,16 +25,10 @@ from treasury_lakehouse.lake.commit import LakeCommit
 from treasury_lakehouse.models.registry import GoldModel
 from treasury_lakehouse.models.silver import silver_columns
 from treasury_lakehouse.paths import glob_escape
+from treasury_lakehouse.sql_quote import quote_ident as _q
+from treasury_lakehouse.sql_quote import quote_literal as _lit
 
 Row = dict[str, Any]
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(value: object) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _files(paths: Sequence[Path | str]) -> str:

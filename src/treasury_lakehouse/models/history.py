@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from treasury_lakehouse.catalog import Dataset
 from treasury_lakehouse.models.silver import version_key
+from treasury_lakehouse.sql_quote import quote_ident as _q
+from treasury_lakehouse.sql_quote import quote_literal as _lit
 
 #: the columns the history adds to the catalog's (``batch_seq``: the manifest seq of ``batch_id``,
 #: which orders the versions; the times are for display)
@@ -51,14 +53,6 @@ REVISION_COLUMNS = (
 )
 #: the values of ``revisions.change``
 CHANGES = ("changed", "added", "deleted")
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def history_columns(dataset: Dataset) -> list[str]:

@@ -20,15 +20,12 @@ import json
 from collections.abc import Iterable
 
 from treasury_lakehouse.models.registry import GoldModel
+from treasury_lakehouse.sql_quote import quote_ident as _q
 
 #: the relation holding the previous gold version of the table being built
 PREVIOUS_GOLD = "previous_gold"
 #: bump when the way gold is written changes without any model changing
 GOLD_FORMAT = 1
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def affected_periods(model: GoldModel, years: Iterable[int]) -> frozenset[int]:

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from treasury_lakehouse.catalog import Dataset
+from treasury_lakehouse.sql_quote import quote_ident as _q
+from treasury_lakehouse.sql_quote import quote_literal as _lit
 
 #: a value of each API type must match this pattern before it is cast
 PATTERNS = {
@@ -53,10 +55,6 @@ LINEAGE_COLUMNS = ("batch_id", "ingestion_timestamp", "page_number", "row_index"
 ROW_STATUSES = ("current", "superseded", "deleted", "quarantined")
 #: the values of ``quarantine_status`` (NULL for a good row)
 QUARANTINE_STATUSES = ("outstanding", "resolved")
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _clean(column: str) -> str:
@@ -146,10 +144,6 @@ checked AS (
   SELECT {keep}, {kept_raw}, {lineage}, quarantine_reason
   FROM reasoned
 )"""
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def year_of(day_sql: str) -> str:

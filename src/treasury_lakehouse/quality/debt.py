@@ -52,6 +52,7 @@ from treasury_lakehouse.quality.spec import (
     period_local,
 )
 from treasury_lakehouse.quality.treasury import grade
+from treasury_lakehouse.sql_quote import quote_literal as _lit
 
 HELD_BY_PUBLIC = "Debt Held by the Public"
 INTRAGOVERNMENTAL = "Intragovernmental Holdings"
@@ -78,10 +79,6 @@ _HOLDINGS = {"public": HELD_BY_PUBLIC, "intragov": INTRAGOVERNMENTAL}
 
 def _mil(value: int) -> str:
     return f"{value:,} million USD"
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _holding_columns(balances: tuple[str, ...]) -> str:

@@ -39,6 +39,7 @@ from importlib.metadata import PackageNotFoundError, version
 from treasury_lakehouse.lake.commit import Changes
 from treasury_lakehouse.quality.results import Finding
 from treasury_lakehouse.quality.spec import Check, Scope
+from treasury_lakehouse.sql_quote import quote_ident
 
 #: calendar days that always hold the next (or previous) business day: weekends and DTS
 #: holidays never leave a gap of more than 4 days (asserted over 1900..2199 in the tests)
@@ -213,7 +214,7 @@ def year_intervals(years: Iterable[int]) -> tuple[Interval, ...]:
 
 def within(column: str, intervals: Sequence[Interval]) -> str:
     """SQL: ``column`` (a DATE) in one of the intervals, or NULL."""
-    q = '"' + column.replace('"', '""') + '"'
+    q = quote_ident(column)
     parts = [f"{q} BETWEEN DATE '{a.isoformat()}' AND DATE '{b.isoformat()}'" for a, b in intervals]
     return "(" + " OR ".join([*parts, f"{q} IS NULL"]) + ")"
 

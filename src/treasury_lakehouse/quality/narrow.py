@@ -15,17 +15,11 @@ from functools import lru_cache
 
 from treasury_lakehouse.calendar import dts_holidays
 from treasury_lakehouse.quality.spec import Narrow
+from treasury_lakehouse.sql_quote import quote_ident as _q
+from treasury_lakehouse.sql_quote import quote_literal as _lit
 
 #: a column :func:`rows_per_value` adds: how many source rows one aggregated row stands for
 ROWS = "__rows"
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(value: object) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _select(columns: Sequence[str]) -> str:

@@ -59,14 +59,8 @@ from treasury_lakehouse.quality.results import Checked, CheckResult, Finding, Qu
 from treasury_lakehouse.quality.spec import Check, CheckContext
 from treasury_lakehouse.quality.treasury import CASH_DAILY, TGA_DAYS
 from treasury_lakehouse.quality.vanished import batches_holding, vanished_sql, window_bounds
-
-
-def _lit(value: object) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+from treasury_lakehouse.sql_quote import quote_ident as _q
+from treasury_lakehouse.sql_quote import quote_literal as _lit
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from treasury_lakehouse.catalog import Dataset
 from treasury_lakehouse.ingest.bronze import Batch
 from treasury_lakehouse.quality.results import Finding
 from treasury_lakehouse.quality.spec import CheckContext, Evaluate, Rows, as_date
+from treasury_lakehouse.sql_quote import quote_ident as _q
+from treasury_lakehouse.sql_quote import quote_literal as _lit
 
 UNBOUNDED = "…"
 
@@ -37,14 +39,6 @@ def window_bounds(window: str) -> tuple[date | None, date | None]:
         return None if text in (UNBOUNDED, "", "None") else date.fromisoformat(text)
 
     return bound(start), bound(end)
-
-
-def _lit(value: object) -> str:
-    return "NULL" if value is None else "'" + str(value).replace("'", "''") + "'"
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def manifest_values(batches: Sequence[Batch]) -> str:

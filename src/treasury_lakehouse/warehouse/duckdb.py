@@ -27,6 +27,8 @@ from treasury_lakehouse.errors import WarehouseError
 from treasury_lakehouse.lake.commit import LakeCommit
 from treasury_lakehouse.lake.files import TMP_MARK, temporary_sibling
 from treasury_lakehouse.paths import glob_escape
+from treasury_lakehouse.sql_quote import quote_ident as _q
+from treasury_lakehouse.sql_quote import quote_literal as _lit
 from treasury_lakehouse.warehouse.base import LoadResult, WarehouseTable
 from treasury_lakehouse.warehouse.duckdb_ddl import (
     HISTORY_TABLES,
@@ -47,14 +49,6 @@ log = logging.getLogger(__name__)
 
 #: history tables kept across loads (created by other parts of the pipeline)
 CARRIED_OVER = HISTORY_TABLES
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(value: object) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def remove_leftovers(path: Path) -> list[Path]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import duckdb
 
+from treasury_lakehouse.sql_quote import quote_ident as _q
+from treasury_lakehouse.sql_quote import quote_literal as _lit
 from treasury_lakehouse.warehouse.base import WarehouseTable
 from treasury_lakehouse.warehouse.manifest import LOAD_MANIFEST
 from treasury_lakehouse.warehouse.manifest import NOT_NULL as MANIFEST_NOT_NULL
@@ -16,14 +18,6 @@ from treasury_lakehouse.warehouse.star import duckdb_define_sql, star_tables_for
 
 #: history tables kept across loads (created by other parts of the pipeline); not compared
 HISTORY_TABLES = (LOAD_MANIFEST.name, "quality_results")
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(value: object) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def create_table_sql(table: WarehouseTable) -> str:

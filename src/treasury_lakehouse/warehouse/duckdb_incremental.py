@@ -43,6 +43,8 @@ from treasury_lakehouse.errors import LakeError
 from treasury_lakehouse.lake.commit import LakeCommit, changes_between, read_commit
 from treasury_lakehouse.models.registry import Column
 from treasury_lakehouse.paths import glob_escape
+from treasury_lakehouse.sql_quote import quote_ident as _q
+from treasury_lakehouse.sql_quote import quote_literal as _lit
 from treasury_lakehouse.warehouse.base import (
     HISTORY_SUFFIX,
     REVISIONS,
@@ -66,14 +68,6 @@ FULL_REBUILD_SHARE = 0.5
 #: Linux ``FICLONE`` ioctl: share the source's blocks (btrfs, XFS), ``cp --reflink`` does the same
 _FICLONE = 0x40049409
 SILVER_PREFIX = "silver_"
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(value: object) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 class NotIncremental(Exception):

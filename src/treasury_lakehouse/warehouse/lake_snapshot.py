@@ -23,18 +23,12 @@ import duckdb
 import pyarrow as pa
 
 from treasury_lakehouse.paths import glob_escape
+from treasury_lakehouse.sql_quote import quote_ident as _q
+from treasury_lakehouse.sql_quote import quote_literal as _lit
 from treasury_lakehouse.warehouse.base import WarehouseTable
 from treasury_lakehouse.warehouse.star import CALENDAR, calendar_for, star_tables_for
 
 _AMOUNT_TYPES = ("BIGINT", "DECIMAL", "NUMERIC", "HUGEINT")
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(value: object) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def amount_columns(table: WarehouseTable) -> list[str]:

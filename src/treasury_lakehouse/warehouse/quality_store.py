@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from treasury_lakehouse.config import mask_dsn
 from treasury_lakehouse.errors import WarehouseError
 from treasury_lakehouse.quality.store import latest_report, read_reports
+from treasury_lakehouse.sql_quote import quote_literal
 
 if TYPE_CHECKING:
     import duckdb
@@ -80,11 +81,8 @@ def _insert(table: str, placeholder: str) -> str:
 
 
 def _comments(table: str) -> list[str]:
-    def lit(text: str) -> str:
-        return "'" + text.replace("'", "''") + "'"
-
-    statements = [f"COMMENT ON TABLE {table} IS {lit(COMMENT)}"]
-    statements += [f"COMMENT ON COLUMN {table}.{n} IS {lit(c)}" for n, _, c in COLUMNS]
+    statements = [f"COMMENT ON TABLE {table} IS {quote_literal(COMMENT)}"]
+    statements += [f"COMMENT ON COLUMN {table}.{n} IS {quote_literal(c)}" for n, _, c in COLUMNS]
     return statements
 
 

@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from treasury_lakehouse.errors import WarehouseError
+from treasury_lakehouse.sql_quote import quote_literal
 
 _NAME_LINE = re.compile(r"^--\s*name:\s*([a-z][a-z0-9_]*)\s*$")
 #: ``:name`` not preceded by a colon or a word character (no ``::`` casts in the file)
@@ -52,7 +53,7 @@ def literal(value: Value) -> str:
         return f"DATE '{value.isoformat()}'"
     if isinstance(value, int | Decimal):
         return str(value)
-    return "'" + value.replace("'", "''") + "'"
+    return quote_literal(value)
 
 
 def parse_questions(text: str) -> dict[str, Question]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import duckdb
 
+from treasury_lakehouse.sql_quote import quote_ident as _q
 from treasury_lakehouse.warehouse.star.calendar_rows import calendar_for
 from treasury_lakehouse.warehouse.star.ddl import duckdb_define_sql
 from treasury_lakehouse.warehouse.star.sql import CALENDAR
-from treasury_lakehouse.warehouse.star.sql import quote_ident as _q
 from treasury_lakehouse.warehouse.star.tables import star_tables_for
 
 

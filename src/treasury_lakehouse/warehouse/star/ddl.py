@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
-from treasury_lakehouse.warehouse.star.sql import quote_ident as _q
-from treasury_lakehouse.warehouse.star.sql import quote_literal as _lit
+from treasury_lakehouse.sql_quote import quote_ident as _q
+from treasury_lakehouse.sql_quote import quote_literal as _lit
 from treasury_lakehouse.warehouse.star.tables import StarTable
 
 

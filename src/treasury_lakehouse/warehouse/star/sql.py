@@ -12,6 +12,7 @@ import re
 
 from treasury_lakehouse.catalog import OPERATING_CASH_BALANCE, TGA_ACCOUNTS, Era
 from treasury_lakehouse.models.registry import GOLD
+from treasury_lakehouse.sql_quote import quote_ident, quote_literal
 
 PDT = "silver_public_debt_transactions"
 OCB = "silver_operating_cash_balance"
@@ -19,16 +20,6 @@ DSL = "silver_debt_subject_to_limit"
 #: the relation holding the ``dim_date`` rows made in Python (:mod:`.calendar_rows`)
 CALENDAR = "calendar_days"
 OUTSIDE_ERAS = "outside_known_layouts"
-
-
-def quote_ident(name: str) -> str:
-    """A double-quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_literal(value: object) -> str:
-    """A single-quoted SQL string literal."""
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 _q, _lit = quote_ident, quote_literal
