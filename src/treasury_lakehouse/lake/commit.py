@@ -92,9 +92,16 @@ class LakeCommit:
         """Every version directory this commit names."""
         return [path for layer in LAYER_DIRS for path in self.versions(layer).values()]
 
+    def retained(self) -> list[Path]:
+        """The versions this commit needs on disk: those it names, and the older versions whose
+        partitions its history versions carry by reference (:func:`carried_versions`)."""
+        named = self.references()
+        carried = {c for v in self.versions("history").values() for c in carried_versions(v)}
+        return named + sorted(carried - set(named))
+
     def missing(self) -> list[str]:
-        """The referenced versions that are not on disk, as ``layer/table/version``."""
-        return [str(path.relative_to(self.root)) for path in self.references() if not path.is_dir()]
+        """The retained versions that are not on disk, as ``layer/table/version``."""
+        return [str(path.relative_to(self.root)) for path in self.retained() if not path.is_dir()]
 
     def require_readable(self) -> LakeCommit:
         """This commit, if every version it names exists; otherwise one-line :class:`LakeError`."""
@@ -381,6 +388,39 @@ def _engine_of(root: Path, versions: Mapping[Layer, Mapping[str, str]]) -> str:
     return "unknown"
 
 
+# ---------------------------------------------------------------- carried by reference
+
+#: the ``_build.json`` entry of a version that carries partitions of older versions of its table
+#: by reference: record year → the name of the sibling version whose directory holds it
+CARRIED = "carried"
+
+
+def carried_by_reference(version: Path) -> dict[int, Path]:
+    """Record year → partition directory (in an older sibling version) that ``version`` carries
+    by reference; ``{}`` for a version that holds every partition itself (or is missing).
+
+    Raises :class:`LakeError` when the version's ``_build.json`` is missing or cannot be read
+    (every history version writes one): pruning must not guess which versions it may remove."""
+    info_path = version / "_build.json"
+    if not version.is_dir():
+        return {}
+    if not info_path.exists():
+        raise LakeError(f"{info_path} is missing: which versions {version.name} carries is unknown")
+    try:
+        carried = json.loads(info_path.read_bytes()).get(CARRIED) or {}
+        return {
+            int(year): version.parent / name / f"record_year={int(year)}"
+            for year, name in carried.items()
+        }
+    except (OSError, ValueError, AttributeError, TypeError) as error:
+        raise LakeError(f"{info_path} cannot be read ({type(error).__name__}: {error})") from None
+
+
+def carried_versions(version: Path) -> set[Path]:
+    """The older sibling versions whose partitions ``version`` carries by reference."""
+    return {partition.parent for partition in carried_by_reference(version).values()}
+
+
 # ---------------------------------------------------------------- pruning
 
 
@@ -396,7 +436,8 @@ def unreferenced_versions(root: Path, keep_refs: Iterable[Path] = ()) -> list[Pa
 
 
 def prune_versions(root: Path, keep: int) -> list[Path]:
-    """Remove every version no commit among the last ``keep`` (at least 2) references.
+    """Remove every version no commit among the last ``keep`` (at least 2) retains (names, or
+    carries partitions of by reference).
 
     Runs under the commit lock, after the newest commit is written: the current commit's versions
     and those of the commits before it, which a running load may still read, stay. When one of
@@ -410,10 +451,11 @@ def prune_versions(root: Path, keep: int) -> list[Path]:
             return []
         try:
             recent = [read_commit(root, seq) for seq in seqs[-keep:]]
+            retained = [p for c in recent for p in c.retained()]
         except LakeError as error:
             log.warning("lake versions not pruned: %s", error)
             return []
-        doomed = unreferenced_versions(root, (p for c in recent for p in c.references()))
+        doomed = unreferenced_versions(root, retained)
         for version in doomed:
             shutil.rmtree(version, ignore_errors=True)
     return doomed

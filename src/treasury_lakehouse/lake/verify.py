@@ -26,7 +26,12 @@ import pyarrow.parquet as pq
 from treasury_lakehouse.config import Settings, mask_dsn
 from treasury_lakehouse.errors import LakeError, TreasuryError
 from treasury_lakehouse.ingest.bronze import Batch, BronzeStore
-from treasury_lakehouse.lake.commit import commit_path, commit_seqs
+from treasury_lakehouse.lake.commit import (
+    carried_by_reference,
+    carried_versions,
+    commit_path,
+    commit_seqs,
+)
 from treasury_lakehouse.lake.files import TMP_MARK
 from treasury_lakehouse.lake.layout import BUILD_INFO, Lake
 
@@ -193,6 +198,8 @@ def referenced_versions(lake: Lake) -> dict[str, Path]:
         versions[f"gold/{table}"] = version
     for dataset, version in lake.published_history().items():
         versions[f"history/{dataset}"] = version
+        for source in sorted(carried_versions(version)):  # partitions it carries by reference
+            versions[f"history/{dataset}/carried from/{source.name}"] = source
     return versions
 
 
@@ -226,7 +233,7 @@ def verify_versions(lake: Lake, report: VerifyReport) -> None:
         return
     for name, version in versions.items():
         report.count("versions")
-        dataset = name.split("/", 1)[1]
+        dataset = name.split("/")[1]
         for path, problem in _version_problems(version, report):
             report.damaged.append(Damage("version", str(path), f"{name}: {problem}", dataset))
 
@@ -241,6 +248,15 @@ def _version_problems(version: Path, report: VerifyReport) -> Iterable[tuple[Pat
             json.loads(info.read_bytes())
         except (OSError, ValueError) as error:
             yield info, f"does not parse ({type(error).__name__})"
+        else:
+            try:
+                carried = carried_by_reference(version)
+            except LakeError as error:
+                yield info, str(error)
+                carried = {}
+            for partition in carried.values():
+                if not partition.is_dir():
+                    yield partition, "carried by reference but missing"
     for path in sorted(version.rglob("*.parquet")):
         if TMP_MARK in path.name:
             continue
