@@ -104,6 +104,9 @@ def plan_history(
     info = read_build_info(base)
     if info.get("definition") != definition(dataset):
         return HistoryPlan("full", f"{base.name} was built by another definition", tuple(batches))
+    lost = sorted(p.name for p in carried_by_reference(base).values() if not p.is_dir())
+    if lost:  # verify reports it; rebuilding from bronze mends it
+        return HistoryPlan("full", f"{base.name} carries missing {', '.join(lost)}", tuple(batches))
     built_on = set(info.get("bronze_batches", []))
     committed = {b.batch_id for b in batches}
     if built_on - committed:

@@ -106,6 +106,12 @@ def test_untouched_years_are_carried_by_reference_and_every_reader_follows(
     shutil.move(first / "record_year=2021", tmp_path / "moved-away")
     damaged = pipeline.verify(settings).damaged
     assert any("carried by reference but missing" in d.summary() for d in damaged), damaged
+    # the next transform (no new batch) rebuilds the history from bronze, and verify passes
+    pipeline.transform(settings)
+    mended = _history_version(settings)
+    assert json.loads((mended / BUILD_INFO).read_text())["mode"] == "full"
+    assert _rows(history_files(mended)) == full
+    assert pipeline.verify(settings).damaged == []
 
 
 @pytest.mark.parametrize("content", ["{not json", '{"carried": {"2021": 5}}', None])
