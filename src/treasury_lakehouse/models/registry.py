@@ -127,7 +127,9 @@ GOLD_MODELS: tuple[GoldModel, ...] = (
     ),
     GoldModel(
         "gold_security_totals",
-        "Issues and redemptions per federal fiscal year (from October 1) and security type",
+        "Issues and redemptions per federal fiscal year (from October 1) and security type. "
+        "Serves full_history_totals_by_market of docs/queries.sql (the whole history in one "
+        "row per fiscal year and type)",
         (PDT,),
         ("fiscal_year", "security_market", "security_type"),
         (
@@ -144,9 +146,8 @@ GOLD_MODELS: tuple[GoldModel, ...] = (
         "gold_monthly_security_flows",
         "Amount per calendar month, security market, security type and transaction type "
         "(summed over descriptions), from DTS Table III-A. Serves the month-or-coarser "
-        "questions of docs/queries.sql (fiscal-year totals by security, top securities in a "
-        "quarter, year over year by month, full-history totals by market) without scanning "
-        "fact_public_debt_transactions",
+        "questions of docs/queries.sql (fiscal_year_totals_by_security, "
+        "year_over_year_issuance_by_month) without scanning fact_public_debt_transactions",
         (PDT,),
         ("year", "month", "security_market", "security_type", "transaction_type"),
         (
