@@ -2,9 +2,9 @@
 -- security (summed over security_type_desc and the days of the month; millions of USD)
 -- grain: year, month, security_market, security_type, transaction_type
 -- source: silver_public_debt_transactions
--- It answers the analyst questions of month grain or coarser (docs/queries.sql: fiscal-year
--- totals by security, top securities in a quarter, year over year by month, full-history totals
--- by market) from some thousands of rows instead of the transaction fact's millions.
+-- It answers the analyst questions of month grain (docs/queries.sql: fiscal-year totals by
+-- security, year over year by month) from some thousands of rows instead of the transaction
+-- fact's millions; full-history totals read the coarser gold_security_totals.
 WITH dated AS (
   SELECT
     CAST(EXTRACT(YEAR FROM record_date) AS INTEGER) AS year,
