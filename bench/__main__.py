@@ -15,6 +15,7 @@ MODULES = (
     "bench.warehouse_duckdb",
     "bench.incremental",
     "bench.queries",
+    "bench.partitioning",
 )
 
 

@@ -13,8 +13,11 @@ Write-audit-publish, table by table:
    to create get their keys, indexes and comments there.
 3. **audit** — the staged rows must have, per slice, the lake's row count and amount sums.
 4. **publish** — one transaction moves created tables into ``public`` (``SET SCHEMA``), deletes
-   and re-inserts the rows of full and incremental ones, checks every published table's totals
-   against the lake once more, grants ``treasury_reader`` SELECT, and records ``load_manifest``.
+   and re-inserts the rows of full and incremental ones (an incremental one's changed months are
+   found as date ranges through the date index, not by scanning the table), checks the totals of
+   what it wrote against the lake once more (a created or fully rewritten table whole, an
+   incremental one's rewritten slices: only this loader writes these tables, under its lock),
+   grants ``treasury_reader`` SELECT, and records ``load_manifest``.
 
 Readers see the old or the new version of every table, never a mix or an empty table. Rewrites
 are plain DELETE and INSERT, so a reader is never blocked by a load and cannot deadlock with it
@@ -47,6 +50,7 @@ from treasury_lakehouse.warehouse.lake_snapshot import (
     LakeSnapshot,
     SliceStats,
     amount_columns,
+    slice_filter_sql,
     slice_sql,
 )
 from treasury_lakehouse.warehouse.pg_copy import (
@@ -273,14 +277,17 @@ class PostgresWarehouse:
         schema: str,
         plan: TablePlan,
         expected: dict[int, SliceStats],
+        only: list[int] | None = None,
     ) -> None:
-        """Row counts and amount sums of ``schema.table`` per slice must equal the lake's."""
+        """Row counts and amount sums of ``schema.table`` per slice must equal the lake's (of
+        the slices ``only``, when given: read through the date index, not the whole table)."""
         amounts = amount_columns(plan.table)
         sums = sql.SQL("").join(
             sql.SQL(", COALESCE(SUM({}), 0)").format(sql.Identifier(c)) for c in amounts
         )
-        query = sql.SQL("SELECT {} AS slice, COUNT(*){} FROM {} GROUP BY 1").format(
-            sql.SQL(slice_sql(plan.table)), sums, ident(schema, plan.name)
+        where = "true" if only is None else slice_filter_sql(plan.table, only)
+        query = sql.SQL("SELECT {} AS slice, COUNT(*){} FROM {} WHERE {} GROUP BY 1").format(
+            sql.SQL(slice_sql(plan.table)), sums, ident(schema, plan.name), sql.SQL(where)
         )
         found = {
             int(r[0]): (int(r[1]), tuple(Decimal(v) for v in r[2:]))
@@ -326,7 +333,9 @@ class PostgresWarehouse:
                     self._rewrite_rows(con, plan)
             self._ensure_foreign_keys(con, plans)
             for plan in plans:
-                if plan.mode != "unchanged":
+                if plan.mode == "incremental":  # the slices rewritten; the rest is untouched
+                    self._audit(con, PUBLIC, plan, self._expected_slices(plan), plan.slices)
+                elif plan.mode != "unchanged":
                     self._audit(con, PUBLIC, plan, plan.lake)
             self._grant(con, plans)
             record_load(con, plans, run_id, commit)
@@ -376,11 +385,11 @@ class PostgresWarehouse:
         if plan.mode == "full":
             con.execute(sql.SQL("DELETE FROM {}").format(target))
         else:
+            # date ranges, not the slice expression: the date index finds the month's rows
             con.execute(
-                sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
-                    target, sql.SQL(slice_sql(plan.table))
-                ),
-                (plan.slices,),
+                sql.SQL("DELETE FROM {} WHERE {}").format(
+                    target, sql.SQL(slice_filter_sql(plan.table, plan.slices))
+                )
             )
         columns = column_list(plan.table)
         con.execute(
