@@ -143,22 +143,33 @@ def _diff(
 def record_load(
     con: psycopg.Connection[Any], plans: list[TablePlan], run_id: str, commit: int | None = None
 ) -> None:
-    """Remember the published slices and append this load (from lake ``commit``) to
-    ``load_manifest``."""
+    """Remember the published slices (an incremental table's rewritten ones; every slice of a
+    created or rewritten one) and append this load (from lake ``commit``) to ``load_manifest``."""
     state_slices = _ident(LOAD_STATE, "published_slices")
     remember_versions(con, plans)
     with con.cursor() as cursor:
         for plan in plans:
             version = str(plan.table.build.get("version", ""))
-            if plan.mode != "unchanged":
+            if plan.mode == "incremental":  # only the rewritten slices' records change
+                cursor.execute(
+                    sql.SQL("DELETE FROM {} WHERE table_name = %s AND slice = ANY(%s)").format(
+                        state_slices
+                    ),
+                    (plan.name, plan.slices),
+                )
+                written = {s: plan.lake[s] for s in plan.slices if s in plan.lake}
+            elif plan.mode != "unchanged":
                 cursor.execute(
                     sql.SQL("DELETE FROM {} WHERE table_name = %s").format(state_slices),
                     (plan.name,),
                 )
-                cursor.executemany(
-                    sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s)").format(state_slices),
-                    [(plan.name, s, v.rows, v.checksum) for s, v in plan.lake.items()],
-                )
+                written = plan.lake
+            else:
+                written = {}
+            if written:  # COPY: a full load of a long history records ~500,000 slices
+                with cursor.copy(sql.SQL("COPY {} FROM STDIN").format(state_slices)) as copy:
+                    for slice_key, stats in written.items():
+                        copy.write_row((plan.name, slice_key, stats.rows, stats.checksum))
             cursor.execute(
                 sql.SQL(
                     "INSERT INTO {} (run_id, table_name, mode, row_count, rows_written, "

@@ -420,6 +420,11 @@ class PostgresWarehouse:
     def _finish(self, con: psycopg.Connection[Any], plans: list[TablePlan]) -> None:
         """Fresh planner statistics for what changed; an empty staging schema."""
         for plan in plans:
-            if plan.mode in ("full", "incremental"):
+            # a created or rewritten table is vacuumed (its visibility map serves index-only
+            # scans); an incremental one only analysed: VACUUM would read all its indexes for the
+            # dead rows of one month (2.7 s for a 10M-row history), which autovacuum reclaims
+            if plan.mode in ("create", "full"):
                 con.execute(sql.SQL("VACUUM (ANALYZE) {}").format(ident(PUBLIC, plan.name)))
+            elif plan.mode == "incremental":
+                con.execute(sql.SQL("ANALYZE {}").format(ident(PUBLIC, plan.name)))
         con.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(STAGING)))
