@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: setup run demo test lint typecheck unit bench spark-cluster spark-cluster-stop clean \
+	dags-bundle \
 	compose-build compose-up compose-down compose-test report-screenshot
 
 setup: $(STAMP)  ## create .venv and install the package with every extra (pinned)
@@ -53,6 +54,13 @@ spark-cluster: setup  ## a standalone Spark master and one worker on 127.0.0.1:7
 
 spark-cluster-stop: setup
 	$(BIN)/python -m treasury_lakehouse.engines.spark_cluster stop
+
+# For MWAA or Cloud Composer (docs/airflow.md): dags/ and a requirements.txt pinned from
+# constraints.txt (extras: postgres; add EXTRAS="postgres lineage" for more)
+EXTRAS ?= postgres
+dags-bundle: setup  ## the DAG files and a pinned requirements.txt in dist/dags-bundle/
+	$(BIN)/python -m treasury_lakehouse.orchestration.bundle --out dist/dags-bundle \
+		$(foreach extra,$(EXTRAS),--extra $(extra))
 
 # The platform in containers (docs/deploy.md): PostgreSQL, Airflow 3 and a Spark cluster, with the
 # host-networking override (compose.host.yaml) and the demo profile's fake API. Needs Docker.

@@ -220,7 +220,10 @@ def _rows_in(file: Path) -> int:
 class SparkEngine:
     """Runs the models on Apache Spark: ``local[*]`` or a ``spark://host:port`` cluster.
 
-    One session per engine, started on first use and stopped by :meth:`close`.
+    One session per engine, started on first use and stopped by :meth:`close`. A session this
+    process already runs on the same master (the one ``spark-submit`` configured, see
+    :mod:`treasury_lakehouse.jobs.spark_transform`) is used instead and left to its owner to stop;
+    only runtime SQL settings of :data:`SPARK_CONF` apply to it.
     """
 
     name = "spark"
@@ -235,6 +238,7 @@ class SparkEngine:
         )
         self.conf = {**SPARK_CONF, **_quiet_driver_logging(self.private_dir), **(conf or {})}
         self._session: SparkSession | None = None
+        self._owns_session = True
 
     @property
     def session(self) -> SparkSession:
@@ -249,6 +253,7 @@ class SparkEngine:
                 f"spark: this process already runs a Spark session on "
                 f"{active.sparkContext.master}; stop it before using {self.master}"
             )
+        self._owns_session = active is None
         # the JVM pyspark launches inherits this: bind Spark's services to loopback only
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         builder = SparkSession.builder.appName("treasury-lakehouse").master(self.master)
@@ -268,9 +273,9 @@ class SparkEngine:
 
     def close(self) -> None:
         try:
-            if self._session is not None:
+            if self._session is not None and self._owns_session:
                 self._session.stop()
-                self._session = None
+            self._session = None
         finally:
             self._remove_private_dir()
 

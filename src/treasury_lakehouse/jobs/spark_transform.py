@@ -1,0 +1,117 @@
+"""``treasury transform`` as a Spark application, for ``spark-submit`` and its managed forms.
+
+::
+
+    spark-submit --master spark://127.0.0.1:7077 \\
+        --py-files treasury_lakehouse-0.1.0-py3-none-any.whl \\
+        spark_transform.py --home /lakehouse
+
+EMR Serverless and Dataproc Serverless run it the same way: this file as the entry point, the
+wheel as ``--py-files`` (its dependencies in the job's Python environment). The session comes from
+``spark-submit``'s settings (master, driver, executors); the job reads the lake from ``--home`` or
+``TREASURY_HOME`` (and the other ``TREASURY_*`` settings), builds silver and gold with the Spark
+engine on that session and publishes them as one lake commit, exactly as ``treasury transform
+--engine spark`` does. It prints one summary line; on an error, one ``Error: ...`` line on stderr
+and exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import treasury_lakehouse
+from treasury_lakehouse import pipeline
+from treasury_lakehouse.catalog import DATASETS
+from treasury_lakehouse.config import settings_from_env
+from treasury_lakehouse.errors import EngineError, TreasuryError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from treasury_lakehouse.pipeline import TransformResult
+
+APP_NAME = "treasury-transform"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="spark_transform.py",
+        description="Build silver and gold of the lake on the Spark session spark-submit "
+        "configured, and publish them as one lake commit.",
+    )
+    parser.add_argument(
+        "--home", type=Path, help="the lake's home folder [env TREASURY_HOME; default ./data]"
+    )
+    parser.add_argument(
+        "--dataset",
+        dest="datasets",
+        action="append",
+        choices=sorted(DATASETS),
+        help="dataset to rebuild (repeatable) [env TREASURY_DATASETS; default: all]",
+    )
+    parser.add_argument(
+        "--full", action="store_true", help="rebuild every silver partition, not only new years"
+    )
+    return parser.parse_args(argv)
+
+
+def submitted_session() -> SparkSession:
+    """The session of ``spark-submit``'s settings (no master of our own: the submitter's)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as error:
+        raise EngineError(f"spark_transform needs pyspark (spark-submit's): {error}") from None
+    try:
+        return SparkSession.builder.appName(APP_NAME).getOrCreate()
+    except Exception as error:  # py4j or pyspark, with a JVM stack after the first line
+        first = (str(error).strip().splitlines() or [repr(error)])[0]
+        raise EngineError(f"spark: cannot start the submitted session: {first}") from error
+
+
+def transform(session: SparkSession, args: argparse.Namespace) -> TransformResult:
+    """:func:`pipeline.transform` with the Spark engine on ``session``'s master."""
+    settings = settings_from_env(
+        home=args.home,
+        datasets=tuple(args.datasets) if args.datasets else None,
+        engine="spark",
+        spark_master=session.sparkContext.master,
+        full_rebuild=True if args.full else None,
+    )
+    return pipeline.transform(settings)
+
+
+def summary(result: TransformResult) -> str:
+    silver = sum(c.silver for c in result.silver)
+    gold = ", ".join(f"{name} {rows:,}" for name, rows in sorted(result.gold.items()))
+    where = Path(treasury_lakehouse.__file__).parent.parent
+    return (
+        f"lake commit {result.commit}: silver {silver:,} rows, gold {gold} "
+        f"in {result.seconds:.1f}s (treasury-lakehouse {treasury_lakehouse.__version__} "
+        f"from {where})"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        session = submitted_session()
+        try:
+            result = transform(session, args)
+        finally:
+            session.stop()
+    except TreasuryError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:
+        where = f": {error.filename}" if error.filename else ""
+        print(f"Error: {error.strerror or error}{where}", file=sys.stderr)
+        return 1
+    print(summary(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
