@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
@@ -110,3 +110,23 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
     engine = open_engine(Settings(engine=request.param))
     yield engine
     engine.close()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A standalone Spark master and one worker (2 cores, 2g) on 127.0.0.1, free ports, for one
+    test module (``spark_cluster.Cluster``); stopped afterwards."""
+    from treasury_lakehouse.engines import spark_cluster  # pyspark only where it is used
+
+    work_dir = tmp_path_factory.mktemp("spark-work")
+    started = spark_cluster.start(
+        work_dir,
+        master_port=spark_cluster.free_port(),
+        master_webui_port=spark_cluster.free_port(),
+        worker_cores=2,
+        worker_memory="2g",
+    )
+    try:
+        yield started
+    finally:
+        spark_cluster.stop(work_dir)

@@ -15,12 +15,12 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from bench.partitioning import (
-    KEY_RANGE_QUESTION,
     YEARS,
     dimensions_sql,
     explain,
     fact_questions,
     fact_sql,
+    key_range_question,
     partitions_read,
 )
 from test_postgres_warehouse import fresh_database
@@ -52,8 +52,8 @@ def _read(dsn: str, layout: str, text: str) -> int:
 
 
 def test_a_date_key_range_reads_only_the_years_it_spans(database: str) -> None:
-    assert _read(database, "part", KEY_RANGE_QUESTION) == 2  # fiscal 2016: 2015 and 2016
-    assert _read(database, "whole", KEY_RANGE_QUESTION) == 1
+    assert _read(database, "part", key_range_question()) == 2  # fiscal 2016: 2015 and 2016
+    assert _read(database, "whole", key_range_question()) == 1
     one_year = "SELECT COUNT(*) FROM fact_public_debt_transactions WHERE date_key / 10000 = 2016"
     # an expression over the key is not a range: nothing is pruned
     assert _read(database, "part", one_year) == len(YEARS)

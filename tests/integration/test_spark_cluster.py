@@ -8,7 +8,6 @@ must then hold the same gold as a run of the DuckDB engine.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,22 +22,6 @@ from treasury_lakehouse.testing import FakeFiscalDataApi
 from treasury_lakehouse.warehouse.duckdb import DuckDBWarehouse
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[spark_cluster.Cluster]:
-    work_dir = tmp_path_factory.mktemp("spark-work")
-    started = spark_cluster.start(
-        work_dir,
-        master_port=spark_cluster.free_port(),
-        master_webui_port=spark_cluster.free_port(),
-        worker_cores=2,
-        worker_memory="2g",
-    )
-    try:
-        yield started
-    finally:
-        spark_cluster.stop(work_dir)
 
 
 def test_start_refuses_a_second_cluster_in_the_same_folder(

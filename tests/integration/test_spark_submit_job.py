@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -31,22 +30,6 @@ pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 ENTRY = "treasury_lakehouse/jobs/spark_transform.py"
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[spark_cluster.Cluster]:
-    work_dir = tmp_path_factory.mktemp("spark-work")
-    started = spark_cluster.start(
-        work_dir,
-        master_port=spark_cluster.free_port(),
-        master_webui_port=spark_cluster.free_port(),
-        worker_cores=2,
-        worker_memory="2g",
-    )
-    try:
-        yield started
-    finally:
-        spark_cluster.stop(work_dir)
 
 
 @pytest.fixture(scope="module")
