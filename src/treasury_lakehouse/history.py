@@ -104,7 +104,7 @@ def plan_history(
     info = read_build_info(base)
     if info.get("definition") != definition(dataset):
         return HistoryPlan("full", f"{base.name} was built by another definition", tuple(batches))
-    lost = sorted(p.name for p in carried_by_reference(base).values() if not p.is_dir())
+    lost = sorted(p.name for p in _carried_partitions(base).values() if not p.is_dir())
     if lost:  # verify reports it; rebuilding from bronze mends it
         return HistoryPlan("full", f"{base.name} carries missing {', '.join(lost)}", tuple(batches))
     built_on = set(info.get("bronze_batches", []))
@@ -254,9 +254,13 @@ def history_schema_sql(dataset: Dataset) -> str:
 def history_partitions(version: Path) -> dict[int, Path]:
     """Year → partition directory of a history version: those it wrote, and those it carries
     by reference from the older versions that hold them (``_build.json``'s ``carried``)."""
-    found = carried_by_reference(version)
+    found = _carried_partitions(version)
     found.update(partition_dirs(version))
     return dict(sorted(found.items()))
+
+
+def _carried_partitions(version: Path) -> dict[int, Path]:
+    return {y: source / partition_name(y) for y, source in carried_by_reference(version).items()}
 
 
 def history_files(version: Path) -> list[Path]:
@@ -301,14 +305,14 @@ def _write(
         for partition in sorted(rows_dir.glob(f"{PARTITION_COLUMN}=*")):
             partition.rename(out_dir / partition.name)
     carried: dict[int, str] = {}
+    written = partition_dirs(out_dir)
     if plan.base is not None:
-        written = partition_dirs(out_dir)
         for year, partition in history_partitions(plan.base).items():
             if year != 0 and year not in years:
                 if year in written:
                     raise EngineError(f"history {out_dir.name}: year {year} written and carried")
                 carried[year] = partition.parent.name
-    if not partition_dirs(out_dir) and not carried:  # an empty history still has a schema
+    if not written and not carried:  # an empty history still has a schema
         empty = out_dir / partition_name(0)
         empty.mkdir()
         con.execute(

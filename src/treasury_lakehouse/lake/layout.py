@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from treasury_lakehouse.errors import LakeError
+from treasury_lakehouse.lake.commit import BUILD_INFO as BUILD_INFO
 from treasury_lakehouse.lake.commit import (
     LAYER_DIRS,
     LakeCommit,
@@ -20,8 +21,6 @@ from treasury_lakehouse.lake.commit import (
     find_commit,
     require_commit,
 )
-
-BUILD_INFO = "_build.json"
 
 
 class Lake:

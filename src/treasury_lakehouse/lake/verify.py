@@ -24,6 +24,7 @@ from typing import Any, Literal
 import pyarrow.parquet as pq
 
 from treasury_lakehouse.config import Settings, mask_dsn
+from treasury_lakehouse.engines.base import partition_name
 from treasury_lakehouse.errors import LakeError, TreasuryError
 from treasury_lakehouse.ingest.bronze import Batch, BronzeStore
 from treasury_lakehouse.lake.commit import (
@@ -254,7 +255,8 @@ def _version_problems(version: Path, report: VerifyReport) -> Iterable[tuple[Pat
             except LakeError as error:
                 yield info, str(error)
                 carried = {}
-            for partition in carried.values():
+            for year, source in carried.items():
+                partition = source / partition_name(year)
                 if not partition.is_dir():
                     yield partition, "carried by reference but missing"
     for path in sorted(version.rglob("*.parquet")):
