@@ -12,9 +12,9 @@ if TYPE_CHECKING:
 def open_warehouse(settings: Settings, incremental: bool = True) -> Warehouse:
     """The warehouse named by ``settings.warehouse`` (``duckdb:///path`` or ``postgresql://``).
 
-    ``incremental=False``: the embedded file is rebuilt whole, never from what it held (a load
-    from another lake than its last one: ``--as-of``). PostgreSQL compares content, not lake
-    commits, so it is always safe to let it plan."""
+    ``incremental=False``: the embedded file is rebuilt whole, never from what it held, and
+    PostgreSQL plans from every row of the lake, not from the lake commit's changes (a load from
+    another lake than its last one: ``--as-of``)."""
     if settings.warehouse_kind == "duckdb":
         from treasury_lakehouse.warehouse.duckdb import DuckDBWarehouse
 
@@ -25,4 +25,4 @@ def open_warehouse(settings: Settings, incremental: bool = True) -> Warehouse:
         )
     from treasury_lakehouse.warehouse.postgres import PostgresWarehouse  # type: ignore[import-not-found,unused-ignore]
 
-    return PostgresWarehouse(settings.warehouse)  # type: ignore[no-any-return,unused-ignore]
+    return PostgresWarehouse(settings.warehouse, plan_from_changes=incremental)  # type: ignore[no-any-return,unused-ignore]

@@ -32,24 +32,26 @@ import fcntl
 import logging
 import os
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
-from treasury_lakehouse.catalog import get_dataset
-from treasury_lakehouse.engines.base import PARTITION_COLUMN, partition_name
-from treasury_lakehouse.errors import LakeError
-from treasury_lakehouse.lake.commit import LakeCommit, changes_between, read_commit
+from treasury_lakehouse.lake.commit import LakeCommit
 from treasury_lakehouse.models.registry import Column
 from treasury_lakehouse.paths import glob_escape
 from treasury_lakehouse.sql_quote import quote_ident as _q
 from treasury_lakehouse.sql_quote import quote_literal as _lit
-from treasury_lakehouse.warehouse.base import (
-    HISTORY_SUFFIX,
-    REVISIONS,
-    WarehouseTable,
-    is_silver_table,
+from treasury_lakehouse.warehouse.base import WarehouseTable
+from treasury_lakehouse.warehouse.changes import (
+    FULL_REBUILD_SHARE,
+    IncrementalPlan,
+    NotIncremental,
+    date_column,
+    plan_changes,
+    single_commit,
+    year_files,
+    year_filter,
+    years_of,
 )
 from treasury_lakehouse.warehouse.duckdb_ddl import definitions, expected_definitions
 from treasury_lakehouse.warehouse.star import (
@@ -61,48 +63,13 @@ from treasury_lakehouse.warehouse.star import (
     star_tables_for,
 )
 
+__all__ = ["FULL_REBUILD_SHARE", "IncrementalPlan", "NotIncremental", "apply_incremental",
+           "copy_file", "plan_incremental"]  # fmt: skip
+
 log = logging.getLogger(__name__)
 
-#: above this share of the silver bytes changed, a full rebuild is cheaper than rewriting in place
-FULL_REBUILD_SHARE = 0.5
 #: Linux ``FICLONE`` ioctl: share the source's blocks (btrfs, XFS), ``cp --reflink`` does the same
 _FICLONE = 0x40049409
-SILVER_PREFIX = "silver_"
-
-
-class NotIncremental(Exception):
-    """The load cannot be applied in place; a full rebuild follows (``reason`` says why)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class IncrementalPlan:
-    """What an incremental load rewrites in a copy of a file that holds lake commit ``since``."""
-
-    since: int
-    #: silver table → record years to rewrite (``None``: every row)
-    years: dict[str, frozenset[int] | None]
-    #: gold tables whose lake version changed (every row replaced)
-    gold: tuple[str, ...]
-    #: share of the silver bytes in the lake that the rewritten years hold
-    share: float
-    #: row histories appended to since the version the file holds → record years to rewrite
-    history: dict[str, frozenset[int]] = field(default_factory=dict)
-
-    def describe(self) -> str:
-        parts = [
-            f"{name} {'all' if years is None else sorted(years)}"
-            for name, years in sorted(self.years.items())
-        ]
-        appended = ", ".join(f"{n} {sorted(y)}" for n, y in sorted(self.history.items()))
-        return (
-            f"since lake commit {self.since}: silver {', '.join(parts) or 'unchanged'}; "
-            f"history {appended or 'replaced or unchanged'}; "
-            f"gold {', '.join(self.gold) or 'unchanged'} ({self.share:.1%} of silver bytes)"
-        )
 
 
 # ---------------------------------------------------------------- planning
@@ -122,38 +89,7 @@ def plan_incremental(
                 raise NotIncremental("the table definitions (or comments) changed")
     except duckdb.Error as error:
         raise NotIncremental(f"the file cannot be read ({' '.join(str(error).split())})") from None
-    changes = changes_between(commit.root, since, commit)
-    if changes is None:
-        raise NotIncremental(f"what changed since lake commit {since} is unknown")
-    try:
-        previous = read_commit(commit.root, since)
-    except LakeError as error:
-        raise NotIncremental(str(error)) from None
-    _require_versions_of(previous, recorded, tables)
-    years = {
-        table.name: changes[name]
-        for table in tables
-        if (name := table.name.removeprefix(SILVER_PREFIX)) in changes
-        and is_silver_table(table.name)
-        and changes[name] != frozenset()
-    }
-    history = {
-        t.name: appended
-        for t in tables
-        if recorded.get(t.name) != _version(t)
-        and (appended := _appended_years(t, recorded.get(t.name))) is not None
-    }
-    gold = tuple(
-        t.name
-        for t in tables
-        if not is_silver_table(t.name)
-        and t.name not in history
-        and recorded.get(t.name) != _version(t)
-    )
-    plan = IncrementalPlan(since, years, gold, _changed_share(tables, years), history)
-    if plan.share > max_share:
-        raise NotIncremental(f"{plan.share:.0%} of the silver data changed")
-    return plan
+    return plan_changes(tables, commit, since, recorded, max_share)
 
 
 def _last_load(con: duckdb.DuckDBPyConnection) -> tuple[int, dict[str, str]]:
@@ -165,82 +101,10 @@ def _last_load(con: duckdb.DuckDBPyConnection) -> tuple[int, dict[str, str]]:
         ).fetchall()
     except duckdb.CatalogException:  # no load_manifest, or one written before lake_commit
         raise NotIncremental("the file records no lake commit") from None
-    commits = {r[2] for r in rows}
-    if len(commits) != 1 or None in commits:
-        raise NotIncremental("the file records no single lake commit for its latest load")
-    return int(commits.pop()), {str(r[0]): str(r[1]) for r in rows}
-
-
-def _appended_years(table: WarehouseTable, held: str | None) -> frozenset[int] | None:
-    """The record years a row history rewrote when it was appended to right on the version the
-    file holds (``None``: not a history, or not one step from it: replace it whole)."""
-    info = table.build
-    if not table.name.endswith(HISTORY_SUFFIX) or info.get("mode") != "incremental":
-        return None
-    years = info.get("rebuilt_years")
-    if held is None or info.get("base") != held or not isinstance(years, list):
-        return None
-    return frozenset(int(y) for y in years)
-
-
-def _version(table: WarehouseTable) -> str:
-    return str(table.build.get("version", ""))
-
-
-def _require_versions_of(
-    previous: LakeCommit, recorded: dict[str, str], tables: list[WarehouseTable]
-) -> None:
-    """The file's silver, history and gold tables must be the versions commit ``previous``
-    names (history and revisions, like gold, are replaced whole when their version changed)."""
-    expected = {f"{SILVER_PREFIX}{d}": v for d, v in previous.silver.items()}
-    expected.update({f"{SILVER_PREFIX}{d}{HISTORY_SUFFIX}": v for d, v in previous.history.items()})
-    if previous.history:
-        expected[REVISIONS] = ",".join(f"{d}:{v}" for d, v in sorted(previous.history.items()))
-    expected.update(previous.gold)
-    for table in tables:
-        if not expected.get(table.name) or recorded.get(table.name) != expected[table.name]:
-            raise NotIncremental(
-                f"{table.name} in the file is not the version lake commit {previous.seq} names"
-            )
-
-
-def year_files(table: WarehouseTable, years: frozenset[int] | None) -> tuple[Path, ...]:
-    """The table's Parquet files of those record years (every file for ``None``)."""
-    if years is None:
-        return table.files
-    wanted = {partition_name(y) for y in years}
-    return tuple(f for f in table.files if f.parent.name in wanted)
-
-
-def _changed_share(tables: list[WarehouseTable], years: dict[str, frozenset[int] | None]) -> float:
-    silver = [t for t in tables if is_silver_table(t.name)]
-    total = sum(f.stat().st_size for t in silver for f in t.files)
-    changed = 0
-    for table in silver:
-        if table.name not in years:
-            continue
-        if any(not f.parent.name.startswith(f"{PARTITION_COLUMN}=") for f in table.files):
-            years[table.name] = None  # not partitioned by year: rewrite it all
-        changed += sum(f.stat().st_size for f in year_files(table, years[table.name]))
-    return changed / total if total else 0.0
+    return single_commit(rows)
 
 
 # ---------------------------------------------------------------- applying
-
-
-def _year_filter(column: str, years: frozenset[int] | None) -> str:
-    if years is None:
-        return "true"
-    listed = ", ".join(str(int(y)) for y in sorted(years))
-    return f"CAST(EXTRACT(YEAR FROM {_q(column)}) AS INTEGER) IN ({listed})"
-
-
-def _years_of(star: StarTable, plan: IncrementalPlan) -> frozenset[int] | None:
-    """The record years of a star table's changed sources (``None``: all of them)."""
-    changed = [plan.years[s] for s in star.sources if s in plan.years]
-    if any(years is None for years in changed):
-        return None
-    return frozenset().union(*(years for years in changed if years is not None))
 
 
 def apply_incremental(
@@ -257,12 +121,12 @@ def apply_incremental(
     dimensions = [s for s in touched if not s.foreign_keys]
     for name, years in plan.years.items():
         table = by_name[name]
-        where = _year_filter(_date_column(name), years)
+        where = year_filter(date_column(name), years)
         files = year_files(table, years)
         _apply_difference(con, name, table.columns, _parquet_sql(table, files, where), where)
     for name, history_years in plan.history.items():
         table = by_name[name]
-        where = _year_filter(_date_column(name), history_years)
+        where = year_filter(date_column(name), history_years)
         files = year_files(table, history_years)
         _apply_difference(con, name, table.columns, _parquet_sql(table, files, where), where)
     for name in plan.gold:
@@ -271,7 +135,7 @@ def apply_incremental(
         if table.files:
             _insert(con, name, table.columns, _parquet_sql(table, table.files, "true"))
     # the star rows that the rewritten silver rows give
-    changed = {name: _year_filter(_date_column(name), years) for name, years in plan.years.items()}
+    changed = {name: year_filter(date_column(name), years) for name, years in plan.years.items()}
     con.register(CALENDAR, calendar_for(con, set(by_name)))
     try:
         for dimension in dimensions:  # before the facts that reference them
@@ -281,22 +145,16 @@ def apply_incremental(
         for fact in facts:
             # a fact row of day d reads its sources' rows of day d alone: every source is read
             # over the years any of them changed (fact_debt_limit joins two silver tables)
-            years = _years_of(fact, plan)
-            over = {s: _year_filter(_date_column(s), years) for s in fact.sources}
+            years = years_of(fact, plan)
+            over = {s: year_filter(date_column(s), years) for s in fact.sources}
             given = f"SELECT {_names(fact.columns)} FROM ({sql_over_rows(fact, over)}) AS given"
             _apply_difference(
-                con, fact.name, fact.columns, given, _year_filter("record_date", years)
+                con, fact.name, fact.columns, given, year_filter("record_date", years)
             )
         for dimension in dimensions:
             _require_no_stale_rows(con, dimension, facts)
     finally:
         con.unregister(CALENDAR)
-
-
-def _date_column(silver: str) -> str:
-    """The date column of a silver table or of a dataset's row history."""
-    name = silver.removeprefix(SILVER_PREFIX).removesuffix(HISTORY_SUFFIX)
-    return get_dataset(name).date_column
 
 
 def _names(columns: tuple[Column, ...]) -> str:

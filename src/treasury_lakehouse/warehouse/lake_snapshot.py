@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -26,8 +27,23 @@ import pyarrow as pa
 from treasury_lakehouse.paths import glob_escape
 from treasury_lakehouse.sql_quote import quote_ident as _q
 from treasury_lakehouse.sql_quote import quote_literal as _lit
-from treasury_lakehouse.warehouse.base import WarehouseTable
-from treasury_lakehouse.warehouse.star import CALENDAR, calendar_for, star_tables_for
+from treasury_lakehouse.warehouse import changes as _changes
+from treasury_lakehouse.warehouse.base import WarehouseTable, is_silver_table
+from treasury_lakehouse.warehouse.changes import (
+    IncrementalPlan,
+    changed_years,
+    year_files,
+    year_filter,
+    years_of,
+)
+from treasury_lakehouse.warehouse.star import (
+    CALENDAR,
+    DIM_DATE,
+    StarTable,
+    calendar_for,
+    sql_over_rows,
+    star_tables_for,
+)
 
 _AMOUNT_TYPES = ("BIGINT", "DECIMAL", "NUMERIC", "HUGEINT")
 
@@ -97,54 +113,119 @@ class SliceStats:
     checksum: str
 
 
+#: marks a table checksum of :func:`table_checksum`'s kind (a sum of slice terms)
+CHECKSUM_PREFIX = "s:"
+_MODULUS = 2**128
+
+
+def _slice_term(key: int, rows: int, checksum: str) -> int:
+    digest = hashlib.sha256(f"{key}:{rows}:{checksum}".encode()).digest()
+    return int.from_bytes(digest[:16], "big")
+
+
 def table_checksum(slices: dict[int, SliceStats]) -> str:
-    """One checksum of a whole table from its slices' (order-independent)."""
-    digest = hashlib.sha256()
-    for key in sorted(slices):
-        digest.update(f"{key}:{slices[key].rows}:{slices[key].checksum};".encode())
-    return digest.hexdigest()[:32]
+    """One checksum of a whole table from its slices': a sum of one term per slice, so that a
+    load which rewrote a few slices can update it without reading the others
+    (:func:`adjust_checksum`)."""
+    total = sum(_slice_term(k, v.rows, v.checksum) for k, v in slices.items()) % _MODULUS
+    return f"{CHECKSUM_PREFIX}{total:032x}"
 
 
-def _relation_sql(table: WarehouseTable) -> str:
+def adjust_checksum(
+    checksum: str, removed: dict[int, tuple[int, str]], added: dict[int, SliceStats]
+) -> str:
+    """``checksum`` (of :func:`table_checksum`) without the ``removed`` slices' terms (slice →
+    rows, checksum) and with the ``added`` ones'."""
+    total = int(checksum.removeprefix(CHECKSUM_PREFIX), 16)
+    total -= sum(_slice_term(k, rows, c) for k, (rows, c) in removed.items())
+    total += sum(_slice_term(k, v.rows, v.checksum) for k, v in added.items())
+    return f"{CHECKSUM_PREFIX}{total % _MODULUS:032x}"
+
+
+def _relation_sql(table: WarehouseTable, files: tuple[Path, ...], where: str = "true") -> str:
+    """The rows of ``files`` (of ``table``) cast to its declared types, those meeting ``where``."""
+    if not files:
+        casts = ", ".join(f"CAST(NULL AS {c.sql_type}) AS {_q(c.name)}" for c in table.columns)
+        return f"SELECT {casts} WHERE false"
     casts = ", ".join(f"CAST({_q(c.name)} AS {c.sql_type}) AS {_q(c.name)}" for c in table.columns)
-    files = "[" + ", ".join(_lit(glob_escape(f)) for f in table.files) + "]"
+    listed = "[" + ", ".join(_lit(glob_escape(f)) for f in files) + "]"
     return (
-        f"SELECT {casts} FROM read_parquet({files}, hive_partitioning = true, union_by_name = true)"
+        f"SELECT * FROM (SELECT {casts} FROM read_parquet({listed}, hive_partitioning = true, "
+        f"union_by_name = true)) AS typed WHERE {where}"
     )
 
 
-def _empty_relation_sql(table: WarehouseTable) -> str:
-    casts = ", ".join(f"CAST(NULL AS {c.sql_type}) AS {_q(c.name)}" for c in table.columns)
-    return f"SELECT {casts} WHERE false"
-
-
 class LakeSnapshot:
-    """The tables of one load (lake tables plus the star tables derived from them), in DuckDB."""
+    """The tables of one load (lake tables plus the star tables derived from them), in DuckDB.
 
-    def __init__(self, tables: list[WarehouseTable]) -> None:
+    With ``changes`` (an :class:`~treasury_lakehouse.warehouse.changes.IncrementalPlan` whose
+    silver years are all known) it holds only what changed: the silver rows of the changed record
+    years, the appended history years, the replaced gold tables, and the star rows those silver
+    rows give; ``calendar`` is then the ``dim_date`` rows to hold (else every day from the first
+    to the last record date). Other tables are empty here.
+    """
+
+    def __init__(
+        self,
+        tables: list[WarehouseTable],
+        changes: IncrementalPlan | None = None,
+        calendar: pa.Table | None = None,
+    ) -> None:
         self.con = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
+        self.changes = changes
         for table in tables:
-            sql = _relation_sql(table) if table.files else _empty_relation_sql(table)
-            self.con.execute(f"CREATE VIEW {_q(table.name)} AS {sql}")
+            files, where = self._scope(table)
+            self.con.execute(
+                f"CREATE VIEW {_q(table.name)} AS {_relation_sql(table, files, where)}"
+            )
         lake = {t.name: t for t in tables}
         star = star_tables_for(set(lake))
         if star:
-            self.con.register(CALENDAR, calendar_for(self.con, set(lake)))
+            if calendar is None:
+                calendar = calendar_for(self.con, set(lake))
+            self.con.register(CALENDAR, calendar)
         for star_table in star:
-            self.con.execute(f"CREATE TEMP TABLE {_q(star_table.name)} AS {star_table.sql}")
+            self.con.execute(
+                f"CREATE TEMP TABLE {_q(star_table.name)} AS {self._star_sql(star_table)}"
+            )
         self.tables = [*tables, *(s.warehouse_table(lake) for s in star)]
+
+    def _scope(self, table: WarehouseTable) -> tuple[tuple[Path, ...], str]:
+        """The files of ``table`` this snapshot reads, and the condition on their rows."""
+        changes = self.changes
+        if changes is None:
+            return table.files, "true"
+        if is_silver_table(table.name):  # every changed year: a star row may join two tables
+            years = changed_years(changes)
+        elif table.name in changes.history:
+            years = changes.history[table.name]
+        elif table.name in changes.gold:
+            return table.files, "true"
+        else:
+            return (), "false"
+        return year_files(table, years), year_filter(_changes.date_column(table.name), years)
+
+    def _star_sql(self, table: StarTable) -> str:
+        if self.changes is None or table.name == DIM_DATE.name:
+            return table.sql
+        years = years_of(table, self.changes)
+        return sql_over_rows(
+            table, {s: year_filter(_changes.date_column(s), years) for s in table.sources}
+        )
 
     def close(self) -> None:
         self.con.close()
 
-    def slice_stats(self, table: WarehouseTable) -> dict[int, SliceStats]:
-        """Per slice: rows, amount sums and checksum of the lake's version of ``table``."""
+    def slice_stats(self, table: WarehouseTable, where: str = "true") -> dict[int, SliceStats]:
+        """Per slice: rows, amount sums and checksum of the lake's version of ``table`` (of its
+        rows that meet ``where``)."""
         sums = "".join(f", SUM({_q(c)})" for c in amount_columns(table))
         columns = ", ".join(_q(c.name) for c in table.columns)
         rows = self.con.execute(
             f"SELECT {slice_sql(table)} AS slice, COUNT(*){sums}, "
-            f"CAST(SUM(hash({columns})) AS VARCHAR) FROM {_q(table.name)} GROUP BY slice"
+            f"CAST(SUM(hash({columns})) AS VARCHAR) FROM {_q(table.name)} WHERE {where} "
+            "GROUP BY slice"
         ).fetchall()
         return {
             int(r[0]): SliceStats(

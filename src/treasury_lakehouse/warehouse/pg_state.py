@@ -36,6 +36,9 @@ class TablePlan:
     checksum: str
     #: slices to rewrite (incremental) — includes slices no longer in the lake
     slices: list[int] = field(default_factory=list)
+    #: rows of the published slices that ``lake`` does not hold (a plan made from the lake's
+    #: changes reads only the slices that can have changed)
+    rows_elsewhere: int = 0
 
     @property
     def name(self) -> str:
@@ -43,7 +46,7 @@ class TablePlan:
 
     @property
     def rows(self) -> int:
-        return sum(s.rows for s in self.lake.values())
+        return self.rows_elsewhere + sum(s.rows for s in self.lake.values())
 
     @property
     def rows_written(self) -> int:

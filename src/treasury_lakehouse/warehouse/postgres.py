@@ -31,6 +31,7 @@ message shows the DSN masked.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -46,6 +47,7 @@ from treasury_lakehouse.errors import WarehouseError
 from treasury_lakehouse.lake.commit import LakeCommit
 from treasury_lakehouse.warehouse import pg_ddl
 from treasury_lakehouse.warehouse.base import LoadResult, WarehouseTable
+from treasury_lakehouse.warehouse.changes import NotIncremental
 from treasury_lakehouse.warehouse.lake_snapshot import (
     LakeSnapshot,
     SliceStats,
@@ -59,6 +61,7 @@ from treasury_lakehouse.warehouse.pg_copy import (
     ingest_batches,
 )
 from treasury_lakehouse.warehouse.pg_ddl import PUBLIC, READER_ROLE, STAGING, column_list, ident
+from treasury_lakehouse.warehouse.pg_incremental import plan_from_changes
 from treasury_lakehouse.warehouse.pg_state import (
     TablePlan,
     plan_tables,
@@ -67,6 +70,8 @@ from treasury_lakehouse.warehouse.pg_state import (
     remember_versions,
 )
 from treasury_lakehouse.warehouse.star import STAR
+
+log = logging.getLogger(__name__)
 
 #: called as (event, table, rows): "copy" after each batch, "staged", "publishing" before commit
 ProgressCallback = Callable[[str, str, int], None]
@@ -89,8 +94,11 @@ class PostgresWarehouse:
         rows_per_batch: int = 100_000,
         full_reload_ratio: float = 1.0,
         on_progress: ProgressCallback | None = None,
+        plan_from_changes: bool = True,
     ) -> None:
         self.dsn = dsn
+        #: plan from the lake commit's changes when the database's latest load allows it
+        self.plan_from_changes = plan_from_changes
         self.masked = mask_dsn(dsn)
         self.rows_per_batch = rows_per_batch
         self.full_reload_ratio = full_reload_ratio
@@ -138,15 +146,18 @@ class PostgresWarehouse:
         """Write, audit and publish ``tables`` (and the star schema built from them); ``commit``
         is the lake commit they come from, recorded in ``load_manifest``."""
         started, seq = time.monotonic(), None if commit is None else commit.seq
+        from_changes = False
         try:
             with self.connect() as con, self._load_lock(con):
                 self._prepare(con)
                 counts = published_from_same_lake(con, tables)
                 skipped = counts is not None
                 if counts is None:
-                    snapshot = LakeSnapshot(tables)
+                    snapshot, plans, from_changes = self._plan(con, tables, commit)
                     try:
-                        counts, skipped = self._write_audit_publish(con, snapshot, run_id, seq)
+                        counts, skipped = self._write_audit_publish(
+                            con, snapshot, plans, run_id, seq
+                        )
                     finally:
                         snapshot.close()
         except psycopg.Error as error:
@@ -154,17 +165,37 @@ class PostgresWarehouse:
                 f"loading the PostgreSQL warehouse {self.masked} failed, the published tables "
                 f"are unchanged: {self._one_line(error)}"
             ) from None
-        return LoadResult(self.masked, counts, time.monotonic() - started, skipped)
+        return LoadResult(
+            self.masked, counts, time.monotonic() - started, skipped, incremental=from_changes
+        )
+
+    def _plan(
+        self, con: psycopg.Connection[Any], tables: list[WarehouseTable], commit: LakeCommit | None
+    ) -> tuple[LakeSnapshot, list[TablePlan], bool]:
+        """The lake side of the load, its plan, and whether that was made from what the lake
+        says changed since the database's latest load (:mod:`.pg_incremental`), not from every
+        row of the lake."""
+        if commit is not None and self.plan_from_changes:
+            try:
+                return (*plan_from_changes(con, tables, commit, self.full_reload_ratio), True)
+            except NotIncremental as reason:
+                log.info("PostgreSQL load planned from every row of the lake: %s", reason)
+        snapshot = LakeSnapshot(tables)
+        try:
+            return snapshot, plan_tables(con, snapshot, self.full_reload_ratio), False
+        except BaseException:
+            snapshot.close()
+            raise
 
     def _write_audit_publish(
         self,
         con: psycopg.Connection[Any],
         snapshot: LakeSnapshot,
+        plans: list[TablePlan],
         run_id: str,
         commit: int | None,
     ) -> tuple[dict[str, int], bool]:
         """Rows per table after the load, and whether it was skipped (every table unchanged)."""
-        plans = plan_tables(con, snapshot, self.full_reload_ratio)
         counts = {p.name: p.rows for p in plans}
         if all(p.mode == "unchanged" for p in plans):
             remember_versions(con, plans)
