@@ -7,10 +7,13 @@ Write-audit-publish, table by table:
    with what was last published (``treasury_load.published_slices``), a table is *unchanged*
    (nothing to do; when every table is, the load is skipped), *incremental* (only the changed
    slices are copied and rewritten), *full* (most slices changed: every row is rewritten) or
-   *create* (the table is new to the database, or its definition changed).
+   *create* (the table is new to the database, or its definition changed). When the database's
+   latest load published a lake commit from which the commit chain says what changed, only the
+   slices that can differ are read and summarised (:mod:`.pg_incremental`); otherwise every row.
 2. **write** — rows are streamed from the lake as Arrow batches and COPYed (binary, through the
-   ADBC driver when installed, else CSV) into tables of the ``treasury_staging`` schema; tables
-   to create get their keys, indexes and comments there.
+   ADBC driver when installed and the table gets at least :data:`BINARY_COPY_MIN_ROWS` rows, else
+   CSV on the load's connection) into tables of the ``treasury_staging`` schema; tables to create
+   get their keys, indexes and comments there.
 3. **audit** — the staged rows must have, per slice, the lake's row count and amount sums.
 4. **publish** — one transaction moves created tables into ``public`` (``SET SCHEMA``), deletes
    and re-inserts the rows of full and incremental ones (an incremental one's changed months are
@@ -78,6 +81,8 @@ ProgressCallback = Callable[[str, str, int], None]
 #: one load at a time per database (a session advisory lock, released if the loader dies)
 LOAD_LOCK_KEY = 0x7EA5_0AD0_1A4E
 CONNECT_TIMEOUT_S = 5
+#: fewer rows than this (a daily incremental load's) are copied on the load's own connection
+BINARY_COPY_MIN_ROWS = 50_000
 #: tables of run history written beside the published ones; a load never drops or rewrites them
 HISTORY_TABLES = ("load_manifest", "quality_results")
 
@@ -286,7 +291,8 @@ class PostgresWarehouse:
         slices = plan.slices if plan.mode == "incremental" else None
         batches = snapshot.batches(plan.table, slices, self.rows_per_batch)
         progress = lambda rows: self._progress("copy", plan.name, rows)  # noqa: E731
-        if self.binary_copy:
+        # binary COPY opens a connection of its own (30-50 ms): worth it for many rows only
+        if self.binary_copy and plan.rows_written >= BINARY_COPY_MIN_ROWS:
             return ingest_batches(self.dsn, STAGING, plan.table, batches, progress)
         return copy_batches(
             con,
