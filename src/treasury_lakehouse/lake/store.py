@@ -260,16 +260,24 @@ class S3Store(ObjectStore):
 
     def _put(self, key: str, data: bytes, mode: Any, version: Version | None = None) -> Version:
         import obstore
-        from obstore.exceptions import AlreadyExistsError, NotFoundError, PreconditionError
+        from obstore.exceptions import AlreadyExistsError, PreconditionError
 
-        lost = (AlreadyExistsError, PreconditionError, NotFoundError, FileNotFoundError)
         try:
-            with self._errors(key, passing=lost):
+            with self._errors(key, passing=(AlreadyExistsError, PreconditionError)):
                 result = obstore.put(self._store, self._name(key), data, mode=mode)
         except AlreadyExistsError:
             raise self._exists_error(key) from None
-        except lost:  # If-Match on a changed or deleted object
+        except PreconditionError:
             raise self._mismatch_error(key, version or "?") from None
+        except ObjectMissing:
+            if version is not None:  # If-Match on an object deleted meanwhile
+                raise self._mismatch_error(key, version) from None
+            raise ObjectStoreError(
+                f"{self.where(key)}: the bucket {self.bucket} does not exist (or is not visible "
+                "with these credentials)",
+                uri=self.uri,
+                key=key,
+            ) from None
         return str(result["e_tag"])
 
     def list(self, prefix: str = "") -> list[str]:
@@ -399,7 +407,9 @@ class GCSStore(ObjectStore):
         return str(blob.generation)
 
     def list(self, prefix: str = "") -> list[str]:
-        start = self._name(prefix) if prefix else (f"{self.prefix}/" if self.prefix else "")
+        if prefix.rstrip("/"):
+            check_key(prefix.rstrip("/"))
+        start = _join(self.prefix, prefix) if prefix else (f"{self.prefix}/" if self.prefix else "")
         with self._errors(prefix or "."):
             names = [b.name for b in self._client.list_blobs(self.bucket, prefix=start)]
         return sorted(self._key(n) for n in names)
