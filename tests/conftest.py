@@ -22,6 +22,7 @@ from treasury_lakehouse.engines.base import Engine
 from treasury_lakehouse.testing import FakeFiscalDataApi, generate_records
 from treasury_lakehouse.testing.browser import find_chromium
 from treasury_lakehouse.testing.object_servers import (
+    TEST_BUCKET,
     LocalServer,
     ServerUnavailable,
     create_bucket,
@@ -140,9 +141,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 # ---------------------------------------------------------------- local object-store servers
-
-#: the bucket each local object-store server holds; every test writes under its own prefix
-TEST_BUCKET = "treasury-tests"
 
 
 def _object_server(kind: str, work_dir: Path) -> Iterator[LocalServer]:

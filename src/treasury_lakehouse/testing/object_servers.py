@@ -32,6 +32,8 @@ HOST = "127.0.0.1"
 DUMMY_ACCESS_KEY = "local-test-access-key"
 DUMMY_SECRET_KEY = "local-test-secret-do-not-print"
 DUMMY_REGION = "us-east-1"
+#: the bucket the test fixtures create on each server; every test writes under its own prefix
+TEST_BUCKET = "treasury-tests"
 START_TIMEOUT_S = 30.0
 
 
