@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
 
-from treasury_lakehouse.errors import TreasuryError
+from treasury_lakehouse.errors import LakeError, TreasuryError
 from treasury_lakehouse.lake.lease import (
     Lease,
     LeaseHeldError,
@@ -25,11 +26,18 @@ from treasury_lakehouse.lake.lease import (
 from treasury_lakehouse.lake.store import (
     AlreadyExists,
     ObjectMissing,
+    ObjectStore,
     ObjectStoreError,
     VersionMismatch,
     open_store,
 )
-from treasury_lakehouse.testing.object_servers import DUMMY_SECRET_KEY
+from treasury_lakehouse.testing.object_servers import (
+    DUMMY_ACCESS_KEY,
+    DUMMY_REGION,
+    DUMMY_SECRET_KEY,
+    TEST_BUCKET,
+    LocalServer,
+)
 
 RACERS = 16
 ROUNDS = 20
@@ -234,3 +242,71 @@ def test_a_missing_bucket_is_one_line_naming_it(lake_uri: str) -> None:
     with pytest.raises(ObjectStoreError) as error:
         store.put("k", b"v")
     assert "no-such-bucket" in str(error.value) and "\n" not in str(error.value)
+
+
+class LostAnswers(ObjectStore):
+    """A store whose conditional writes land, but whose client then reports a loss: what a
+    retry after a lost answer sees (the object it wrote itself is there)."""
+
+    def __init__(self, inner: ObjectStore) -> None:
+        self.inner, self.uri = inner, inner.uri
+
+    def create(self, key: str, data: bytes) -> str:
+        self.inner.create(key, data)
+        raise self._exists_error(key)
+
+    def replace(self, key: str, data: bytes, version: str) -> str:
+        self.inner.replace(key, data, version)
+        raise self._mismatch_error(key, version)
+
+    def get(self, key: str) -> tuple[bytes, str]:
+        return self.inner.get(key)
+
+    def head(self, key: str) -> str | None:
+        return self.inner.head(key)
+
+    def put(self, key: str, data: bytes) -> str:
+        return self.inner.put(key, data)
+
+    def list(self, prefix: str = "") -> list[str]:
+        return self.inner.list(prefix)
+
+    def delete(self, key: str) -> None:
+        self.inner.delete(key)
+
+
+def test_a_lease_write_whose_answer_was_lost_is_still_this_holders(lake_uri: str) -> None:
+    store, clock = LostAnswers(open_store(lake_uri)), Clock()
+    lease = acquire_lease(store, "gold", "created, answer lost", lease_s=10, clock=clock)
+    clock.now += 5
+    lease.renew()  # replaced, answer lost
+    assert LeaseRecord.decode(store.get(lease_key("gold"))[0]) == lease.record
+    clock.now += 20
+    taker = acquire_lease(store, "gold", "taken over, answer lost", lease_s=10, clock=clock)
+    assert LeaseRecord.decode(store.get(lease_key("gold"))[0]).owner == taker.record.owner
+    with pytest.raises(LeaseLostError):
+        lease.renew()
+
+
+def test_s3_credentials_come_from_an_aws_profile(
+    s3_env: LocalServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "credentials").write_text(
+        f"[lake-test]\naws_access_key_id = {DUMMY_ACCESS_KEY}\n"
+        f"aws_secret_access_key = {DUMMY_SECRET_KEY}\n"
+    )
+    (tmp_path / "config").write_text(f"[profile lake-test]\nregion = {DUMMY_REGION}\n")
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(variable)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_PROFILE", "lake-test")
+    store = open_store(f"s3://{TEST_BUCKET}/{tmp_path.name}")
+    version = store.create("k", b"from a profile")
+    assert store.get("k") == (b"from a profile", version)
+
+    (tmp_path / "credentials").write_text("[lake-test]\n")
+    with pytest.raises(LakeError) as error:
+        open_store(f"s3://{TEST_BUCKET}/{tmp_path.name}")
+    assert "AWS_PROFILE=lake-test gives no credentials" in str(error.value)
+    assert "\n" not in str(error.value)

@@ -175,11 +175,21 @@ class Lease:
         try:
             return self.store.replace(self.key, record.encode(), self.version)
         except (VersionMismatch, ObjectMissing):
+            landed = self._landed(record)  # the write landed and only its retry lost
+            if landed is not None:
+                return landed
             raise LeaseLostError(
                 f"the lease {self.store.where(self.key)} of {self.record.describe(self.clock())} "
                 f"was taken over by another writer before this {what}: this writer must stop",
                 key=self.key,
             ) from None
+
+    def _landed(self, record: LeaseRecord) -> Version | None:
+        try:
+            data, version = self.store.get(self.key)
+            return version if LeaseRecord.decode(data) == record else None
+        except (ObjectMissing, ValueError, KeyError, TypeError):
+            return None
 
     def __enter__(self) -> Lease:
         return self
@@ -197,20 +207,19 @@ def acquire_lease(
     clock: Clock = time.time,
 ) -> Lease:
     """Take the lease of ``scope`` in ``store`` for ``lease_s`` seconds, or fail fast with a
-    :class:`LeaseHeldError` naming the live holder."""
+    :class:`LeaseHeldError` naming the live holder.
+
+    The owner id is drawn once per call: if a write landed but its answer was lost and the
+    client's retry then lost to that very write, the lease read back names this owner, and is
+    taken as this caller's.
+    """
     if not lease_s > 0:
         raise LakeError(f"the lease time must be more than 0 s, not {lease_s}")
     key = lease_key(scope)
+    owner = uuid.uuid4().hex
     for _ in range(_ATTEMPTS):
         now = clock()
-        record = LeaseRecord(
-            owner=uuid.uuid4().hex,
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            purpose=purpose,
-            acquired_at=now,
-            expires_at=now + lease_s,
-        )
+        record = LeaseRecord(owner, socket.gethostname(), os.getpid(), purpose, now, now + lease_s)
         try:
             version = store.create(key, record.encode())
             return Lease(store, scope, record, version, lease_s, clock)
@@ -221,6 +230,8 @@ def acquire_lease(
         except ObjectMissing:  # removed by hand meanwhile: create it again
             continue
         holder = _holder(store, key, data)
+        if holder is not None and holder.owner == owner:
+            return Lease(store, scope, holder, current, lease_s, clock)
         if holder is not None and holder.live(now):
             raise LeaseHeldError(
                 f"another treasury run holds the lease {store.where(key)}: "
@@ -229,8 +240,8 @@ def acquire_lease(
             )
         try:
             version = store.replace(key, record.encode(), current)
-        except (VersionMismatch, ObjectMissing):  # another writer took it over first
-            continue
+        except (VersionMismatch, ObjectMissing):  # another writer took it over first, or ours
+            continue  # landed and the retry lost to it: read it again
         if holder is not None and not holder.released:
             log.warning("took over the expired lease of %s", holder.describe(now))
         return Lease(store, scope, record, version, lease_s, clock)

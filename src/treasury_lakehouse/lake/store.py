@@ -331,11 +331,25 @@ def _obstore_s3(bucket: str) -> Any:
     options: dict[str, Any] = {}
     if endpoint.startswith("http://"):
         options["client_options"] = {"allow_http": True}
-    if os.environ.get("AWS_PROFILE"):  # obstore reads no profiles itself: boto3's chain does
-        from obstore.auth.boto3 import Boto3CredentialProvider
-
-        options["credential_provider"] = Boto3CredentialProvider()
+    profile = os.environ.get("AWS_PROFILE")
+    if profile:  # obstore reads no profiles itself: boto3's chain does (and the profile's region)
+        options["credential_provider"] = _profile_credentials(profile)
     return ObstoreS3(bucket, **options)
+
+
+def _profile_credentials(profile: str) -> Any:
+    try:
+        from botocore.exceptions import BotoCoreError
+        from obstore.auth.boto3 import Boto3CredentialProvider
+    except ImportError:
+        raise _missing_extra("s3", "boto3 (for AWS_PROFILE)") from None
+    try:
+        return Boto3CredentialProvider()
+    except (ValueError, BotoCoreError) as error:
+        raise LakeError(
+            f"AWS_PROFILE={profile} gives no credentials ({type(error).__name__}): check the "
+            "profile in the AWS config and credentials files"
+        ) from None
 
 
 def _etag(meta: Any) -> Version:
