@@ -39,7 +39,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from treasury_lakehouse.errors import LakeError
-from treasury_lakehouse.lake.files import TMP_MARK, atomic_write_bytes, temporary_sibling
+from treasury_lakehouse.lake.files import TMP_MARK, atomic_write_bytes, create_exclusive
 
 #: a version as the backend names it: a content hash (local), an ETag (S3), a generation (GCS)
 Version = str
@@ -172,18 +172,12 @@ class LocalStore(ObjectStore):
 
     def create(self, key: str, data: bytes) -> Version:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temporary_sibling(path)
-        with open(tmp, "xb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
         try:
-            os.link(tmp, path)  # fails if the name exists: one winner, all or nothing
-        except FileExistsError:
-            raise self._exists_error(key) from None
-        finally:
-            tmp.unlink()
+            create_exclusive(path, data)  # a hard link, which fails if the name exists
+        except LakeError:
+            if path.exists():
+                raise self._exists_error(key) from None
+            raise
         return _content_version(data)
 
     def replace(self, key: str, data: bytes, version: Version) -> Version:
@@ -373,7 +367,16 @@ class GCSStore(ObjectStore):
             from google.cloud import storage
         except ImportError:
             raise _missing_extra("gs", "google-cloud-storage") from None
-        self._client = storage.Client()
+        from google.auth.exceptions import DefaultCredentialsError
+
+        try:
+            self._client = storage.Client()
+        except DefaultCredentialsError:
+            raise LakeError(
+                f"{self.uri}: no Google Application Default Credentials (run `gcloud auth "
+                "application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS, or run on "
+                "GCP with a service account)"
+            ) from None
         self._bucket = self._client.bucket(bucket)
 
     def get(self, key: str) -> tuple[bytes, Version]:

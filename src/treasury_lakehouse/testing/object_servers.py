@@ -113,6 +113,8 @@ def start_s3_server(work_dir: Path) -> LocalServer:
         "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_KEY,
         "AWS_DEFAULT_REGION": DUMMY_REGION,
         "AWS_REGION": DUMMY_REGION,
+        # a chain that finds no credentials must never ask an instance-metadata address
+        "AWS_EC2_METADATA_DISABLED": "true",
     }
     return LocalServer("s3", url, process, log, variables)
 
