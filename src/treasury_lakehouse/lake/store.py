@@ -18,6 +18,8 @@ s3         ``If-None-Match: *`` (obstore)  ``If-Match: <ETag>`` (obstore)
 gs         ``ifGenerationMatch=0``         ``ifGenerationMatch=<generation>``
 =========  ==============================  ==========================================
 
+:class:`LocalStore` is here; :mod:`.store_s3` (obstore) and :mod:`.store_gcs`
+(google-cloud-storage, the ``cloud`` extra) are imported only when a URI names them.
 Credentials and endpoints come only from each provider's standard chain: for S3 the ``AWS_*``
 variables (``AWS_ENDPOINT_URL`` for MinIO, Ceph, R2 or a local server; plain http only when that
 URL says http), ``AWS_PROFILE`` and instance or task roles; for GCS Application Default
@@ -215,254 +217,35 @@ def _content_version(data: bytes) -> Version:
     return hashlib.sha256(data).hexdigest()[:32]
 
 
-# ---------------------------------------------------------------- S3 (obstore)
+class BucketStore(ObjectStore):
+    """What the S3 and GCS stores share: a bucket, a prefix, and keys joined under it."""
 
-
-class S3Store(ObjectStore):
-    """An S3 bucket (or an S3-compatible store) through obstore, conditional writes with
-    ``If-None-Match: *`` and ``If-Match: <ETag>``."""
+    scheme: str
 
     def __init__(self, bucket: str, prefix: str) -> None:
         self.bucket, self.prefix = bucket, prefix
-        self.uri = f"s3://{bucket}/{prefix}".rstrip("/")
-        self._store = _obstore_s3(bucket)
-
-    def get(self, key: str) -> tuple[bytes, Version]:
-        import obstore
-
-        with self._errors(key):
-            result = obstore.get(self._store, self._name(key))
-            return bytes(result.bytes()), _etag(result.meta)
-
-    def head(self, key: str) -> Version | None:
-        import obstore
-
-        try:
-            with self._errors(key):
-                return _etag(obstore.head(self._store, self._name(key)))
-        except ObjectMissing:
-            return None
-
-    def put(self, key: str, data: bytes) -> Version:
-        return self._put(key, data, "overwrite")
-
-    def create(self, key: str, data: bytes) -> Version:
-        return self._put(key, data, "create")
-
-    def replace(self, key: str, data: bytes, version: Version) -> Version:
-        return self._put(key, data, {"e_tag": version}, version)
-
-    def _put(self, key: str, data: bytes, mode: Any, version: Version | None = None) -> Version:
-        import obstore
-        from obstore.exceptions import AlreadyExistsError, PreconditionError
-
-        try:
-            with self._errors(key, passing=(AlreadyExistsError, PreconditionError)):
-                result = obstore.put(self._store, self._name(key), data, mode=mode)
-        except AlreadyExistsError:
-            raise self._exists_error(key) from None
-        except PreconditionError:
-            raise self._mismatch_error(key, version or "?") from None
-        except ObjectMissing:
-            if version is not None:  # If-Match on an object deleted meanwhile
-                raise self._mismatch_error(key, version) from None
-            raise ObjectStoreError(
-                f"{self.where(key)}: the bucket {self.bucket} does not exist (or is not visible "
-                "with these credentials)",
-                uri=self.uri,
-                key=key,
-            ) from None
-        return str(result["e_tag"])
-
-    def list(self, prefix: str = "") -> list[str]:
-        import obstore
-
-        # obstore lists whole path segments: list the folder holding the prefix, then filter
-        folder = prefix.rpartition("/")[0]
-        start = _join(self.prefix, check_key(folder)) if folder else self.prefix
-        with self._errors(prefix or "."):
-            found = [m["path"] for chunk in obstore.list(self._store, start or None) for m in chunk]
-        return sorted(self._key(p) for p in found if self._key(p).startswith(prefix))
-
-    def delete(self, key: str) -> None:
-        import obstore
-
-        try:
-            with self._errors(key):
-                obstore.delete(self._store, self._name(key))
-        except ObjectMissing:
-            pass
+        self.uri = f"{self.scheme}://{bucket}/{prefix}".rstrip("/")
 
     def _name(self, key: str) -> str:
+        """The object's name in the bucket."""
         return _join(self.prefix, check_key(key))
 
     def _key(self, name: str) -> str:
         return name.removeprefix(f"{self.prefix}/") if self.prefix else name
 
-    @contextmanager
-    def _errors(self, key: str, passing: tuple[type[Exception], ...] = ()) -> Iterator[None]:
-        """obstore's errors as one-line :class:`ObjectStoreError`: the backend's own text can be
-        long, and a store should name its URI, never its configuration."""
-        from obstore.exceptions import BaseError, NotFoundError
-
-        try:
-            yield
-        except passing:
-            raise
-        except (NotFoundError, FileNotFoundError):  # obstore raises the latter for a 404
-            raise self._missing_error(key) from None
-        except BaseError as error:
-            raise _store_failure(self, key, error) from None
+    def _bucket_missing(self, key: str) -> ObjectStoreError:
+        return ObjectStoreError(
+            f"{self.where(key)}: the bucket {self.bucket} does not exist (or is not visible "
+            "with these credentials)",
+            uri=self.uri,
+            key=key,
+        )
 
 
-def _obstore_s3(bucket: str) -> Any:
-    """An obstore S3 store for ``bucket``, configured by the standard chain only."""
-    try:
-        from obstore.store import S3Store as ObstoreS3
-    except ImportError:
-        raise _missing_extra("s3", "obstore") from None
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or ""
-    options: dict[str, Any] = {}
-    if endpoint.startswith("http://"):
-        options["client_options"] = {"allow_http": True}
-    profile = os.environ.get("AWS_PROFILE")
-    if profile:  # obstore reads no profiles itself: boto3's chain does (and the profile's region)
-        options["credential_provider"] = _profile_credentials(profile)
-    return ObstoreS3(bucket, **options)
+# ---------------------------------------------------------------- shared by the backends
 
 
-def _profile_credentials(profile: str) -> Any:
-    try:
-        from botocore.exceptions import BotoCoreError
-        from obstore.auth.boto3 import Boto3CredentialProvider
-    except ImportError:
-        raise _missing_extra("s3", "boto3 (for AWS_PROFILE)") from None
-    try:
-        return Boto3CredentialProvider()
-    except (ValueError, BotoCoreError) as error:
-        raise LakeError(
-            f"AWS_PROFILE={profile} gives no credentials ({type(error).__name__}): check the "
-            "profile in the AWS config and credentials files"
-        ) from None
-
-
-def _etag(meta: Any) -> Version:
-    e_tag = meta.get("e_tag") if isinstance(meta, dict) else None
-    if not e_tag:
-        raise LakeError("the S3 server returned no ETag: conditional writes are impossible")
-    return str(e_tag)
-
-
-# ---------------------------------------------------------------- GCS (google-cloud-storage)
-
-
-class GCSStore(ObjectStore):
-    """A GCS bucket through google-cloud-storage, conditional writes with ``ifGenerationMatch``
-    (``0``: the object must not exist)."""
-
-    def __init__(self, bucket: str, prefix: str) -> None:
-        self.bucket, self.prefix = bucket, prefix
-        self.uri = f"gs://{bucket}/{prefix}".rstrip("/")
-        try:
-            from google.cloud import storage
-        except ImportError:
-            raise _missing_extra("gs", "google-cloud-storage") from None
-        from google.auth.exceptions import DefaultCredentialsError
-
-        try:
-            self._client = storage.Client()
-        except DefaultCredentialsError:
-            raise LakeError(
-                f"{self.uri}: no Google Application Default Credentials (run `gcloud auth "
-                "application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS, or run on "
-                "GCP with a service account)"
-            ) from None
-        self._bucket = self._client.bucket(bucket)
-
-    def get(self, key: str) -> tuple[bytes, Version]:
-        from google.api_core.exceptions import PreconditionFailed
-
-        for _ in range(5):  # the object changed between the two calls: read the new one
-            with self._errors(key):
-                blob = self._bucket.get_blob(self._name(key))
-                if blob is None:
-                    raise self._missing_error(key)
-                try:
-                    data = blob.download_as_bytes(if_generation_match=blob.generation)
-                except PreconditionFailed:
-                    continue
-            return bytes(data), str(blob.generation)
-        raise ObjectStoreError(f"{self.where(key)} kept changing while being read; try again")
-
-    def head(self, key: str) -> Version | None:
-        with self._errors(key):
-            blob = self._bucket.get_blob(self._name(key))
-        return None if blob is None else str(blob.generation)
-
-    def put(self, key: str, data: bytes) -> Version:
-        return self._upload(key, data, None)
-
-    def create(self, key: str, data: bytes) -> Version:
-        return self._upload(key, data, 0)
-
-    def replace(self, key: str, data: bytes, version: Version) -> Version:
-        if not version.isdigit():
-            raise self._mismatch_error(key, version)
-        return self._upload(key, data, int(version))
-
-    def _upload(self, key: str, data: bytes, generation: int | None) -> Version:
-        from google.api_core.exceptions import PreconditionFailed
-
-        blob = self._bucket.blob(self._name(key))
-        try:
-            with self._errors(key, passing=(PreconditionFailed,)):
-                blob.upload_from_string(data, if_generation_match=generation)
-        except PreconditionFailed:
-            if generation == 0:
-                raise self._exists_error(key) from None
-            raise self._mismatch_error(key, str(generation)) from None
-        return str(blob.generation)
-
-    def list(self, prefix: str = "") -> list[str]:
-        if prefix.rstrip("/"):
-            check_key(prefix.rstrip("/"))
-        start = _join(self.prefix, prefix) if prefix else (f"{self.prefix}/" if self.prefix else "")
-        with self._errors(prefix or "."):
-            names = [b.name for b in self._client.list_blobs(self.bucket, prefix=start)]
-        return sorted(self._key(n) for n in names)
-
-    def delete(self, key: str) -> None:
-        from google.api_core.exceptions import NotFound
-
-        try:
-            with self._errors(key, passing=(NotFound,)):
-                self._bucket.blob(self._name(key)).delete()
-        except NotFound:
-            pass
-
-    def _name(self, key: str) -> str:
-        return _join(self.prefix, check_key(key))
-
-    def _key(self, name: str) -> str:
-        return name.removeprefix(f"{self.prefix}/") if self.prefix else name
-
-    @contextmanager
-    def _errors(self, key: str, passing: tuple[type[Exception], ...] = ()) -> Iterator[None]:
-        from google.api_core.exceptions import GoogleAPIError
-        from google.auth.exceptions import GoogleAuthError
-
-        try:
-            yield
-        except passing:
-            raise
-        except (GoogleAPIError, GoogleAuthError) as error:
-            raise _store_failure(self, key, error) from None
-
-
-# ---------------------------------------------------------------- shared
-
-
-def _store_failure(store: ObjectStore, key: str, error: Exception) -> ObjectStoreError:
+def store_failure(store: ObjectStore, key: str, error: Exception) -> ObjectStoreError:
     """One line: the object, the kind of failure, and the first line of the backend's text."""
     first = (str(error).strip().splitlines() or [""])[0][:300]
     failure = ObjectStoreError(
@@ -477,7 +260,7 @@ def _looks_transient(error: Exception) -> bool:
     return code in (429, 500, 502, 503, 504) or "timed out" in str(error).lower()
 
 
-def _missing_extra(scheme: str, package: str) -> LakeError:
+def missing_extra(scheme: str, package: str) -> LakeError:
     return LakeError(f"a {scheme}:// lake needs {package}: pip install 'treasury-lakehouse[cloud]'")
 
 
@@ -502,7 +285,13 @@ def open_store(uri: str | Path) -> ObjectStore:
             "(a local folder, s3://bucket/prefix or gs://bucket/prefix)"
         )
     bucket, prefix = _bucket_and_prefix(uri, parts)
-    return S3Store(bucket, prefix) if parts.scheme == "s3" else GCSStore(bucket, prefix)
+    if parts.scheme == "s3":
+        from treasury_lakehouse.lake.store_s3 import S3Store
+
+        return S3Store(bucket, prefix)
+    from treasury_lakehouse.lake.store_gcs import GCSStore
+
+    return GCSStore(bucket, prefix)
 
 
 def _bucket_and_prefix(uri: str, parts: Any) -> tuple[str, str]:
