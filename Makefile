@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: setup run demo test lint typecheck unit bench spark-cluster spark-cluster-stop clean \
-	dags-bundle \
+	dags-bundle dags-publish \
 	compose-build compose-up compose-down compose-test report-screenshot
 
 setup: $(STAMP)  ## create .venv and install the package with every extra (pinned)
@@ -61,6 +61,13 @@ EXTRAS ?= postgres
 dags-bundle: setup  ## the DAG files and a pinned requirements.txt in dist/dags-bundle/
 	$(BIN)/python -m treasury_lakehouse.orchestration.bundle --out dist/dags-bundle \
 		$(foreach extra,$(EXTRAS),--extra $(extra))
+
+# DAGS_BUNDLE_URI: the bucket folder the managed Airflow reads (s3://bucket/prefix or gs://...);
+# credentials from the provider's standard chain (docs/airflow.md)
+dags-publish: dags-bundle  ## upload dist/dags-bundle/ to DAGS_BUNDLE_URI
+	@test -n "$(DAGS_BUNDLE_URI)" || { echo "Error: set DAGS_BUNDLE_URI=s3://bucket/prefix or gs://bucket/prefix" >&2; exit 1; }
+	$(BIN)/python -m treasury_lakehouse.orchestration.bundle publish "$(DAGS_BUNDLE_URI)" \
+		--bundle dist/dags-bundle
 
 # The platform in containers (docs/deploy.md): PostgreSQL, Airflow 3 and a Spark cluster, with the
 # host-networking override (compose.host.yaml) and the demo profile's fake API. Needs Docker.

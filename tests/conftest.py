@@ -21,6 +21,14 @@ from treasury_lakehouse.engines import open_engine
 from treasury_lakehouse.engines.base import Engine
 from treasury_lakehouse.testing import FakeFiscalDataApi, generate_records
 from treasury_lakehouse.testing.browser import find_chromium
+from treasury_lakehouse.testing.object_servers import (
+    TEST_BUCKET,
+    LocalServer,
+    ServerUnavailable,
+    create_bucket,
+    start_gcs_server,
+    start_s3_server,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_RECORDS = Path(os.environ.get("TREASURY_SHARED_DATA", REPO.parent / "shared" / "fiscaldata"))
@@ -130,3 +138,76 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield started
     finally:
         spark_cluster.stop(work_dir)
+
+
+# ---------------------------------------------------------------- local object-store servers
+
+
+def _object_server(kind: str, work_dir: Path) -> Iterator[LocalServer]:
+    start = start_s3_server if kind == "s3" else start_gcs_server
+    try:
+        server = start(work_dir)
+    except ServerUnavailable as error:
+        require_or_skip(str(error))
+    try:
+        create_bucket(server, TEST_BUCKET)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    """moto's S3 on 127.0.0.1 (one request at a time), with the bucket :data:`TEST_BUCKET`;
+    the environment is not touched (use :func:`s3_env`)."""
+    yield from _object_server("s3", tmp_path_factory.mktemp("s3-server"))
+
+
+@pytest.fixture(scope="session")
+def gcs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
+    """fake-gcs-server on 127.0.0.1, with the bucket :data:`TEST_BUCKET`."""
+    yield from _object_server("gs", tmp_path_factory.mktemp("gcs-server"))
+
+
+#: provider variables a developer's shell may hold that would point a test elsewhere
+_PROVIDER_VARIABLES = (
+    "AWS_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ALLOW_HTTP",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+)
+
+
+@pytest.fixture
+def s3_env(s3_server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> LocalServer:
+    """The standard ``AWS_*`` chain pointed at the local S3 server, for one test."""
+    for variable in _PROVIDER_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    for variable, value in s3_server.env().items():
+        monkeypatch.setenv(variable, value)
+    return s3_server
+
+
+@pytest.fixture
+def gcs_env(gcs_server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> LocalServer:
+    """``STORAGE_EMULATOR_HOST`` pointed at the local GCS server, for one test."""
+    for variable in _PROVIDER_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    for variable, value in gcs_server.env().items():
+        monkeypatch.setenv(variable, value)
+    return gcs_server
+
+
+#: every kind of lake: a folder, the local S3 server, the local GCS server
+LAKE_KINDS = ["local", "s3", "gs"]
+
+
+@pytest.fixture(params=LAKE_KINDS)
+def lake_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty lake of each kind: a folder, or a new prefix of :data:`TEST_BUCKET` on the
+    local S3 or GCS server (the provider's variables set for this test only)."""
+    if request.param == "local":
+        return str(tmp_path / "lake")
+    request.getfixturevalue("s3_env" if request.param == "s3" else "gcs_env")
+    return f"{request.param}://{TEST_BUCKET}/{tmp_path.name}"

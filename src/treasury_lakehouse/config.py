@@ -153,6 +153,9 @@ class Settings:
     #: ``transform --full``: rebuild every silver partition instead of only the record years
     #: new batches hold
     full_rebuild: bool = False
+    #: how long a lease on a lake in a bucket outlives its last renewal
+    #: (:mod:`treasury_lakehouse.lake.lease`): the longest a dead writer blocks the next
+    lease_s: float = 60.0
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -183,7 +186,7 @@ class Settings:
             raise _invalid(
                 f"page size must be between 1 and 10000, not {self.page_size}", "page_size"
             )
-        for name in ("timeout_s", "retry_budget_s"):
+        for name in ("timeout_s", "retry_budget_s", "lease_s"):
             value = getattr(self, name)
             if not (math.isfinite(value) and 0 < value <= 86400):
                 raise _invalid(f"{name} must be more than 0 and at most 86400 s, not {value}", name)
@@ -266,6 +269,7 @@ _ENV_FIELDS = {
     "TREASURY_HTTP_TIMEOUT": "timeout_s",
     "TREASURY_RETRY_BUDGET": "retry_budget_s",
     "TREASURY_MEMORY_LIMIT": "memory_limit",
+    "TREASURY_LEASE_S": "lease_s",
 }
 
 
@@ -282,7 +286,7 @@ def _convert(name: str, value: str) -> Any:
             return int(value)
         except ValueError:
             raise ConfigError(f"{value!r} is not a whole number") from None
-    if name in ("timeout_s", "retry_budget_s"):
+    if name in ("timeout_s", "retry_budget_s", "lease_s"):
         try:
             return float(value)
         except ValueError:

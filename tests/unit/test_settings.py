@@ -53,6 +53,7 @@ BAD_VARIABLES = {
     "TREASURY_PAGE_SIZE": "ten",
     "TREASURY_HTTP_TIMEOUT": "abc",
     "TREASURY_RETRY_BUDGET": "soon",
+    "TREASURY_LEASE_S": "a minute",
     "TREASURY_START_DATE": "2024-13-01",
     "TREASURY_ENGINE": "pandas",
     "TREASURY_DATASETS": "no_such_dataset",
@@ -65,6 +66,7 @@ OUT_OF_RANGE = {
     "TREASURY_PAGE_SIZE": "0",
     "TREASURY_HTTP_TIMEOUT": "0",
     "TREASURY_RETRY_BUDGET": "-1",
+    "TREASURY_LEASE_S": "0",
 }
 
 
@@ -162,7 +164,9 @@ def test_settings_from_env_reads_the_new_variables() -> None:
         "TREASURY_HTTP_TIMEOUT": "2.5",
         "TREASURY_RETRY_BUDGET": "9",
         "TREASURY_WINDOW_ANCHOR": "end",
+        "TREASURY_LEASE_S": "15",
     }
     settings = settings_from_env(env)
     assert (settings.timeout_s, settings.retry_budget_s, settings.window_anchor) == (2.5, 9, "end")
+    assert settings.lease_s == 15.0 and Settings().lease_s == 60.0
     assert Settings().timeout_s == 30.0 and Settings().retry_budget_s == 120.0

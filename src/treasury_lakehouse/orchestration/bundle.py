@@ -6,6 +6,11 @@
         dags/treasury_medallion.py    every DAG file of dags/, unchanged
         requirements.txt              treasury-lakehouse==<version> and its runtime dependencies
 
+``python -m treasury_lakehouse.orchestration.bundle publish URI [--bundle DIR]`` uploads that
+folder to ``s3://bucket/prefix`` or ``gs://bucket/prefix`` (:func:`publish_bundle`, what the CI
+job ``publish-dags-bundle`` runs): the bucket an MWAA environment or a Composer environment reads
+its DAG folder from.
+
 Every line of ``requirements.txt`` is pinned with ``==``. The names are the closure of the
 project's own dependencies (``pyproject.toml``, plus the extras asked for: ``postgres`` by default,
 for a warehouse on RDS or Cloud SQL), walked through the installed distributions' metadata with
@@ -33,7 +38,7 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from treasury_lakehouse.errors import ConfigError
+from treasury_lakehouse.errors import ConfigError, LakeError
 
 PROJECT = "treasury-lakehouse"
 DEFAULT_EXTRAS: tuple[str, ...] = ("postgres",)
@@ -178,10 +183,65 @@ def build_bundle(
     return Bundle(out, tuple(f.name for f in dag_files), (f"{PROJECT}=={version}", *pinned))
 
 
+def bundle_files(bundle: Path) -> list[str]:
+    """The files of a bundle folder as ``/``-separated paths, ``requirements.txt`` first."""
+    if not (bundle / REQUIREMENTS_FILE).is_file() or not (bundle / DAGS_DIR).is_dir():
+        raise ConfigError(
+            f"{bundle} is not a DAG bundle (no {REQUIREMENTS_FILE} and {DAGS_DIR}/): "
+            "run make dags-bundle first"
+        )
+    dag_files = sorted(
+        p.relative_to(bundle).as_posix() for p in (bundle / DAGS_DIR).rglob("*") if p.is_file()
+    )
+    return [REQUIREMENTS_FILE, *dag_files]
+
+
+def publish_bundle(bundle: Path, uri: str) -> list[str]:
+    """Upload the bundle folder to the bucket prefix ``uri`` (through
+    :mod:`treasury_lakehouse.lake.store`, credentials from the provider's standard chain) and
+    remove the DAG files a previous bundle left there; the keys written, in order.
+
+    ``requirements.txt`` goes first, so a DAG file never arrives before the pins it was built
+    with. A bundle is replaced as a whole on purpose, so each file is written unconditionally.
+    """
+    from treasury_lakehouse.lake.store import open_store
+
+    if "://" not in uri:
+        raise ConfigError(f"publish to a bucket (s3://bucket/prefix or gs://...), not {uri!r}")
+    keys = bundle_files(bundle)
+    store = open_store(uri)
+    for key in keys:
+        store.put(key, (bundle / key).read_bytes())
+    for stale in sorted(set(store.list(f"{DAGS_DIR}/")) - set(keys)):
+        store.delete(stale)
+    return keys
+
+
+def _publish(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m treasury_lakehouse.orchestration.bundle publish",
+        description="Upload a DAG bundle to the bucket of MWAA or Cloud Composer.",
+    )
+    parser.add_argument("uri", help="s3://bucket/prefix or gs://bucket/prefix")
+    parser.add_argument("--bundle", type=Path, default=DEFAULT_OUT, help=f"default {DEFAULT_OUT}")
+    args = parser.parse_args(argv)
+    try:
+        keys = publish_bundle(args.bundle, args.uri)
+    except (ConfigError, LakeError, OSError) as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return 1
+    print(f"{args.uri.rstrip('/')}: {len(keys)} file(s) published from {args.bundle}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["publish"]:
+        return _publish(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m treasury_lakehouse.orchestration.bundle",
         description="Write the DAG files and a pinned requirements.txt for MWAA or Cloud Composer.",
+        epilog="`publish URI [--bundle DIR]` uploads a bundle to s3://bucket/prefix or gs://...",
     )
     parser.add_argument("--repo", type=Path, default=Path("."), help="the project's folder")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"default {DEFAULT_OUT}")
