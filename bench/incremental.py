@@ -47,6 +47,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -78,6 +79,8 @@ from treasury_lakehouse.sql_quote import quote_literal as _lit
 from treasury_lakehouse.testing.generator import DEBT_LINES
 
 SIZES = (1_000_000, 10_000_000)
+#: the PostgreSQL database the ``load_postgres`` steps publish into (set by run_size)
+PG_DSN_VARIABLE = "BENCH_PG_DSN"
 FIRST_DAY = date(2022, 4, 18)  # first day of Table I's current layout (one layout throughout)
 LINES = tuple(line for line in DEBT_LINES if not line.hope_bonds)
 #: the restatement of the last day: this much more on its first line (today and running totals)
@@ -367,6 +370,8 @@ def _step_here(step: str, home: Path, engine: str) -> dict[str, Any]:
     elif step == "check":
         report = pipeline.check(settings)
         out = _report_summary(report)
+    elif step == "load_postgres":  # the publish alone: the gate is the check step
+        out = _publish_postgres(settings, os.environ[PG_DSN_VARIABLE])
     elif step == "load":
         loaded = pipeline.load(settings)
         out = {"tables": len(loaded.tables), "rows": sum(loaded.tables.values()),
@@ -376,6 +381,41 @@ def _step_here(step: str, home: Path, engine: str) -> dict[str, Any]:
     else:
         raise SystemExit(f"unknown step {step}")
     return {"in_call_s": round(time.monotonic() - started, 2), **out}
+
+
+def _publish_postgres(settings: Any, dsn: str) -> dict[str, Any]:
+    """Publish the current lake commit into the PostgreSQL database ``dsn``."""
+    from treasury_lakehouse.lake.layout import Lake
+    from treasury_lakehouse.warehouse.base import lake_tables
+    from treasury_lakehouse.warehouse.postgres import PostgresWarehouse
+
+    commit = Lake(settings.lake).require_commit()
+    loaded = PostgresWarehouse(dsn).publish(lake_tables(commit), f"bench-{commit.seq}", commit)
+    return {"rows": sum(loaded.tables.values()), "planned_from_changes": loaded.incremental}
+
+
+@contextlib.contextmanager
+def _postgres_database(rows: int) -> Iterator[bool]:
+    """A database of its own for the PostgreSQL steps, named to the children by
+    :data:`PG_DSN_VARIABLE`; yields False (no such steps) when the server is unreachable."""
+    import psycopg
+
+    admin = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name = f"bench_incremental_{rows}_{os.getpid()}"
+    try:
+        con = psycopg.connect(admin, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        print(f"bench incremental: no PostgreSQL steps ({error})", file=sys.stderr)
+        yield False
+        return
+    with con:
+        con.execute(f'CREATE DATABASE "{name}"')
+        os.environ[PG_DSN_VARIABLE] = admin.rsplit("/", 1)[0] + f"/{name}"
+        try:
+            yield True
+        finally:
+            os.environ.pop(PG_DSN_VARIABLE, None)
+            con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _time_histories(pipeline: Any) -> dict[str, float]:
@@ -604,6 +644,8 @@ def targets(run: dict[str, Any]) -> list[str]:
                 _ratio(_sum(list(inc.values()), "in_call_s"),
                        _sum(list(full.values()), "in_call_s")), 0.10),
         _target("incremental transform, in-call", inc["transform"].get("in_call_s"), 2.0, " s"),
+        _target("daily PostgreSQL publish (issue 15; the target is for 10M rows), in-call",
+                inc.get("load_postgres", {}).get("in_call_s"), 5.0, " s"),
         _target("history and revisions / the rest of the incremental transform (issue 14; the "
                 "target is for 10M rows)", inc["transform"].get("history_added"), 0.10),
     ]  # fmt: skip
@@ -633,7 +675,12 @@ def targets(run: dict[str, Any]) -> list[str]:
 
 
 def run_size(rows: int, work: Path) -> dict[str, Any]:
-    """Every measurement of one size, in ``work``."""
+    """Every measurement of one size, in ``work`` (and a PostgreSQL database when reachable)."""
+    with _postgres_database(rows) as postgres:
+        return _run_size(rows, work, postgres)
+
+
+def _run_size(rows: int, work: Path, postgres: bool) -> dict[str, Any]:
     home = work / "home"
     started = time.monotonic()
     history = generate_history(home / "lake", rows)
@@ -653,6 +700,8 @@ def run_size(rows: int, work: Path) -> dict[str, Any]:
         "check": measure("check", home),
         "load": measure("load", home),
     }
+    if postgres:
+        run["full"]["load_postgres"] = measure("load_postgres", home)
     run["reference"] = measure("reference", home)
     limit = os.environ.get("BENCH_INCREMENTAL_LIMIT", "2GB")
     if limit:
@@ -678,6 +727,8 @@ def run_size(rows: int, work: Path) -> dict[str, Any]:
         "check": measure("check", home),
         "load": measure("load", home),
     }
+    if postgres:
+        run["incremental"]["load_postgres"] = measure("load_postgres", home)
     if spark:
         run["spark"]["incremental_transform"] = measure("transform", spark_home, "spark")
         run["spark"]["incremental/full, in-call"] = _ratio(
