@@ -32,6 +32,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from treasury_lakehouse.errors import LakeError
+from treasury_lakehouse.lake.carried import BUILD_INFO as BUILD_INFO
+from treasury_lakehouse.lake.carried import CARRIED as CARRIED
+from treasury_lakehouse.lake.carried import carried_by_reference as carried_by_reference
+from treasury_lakehouse.lake.carried import carried_versions as carried_versions
 from treasury_lakehouse.lake.files import (
     LEGACY_POINTER,
     create_exclusive,
@@ -386,40 +390,6 @@ def _engine_of(root: Path, versions: Mapping[Layer, Mapping[str, str]]) -> str:
             if info.exists():
                 return str(json.loads(info.read_text()).get("engine", "unknown"))
     return "unknown"
-
-
-# ---------------------------------------------------------------- carried by reference
-
-#: what a version was built from, beside its files (:func:`~.layout.read_build_info`)
-BUILD_INFO = "_build.json"
-#: the ``_build.json`` entry of a version that carries partitions of older versions of its table
-#: by reference: record year → the name of the sibling version whose directory holds it
-CARRIED = "carried"
-
-
-def carried_by_reference(version: Path) -> dict[int, Path]:
-    """Record year → the older sibling version holding the partition of that year that
-    ``version`` carries by reference (its layer names the partition, e.g.
-    :func:`treasury_lakehouse.history.history_partitions`); ``{}`` for a version that holds every
-    partition itself (or is missing).
-
-    Raises :class:`LakeError` when the version's ``_build.json`` is missing or cannot be read
-    (every history version writes one): pruning must not guess which versions it may remove."""
-    info_path = version / BUILD_INFO
-    if not version.is_dir():
-        return {}
-    if not info_path.exists():
-        raise LakeError(f"{info_path} is missing: which versions {version.name} carries is unknown")
-    try:
-        carried = json.loads(info_path.read_bytes()).get(CARRIED) or {}
-        return {int(year): version.parent / name for year, name in carried.items()}
-    except (OSError, ValueError, AttributeError, TypeError) as error:
-        raise LakeError(f"{info_path} cannot be read ({type(error).__name__}: {error})") from None
-
-
-def carried_versions(version: Path) -> set[Path]:
-    """The older sibling versions whose partitions ``version`` carries by reference."""
-    return set(carried_by_reference(version).values())
 
 
 # ---------------------------------------------------------------- pruning
