@@ -143,6 +143,21 @@ def test_a_commit_round_trips_through_the_store(lake: Lake) -> None:
     assert lease.purpose == "commit run-2"
 
 
+def test_a_registered_store_takes_its_lease_time_from_the_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "cache" / "lake"
+    assert commit_log(root).local  # nothing registered: the folder, under the flock
+    monkeypatch.setenv("TREASURY_LEASE_S", "7.5")
+    register_commit_store(root, LostAnswers(open_store(str(tmp_path / "bucket"))))
+    try:
+        assert not commit_log(root).local and commit_log(root).lease_s == 7.5
+        assert commit_log(tmp_path / "cache" / "other").local
+    finally:
+        unregister_commit_store(root)
+    assert commit_log(root).local
+
+
 def test_an_unreadable_commit_is_one_line_naming_its_key(lake: Lake) -> None:
     commit(lake.root, 0, "run-1")
     lake.store().put(commit_key(2), b'{"seq": 2, "run_id": ')  # half a record, by hand
