@@ -143,7 +143,7 @@ class CommitLog:
         if found is None:
             try:
                 found = self.read(seq)
-            except (ObjectMissing, LakeError):
+            except LakeError:  # gone, or the store failed: the line still names the seq
                 found = None
         winner = _run_id(found)
         return CommitConflictError(
