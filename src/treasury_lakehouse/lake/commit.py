@@ -12,18 +12,19 @@ the record years whose silver partitions it rewrote (the only ones whose rows ca
 ``null`` for a full rebuild; a dataset it does not name is unchanged. Checks and loads use
 :func:`changes_between` to touch only what changed since the commit they last published.
 
-The current commit is the one with the highest ``seq``; a commit file is created once (hard link
-of a flushed temporary file, which fails if the name exists) and never rewritten. Readers resolve
+The current commit is the one with the highest ``seq``; a commit record is created once
+(create-if-absent in the lake's commit-log store, :mod:`.commit_log`: in a folder a hard link of a
+flushed temporary file, in a bucket a conditional write) and never rewritten. Readers resolve
 the commit once and read exactly the versions it names, so a concurrent ``transform`` cannot mix
 two versions into one load. Pruning keeps every version the last ``keep`` commits reference.
-Writing, adopting a pre-commit lake and pruning hold the commit lock (``<home>/.locks``).
+Writing, adopting a pre-commit lake and pruning hold the commit scope (the ``flock`` of
+``<home>/.locks`` for a local log, a lease in the bucket otherwise).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,18 +33,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from treasury_lakehouse.errors import LakeError
-from treasury_lakehouse.lake.files import (
-    LEGACY_POINTER,
-    create_exclusive,
-    is_version_name,
-    legacy_current_version,
-    remove_orphans,
-)
-from treasury_lakehouse.lake.lock import commit_lock
+from treasury_lakehouse.lake.carried import BUILD_INFO as BUILD_INFO
+from treasury_lakehouse.lake.carried import CARRIED as CARRIED
+from treasury_lakehouse.lake.carried import carried_by_reference as carried_by_reference
+from treasury_lakehouse.lake.carried import carried_versions as carried_versions
+from treasury_lakehouse.lake.commit_log import COMMITS, CommitConflictError, commit_log
+from treasury_lakehouse.lake.files import LEGACY_POINTER, is_version_name, legacy_current_version
+from treasury_lakehouse.lake.store import ObjectMissing
 
 log = logging.getLogger(__name__)
 
-COMMITS = "_commits"
 Layer = Literal["silver", "quarantine", "gold", "history"]
 #: where each layer's tables live under the lake root (``history``: per dataset, the row history
 #: and its revisions, :mod:`treasury_lakehouse.history`)
@@ -53,7 +52,6 @@ LAYER_DIRS: Mapping[Layer, str] = {
     "gold": "gold",
     "history": "history",
 }
-_COMMIT_FILE = re.compile(r"^(\d{10})\.json$")
 #: pruning keeps the versions of at least this many commits (a load may still read the previous)
 MIN_KEEP = 2
 
@@ -80,7 +78,13 @@ class LakeCommit:
 
     @property
     def path(self) -> Path:
+        """The commit file of a local commit log (:attr:`location` names it in any store)."""
         return commit_path(self.root, self.seq)
+
+    @property
+    def location(self) -> str:
+        """The commit record's full name in the lake's commit-log store, for messages."""
+        return commit_log(self.root).where(self.seq)
 
     def versions(self, layer: Layer) -> dict[str, Path]:
         """Table name → version directory of one layer (not checked for existence)."""
@@ -108,7 +112,7 @@ class LakeCommit:
         missing = self.missing()
         if missing:
             raise LakeError(
-                f"lake commit {self.path} references missing versions: {', '.join(missing)}; "
+                f"lake commit {self.location} references missing versions: {', '.join(missing)}; "
                 "run `treasury transform` to rebuild and commit every table"
             )
         return self
@@ -138,19 +142,16 @@ def commit_path(root: Path, seq: int) -> Path:
 
 
 def commit_seqs(root: Path) -> list[int]:
-    """The sequence numbers of the commit files present, ascending."""
-    directory = commits_dir(root)
-    if not directory.is_dir():
-        return []
-    found = (_COMMIT_FILE.match(p.name) for p in directory.iterdir())
-    return sorted(int(m.group(1)) for m in found if m)
+    """The sequence numbers of the commits present, ascending."""
+    return commit_log(root).seqs()
 
 
 def read_commit(root: Path, seq: int) -> LakeCommit:
-    """The commit ``seq``; :class:`LakeError` naming the file if it is missing or unreadable."""
-    path = commit_path(root, seq)
+    """The commit ``seq``; :class:`LakeError` naming the record if it is missing or unreadable."""
+    log_ = commit_log(root)
+    where = log_.where(seq)
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(log_.read(seq))
         return LakeCommit(
             root=root,
             seq=int(data["seq"]),
@@ -165,11 +166,11 @@ def read_commit(root: Path, seq: int) -> LakeCommit:
             counts=dict(data.get("counts") or {}),
             changes=_decode_changes(data.get("changes")),
         )
-    except FileNotFoundError:
-        raise LakeError(f"lake commit {path} is missing; run `treasury transform`") from None
+    except ObjectMissing:
+        raise LakeError(f"lake commit {where} is missing; run `treasury transform`") from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         raise LakeError(
-            f"lake commit {path} is unreadable ({type(error).__name__}: {error}); "
+            f"lake commit {where} is unreadable ({type(error).__name__}: {error}); "
             "run `treasury transform` to commit every table anew"
         ) from None
 
@@ -259,7 +260,7 @@ def require_commit(root: Path) -> LakeCommit:
     if commit is None:
         if unreferenced_versions(root):
             raise LakeError(
-                f"the lake {root} holds table versions but no commit in {commits_dir(root)} "
+                f"the lake {root} holds table versions but no commit in {commit_log(root).where()} "
                 "(the commit record is missing, or a transform stopped before committing); "
                 "run `treasury transform`"
             )
@@ -291,16 +292,20 @@ def write_commit(
     """Publish these versions as commit ``base_seq + 1`` (they must be on disk and flushed).
 
     ``base_seq`` is the commit the caller built on (0 for none): if another commit was written
-    meanwhile the caller's carried-forward versions may be stale, so this refuses.
+    meanwhile the caller's carried-forward versions may be stale, so this refuses, with a
+    :class:`~.commit_log.CommitConflictError` naming that commit and its run (never retrying at
+    a later seq, never overwriting). A create whose answer was lost is recognised as this one.
     """
-    with commit_lock(root.parent, f"commit {run_id}"):
-        remove_orphans(commits_dir(root))
-        seqs = commit_seqs(root)
-        head = seqs[-1] if seqs else 0
+    log_ = commit_log(root)
+    with log_.scope(f"commit {run_id}"):
+        log_.remove_orphans()
+        head = log_.head_seq()
+        if head > base_seq:
+            raise log_.conflict(base_seq + 1, base_seq)
         if head != base_seq:
             raise LakeError(
-                f"lake commit {head} was written while this transform built on commit "
-                f"{base_seq}; run `treasury transform` again"
+                f"lake commit {head} is the newest in {log_.where()}, but this transform built "
+                f"on commit {base_seq}; run `treasury transform` again"
             )
         commit = LakeCommit(
             root=root,
@@ -317,9 +322,9 @@ def write_commit(
             history=dict(history or {}),
         )
         commit.require_readable()
-        create_exclusive(commit.path, _encode(commit))
+        log_.create(commit.seq, _encode(commit), base_seq)
         _remove_legacy_pointers(root)
-    log.info("lake commit %d: %s", commit.seq, commit.path)
+    log.info("lake commit %d: %s", commit.seq, commit.location)
     return commit
 
 
@@ -351,7 +356,8 @@ def _remove_legacy_pointers(root: Path) -> None:
 
 def adopt_legacy(root: Path) -> LakeCommit | None:
     """Turn the ``_current`` pointers of a pre-commit lake into commit 1 (once, under the lock)."""
-    with commit_lock(root.parent, "adopt the lake's current versions"):
+    log_ = commit_log(root)
+    with log_.scope("adopt the lake's current versions"):
         head = head_commit(root)
         if head is not None:  # adopted meanwhile by another process
             return head
@@ -373,9 +379,12 @@ def adopt_legacy(root: Path) -> LakeCommit | None:
             quarantine=versions["quarantine"],
             gold=versions["gold"],
         )
-        create_exclusive(commit.path, _encode(commit))
+        try:
+            log_.create(commit.seq, _encode(commit), base_seq=0)
+        except CommitConflictError:  # adopted meanwhile by a writer that holds no lock
+            return head_commit(root)
         _remove_legacy_pointers(root)
-    log.info("adopted the lake's current versions as commit 1: %s", commit.path)
+    log.info("adopted the lake's current versions as commit 1: %s", commit.location)
     return commit
 
 
@@ -386,40 +395,6 @@ def _engine_of(root: Path, versions: Mapping[Layer, Mapping[str, str]]) -> str:
             if info.exists():
                 return str(json.loads(info.read_text()).get("engine", "unknown"))
     return "unknown"
-
-
-# ---------------------------------------------------------------- carried by reference
-
-#: what a version was built from, beside its files (:func:`~.layout.read_build_info`)
-BUILD_INFO = "_build.json"
-#: the ``_build.json`` entry of a version that carries partitions of older versions of its table
-#: by reference: record year → the name of the sibling version whose directory holds it
-CARRIED = "carried"
-
-
-def carried_by_reference(version: Path) -> dict[int, Path]:
-    """Record year → the older sibling version holding the partition of that year that
-    ``version`` carries by reference (its layer names the partition, e.g.
-    :func:`treasury_lakehouse.history.history_partitions`); ``{}`` for a version that holds every
-    partition itself (or is missing).
-
-    Raises :class:`LakeError` when the version's ``_build.json`` is missing or cannot be read
-    (every history version writes one): pruning must not guess which versions it may remove."""
-    info_path = version / BUILD_INFO
-    if not version.is_dir():
-        return {}
-    if not info_path.exists():
-        raise LakeError(f"{info_path} is missing: which versions {version.name} carries is unknown")
-    try:
-        carried = json.loads(info_path.read_bytes()).get(CARRIED) or {}
-        return {int(year): version.parent / name for year, name in carried.items()}
-    except (OSError, ValueError, AttributeError, TypeError) as error:
-        raise LakeError(f"{info_path} cannot be read ({type(error).__name__}: {error})") from None
-
-
-def carried_versions(version: Path) -> set[Path]:
-    """The older sibling versions whose partitions ``version`` carries by reference."""
-    return set(carried_by_reference(version).values())
 
 
 # ---------------------------------------------------------------- pruning
@@ -446,7 +421,7 @@ def prune_versions(root: Path, keep: int) -> list[Path]:
     """
     if keep < MIN_KEEP:
         raise LakeError(f"pruning must keep at least {MIN_KEEP} commits, not {keep}")
-    with commit_lock(root.parent, "prune lake versions"):
+    with commit_log(root).scope("prune lake versions"):
         seqs = commit_seqs(root)
         if not seqs:
             return []

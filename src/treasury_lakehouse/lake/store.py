@@ -189,11 +189,14 @@ class LocalStore(ObjectStore):
             return self.put(key, data)
 
     def list(self, prefix: str = "") -> list[str]:
-        if not self.root.is_dir():
+        # walk only the folder holding the prefix: a lake's commit log sits beside its data
+        folder = prefix.rpartition("/")[0]
+        base = self._path(folder) if folder else self.root
+        if not base.is_dir():
             return []
         keys = (
             p.relative_to(self.root).as_posix()
-            for p in self.root.rglob("*")
+            for p in base.rglob("*")
             if p.is_file() and TMP_MARK not in p.name
         )
         return sorted(k for k in keys if k.startswith(prefix) and k != self.LOCK_FILE)
