@@ -55,7 +55,7 @@ from treasury_lakehouse.models.history import (
     revisions_sql,
 )
 from treasury_lakehouse.models.silver import silver_sql, typed_rows_sql, year_of
-from treasury_lakehouse.paths import glob_escape
+from treasury_lakehouse.paths import glob_escape, parquet_list_sql
 from treasury_lakehouse.sql_quote import quote_ident as _q
 from treasury_lakehouse.sql_quote import quote_literal as _lit
 
@@ -188,7 +188,7 @@ def _prepare(
     versions of the record dates the added batches hold: the only keys they can change) and
     ``untouched_history`` (the base's other versions of those record years, kept as they are);
     the record years the batches added hold."""
-    files = "[" + ", ".join(_lit(glob_escape(f)) for f in bronze_files(plan.adding)) + "]"
+    files = parquet_list_sql(bronze_files(plan.adding))
     con.execute(
         f"CREATE TEMP VIEW bronze AS SELECT * FROM read_parquet({files}, union_by_name = true)"
     )
@@ -222,7 +222,7 @@ def _prepare(
     columns = ", ".join(_q(c) for c in history_columns(dataset))
     previous = _partition_files(plan.base, years) if plan.mode == "incremental" else []
     if previous:
-        listed = "[" + ", ".join(_lit(glob_escape(f)) for f in previous) + "]"
+        listed = parquet_list_sql(previous)
         source = f"SELECT {columns} FROM read_parquet({listed}, union_by_name = true)"
     else:
         source = f"SELECT {columns} FROM ({history_schema_sql(dataset)}) WHERE false"
@@ -416,7 +416,7 @@ def read_versions(
     files = _partition_files(version, frozenset({day.year}))
     if not files:
         return []
-    listed = "[" + ", ".join(_lit(glob_escape(f)) for f in files) + "]"
+    listed = parquet_list_sql(files)
     columns = [*dataset.columns, *SHOWN_EXTRA]
     conditions = [f"{_q(dataset.date_column)} = ?"]
     values: list[Any] = [day]

@@ -38,8 +38,8 @@ from treasury_lakehouse.errors import EngineError
 from treasury_lakehouse.lake.files import atomic_write_json
 from treasury_lakehouse.lake.layout import BUILD_INFO, read_build_info
 from treasury_lakehouse.models.silver import SilverScope, silver_sql, typed_date_sql, year_of
-from treasury_lakehouse.paths import glob_escape
-from treasury_lakehouse.sql_quote import quote_ident, quote_literal
+from treasury_lakehouse.paths import parquet_list_sql
+from treasury_lakehouse.sql_quote import quote_ident
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def batch_years(dataset: Dataset, batches: list[BronzeBatch]) -> dict[str, set[i
     files = [f for b in batches for f in b.files]
     if not files:
         return {}
-    listed = "[" + ", ".join(quote_literal(glob_escape(f)) for f in files) + "]"
+    listed = parquet_list_sql(files)
     column = quote_ident(dataset.date_column)
     day = typed_date_sql(dataset, column)
     sql = (

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from treasury_lakehouse.config import Settings
 from treasury_lakehouse.errors import ConfigError, LakeError
+from treasury_lakehouse.sql_quote import quote_literal
 
 #: virtual file systems of the kernel: nothing there is storage
 VIRTUAL_ROOTS = (Path("/proc"), Path("/sys"))
@@ -27,6 +29,12 @@ def glob_escape(path: Path | str) -> str:
     wildcard part of a pattern after escaping: ``glob_escape(directory) + "/**/*.parquet"``.
     """
     return "".join(_GLOB_ESCAPES.get(char, char) for char in str(path))
+
+
+def parquet_list_sql(paths: Iterable[Path | str]) -> str:
+    """A DuckDB list literal of ``paths``, each escaped (:func:`glob_escape`) and quoted: what
+    ``read_parquet([...])`` takes."""
+    return "[" + ", ".join(quote_literal(glob_escape(p)) for p in paths) + "]"
 
 
 def _nearest_existing(path: Path) -> Path:

@@ -22,8 +22,7 @@ import duckdb
 from treasury_lakehouse.catalog import DATASETS
 from treasury_lakehouse.history import REVISIONS_FILE
 from treasury_lakehouse.models.history import CHANGES
-from treasury_lakehouse.paths import glob_escape
-from treasury_lakehouse.sql_quote import quote_literal as _lit
+from treasury_lakehouse.paths import parquet_list_sql
 
 #: how many revisions the page lists
 LATEST = 50
@@ -55,7 +54,7 @@ def read_latest_revisions(histories: Mapping[str, Path], limit: int = LATEST) ->
     files = [v / REVISIONS_FILE for v in histories.values() if (v / REVISIONS_FILE).is_file()]
     if not files:
         return LatestRevisions(counts, [])
-    listed = "[" + ", ".join(_lit(glob_escape(f)) for f in files) + "]"
+    listed = parquet_list_sql(files)
     with duckdb.connect() as con:
         con.execute("SET TimeZone = 'UTC'")
         con.execute(f"CREATE VIEW revisions AS SELECT * FROM read_parquet({listed})")

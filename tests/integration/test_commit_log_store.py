@@ -45,6 +45,7 @@ from treasury_lakehouse.lake.files import TMP_MARK, new_version_name
 from treasury_lakehouse.lake.lease import LeaseRecord, lease_key
 from treasury_lakehouse.lake.lock import COMMIT_SCOPE
 from treasury_lakehouse.lake.store import ObjectStore, open_store
+from treasury_lakehouse.testing.object_servers import ForwardingStore
 
 RACERS = 8
 ROUNDS = 10
@@ -206,37 +207,20 @@ def test_racing_writers_publish_one_commit_per_seq_and_overwrite_none(
     assert len({c.run_id for c in published.values()}) == ROUNDS
 
 
-class LostAnswers(ObjectStore):
+class LostAnswers(ForwardingStore):
     """Creates that land, but whose client then reports :class:`AlreadyExists` (a retry after
     a lost answer meeting the object it wrote itself); or, with ``rival``, creates that find
     another writer's commit there first."""
 
     def __init__(self, inner: ObjectStore, rival: bytes | None = None) -> None:
-        self.inner, self.uri, self.rival = inner, inner.uri, rival
+        super().__init__(inner)
+        self.rival = rival
 
     def create(self, key: str, data: bytes) -> str:
         if key.startswith("_commits/"):
             self.inner.create(key, self.rival or data)
             raise self._exists_error(key)
         return self.inner.create(key, data)
-
-    def replace(self, key: str, data: bytes, version: str) -> str:
-        return self.inner.replace(key, data, version)
-
-    def get(self, key: str) -> tuple[bytes, str]:
-        return self.inner.get(key)
-
-    def head(self, key: str) -> str | None:
-        return self.inner.head(key)
-
-    def put(self, key: str, data: bytes) -> str:
-        return self.inner.put(key, data)
-
-    def list(self, prefix: str = "") -> list[str]:
-        return self.inner.list(prefix)
-
-    def delete(self, key: str) -> None:
-        self.inner.delete(key)
 
 
 def test_a_create_whose_answer_was_lost_is_this_writers_commit(lake: Lake) -> None:

@@ -37,7 +37,7 @@ from treasury_lakehouse.models.silver import (
     silver_sql,
     year_of,
 )
-from treasury_lakehouse.paths import glob_escape
+from treasury_lakehouse.paths import glob_escape, parquet_list_sql
 from treasury_lakehouse.sql_quote import quote_ident as _q
 from treasury_lakehouse.sql_quote import quote_literal as _lit
 
@@ -137,7 +137,7 @@ class DuckDBEngine:
         return counts
 
     def _bronze_view(self, batches: list[BronzeBatch]) -> None:
-        files = "[" + ", ".join(_lit(glob_escape(f)) for f in bronze_files(batches)) + "]"
+        files = parquet_list_sql(bronze_files(batches))
         self.con.execute(
             f"CREATE OR REPLACE TEMP VIEW bronze AS SELECT * FROM "
             f"read_parquet({files}, union_by_name = true)"

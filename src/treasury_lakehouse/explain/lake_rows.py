@@ -24,7 +24,7 @@ from treasury_lakehouse.ingest.bronze import BronzeStore
 from treasury_lakehouse.lake.commit import LakeCommit
 from treasury_lakehouse.models.registry import GoldModel
 from treasury_lakehouse.models.silver import silver_columns
-from treasury_lakehouse.paths import glob_escape
+from treasury_lakehouse.paths import glob_escape, parquet_list_sql
 from treasury_lakehouse.sql_quote import quote_ident as _q
 from treasury_lakehouse.sql_quote import quote_literal as _lit
 
@@ -32,7 +32,7 @@ Row = dict[str, Any]
 
 
 def _files(paths: Sequence[Path | str]) -> str:
-    return "[" + ", ".join(_lit(glob_escape(p)) for p in paths) + "]"
+    return parquet_list_sql(paths)
 
 
 def _connect() -> duckdb.DuckDBPyConnection:

@@ -34,7 +34,7 @@ from treasury_lakehouse.ingest.manifest import Batch
 from treasury_lakehouse.lake.commit import LakeCommit
 from treasury_lakehouse.lake.layout import Lake
 from treasury_lakehouse.models.silver import silver_columns
-from treasury_lakehouse.paths import glob_escape
+from treasury_lakehouse.paths import glob_escape, parquet_list_sql
 from treasury_lakehouse.quality.checks import all_checks, by_table
 from treasury_lakehouse.quality.debt import add_cross_views
 from treasury_lakehouse.quality.incremental import (
@@ -107,7 +107,7 @@ class PublishedTables:
 
 
 def bronze_sql(files: Sequence[Path]) -> str:
-    listed = "[" + ", ".join(_lit(glob_escape(f)) for f in files) + "]"
+    listed = parquet_list_sql(files)
     return f"SELECT * FROM read_parquet({listed}, union_by_name = true)"
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from treasury_lakehouse.errors import TreasuryError
+from treasury_lakehouse.lake.store import ObjectStore, Version
 
 HOST = "127.0.0.1"
 #: dummy credentials for the local servers (moto accepts any); tests check none ever shows
@@ -196,3 +197,32 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+class ForwardingStore(ObjectStore):
+    """An :class:`~treasury_lakehouse.lake.store.ObjectStore` that passes every call to
+    ``inner``: tests subclass it to change one operation (a lost answer, a rival's write)."""
+
+    def __init__(self, inner: ObjectStore) -> None:
+        self.inner, self.uri = inner, inner.uri
+
+    def get(self, key: str) -> tuple[bytes, Version]:
+        return self.inner.get(key)
+
+    def head(self, key: str) -> Version | None:
+        return self.inner.head(key)
+
+    def put(self, key: str, data: bytes) -> Version:
+        return self.inner.put(key, data)
+
+    def create(self, key: str, data: bytes) -> Version:
+        return self.inner.create(key, data)
+
+    def replace(self, key: str, data: bytes, version: Version) -> Version:
+        return self.inner.replace(key, data, version)
+
+    def list(self, prefix: str = "") -> list[str]:
+        return self.inner.list(prefix)
+
+    def delete(self, key: str) -> None:
+        self.inner.delete(key)

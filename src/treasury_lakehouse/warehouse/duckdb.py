@@ -26,7 +26,7 @@ import duckdb
 from treasury_lakehouse.errors import WarehouseError
 from treasury_lakehouse.lake.commit import LakeCommit
 from treasury_lakehouse.lake.files import TMP_MARK, temporary_sibling
-from treasury_lakehouse.paths import glob_escape
+from treasury_lakehouse.paths import parquet_list_sql
 from treasury_lakehouse.sql_quote import quote_ident as _q
 from treasury_lakehouse.sql_quote import quote_literal as _lit
 from treasury_lakehouse.warehouse.base import LoadResult, WarehouseTable
@@ -182,7 +182,7 @@ class DuckDBWarehouse:
         for statement in define_table_sql(table):
             con.execute(statement)
         if table.files:
-            files = "[" + ", ".join(_lit(glob_escape(f)) for f in table.files) + "]"
+            files = parquet_list_sql(table.files)
             names = ", ".join(_q(c.name) for c in table.columns)
             con.execute(
                 f"INSERT INTO {_q(table.name)} ({names}) SELECT {names} "

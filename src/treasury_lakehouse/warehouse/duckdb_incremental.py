@@ -38,9 +38,8 @@ import duckdb
 
 from treasury_lakehouse.lake.commit import LakeCommit
 from treasury_lakehouse.models.registry import Column
-from treasury_lakehouse.paths import glob_escape
+from treasury_lakehouse.paths import parquet_list_sql
 from treasury_lakehouse.sql_quote import quote_ident as _q
-from treasury_lakehouse.sql_quote import quote_literal as _lit
 from treasury_lakehouse.warehouse.base import WarehouseTable
 from treasury_lakehouse.warehouse.changes import (
     FULL_REBUILD_SHARE,
@@ -165,7 +164,7 @@ def _parquet_sql(table: WarehouseTable, files: tuple[Path, ...], where: str) -> 
     """The rows of those Parquet files of ``table`` that meet ``where`` (none without files)."""
     if not files:
         return f"SELECT * FROM {_q(table.name)} WHERE false"
-    listed = "[" + ", ".join(_lit(glob_escape(f)) for f in files) + "]"
+    listed = parquet_list_sql(files)
     return (
         f"SELECT {_names(table.columns)} FROM read_parquet({listed}, hive_partitioning = true, "
         f"union_by_name = true) WHERE {where}"

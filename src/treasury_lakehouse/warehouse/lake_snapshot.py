@@ -24,10 +24,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from treasury_lakehouse.paths import glob_escape
+from treasury_lakehouse.paths import parquet_list_sql
 from treasury_lakehouse.sql_quote import quote_ident as _q
-from treasury_lakehouse.sql_quote import quote_literal as _lit
-from treasury_lakehouse.warehouse import changes as _changes
 from treasury_lakehouse.warehouse.base import WarehouseTable, is_silver_table
 from treasury_lakehouse.warehouse.changes import (
     IncrementalPlan,
@@ -35,6 +33,9 @@ from treasury_lakehouse.warehouse.changes import (
     year_files,
     year_filter,
     years_of,
+)
+from treasury_lakehouse.warehouse.changes import (
+    date_column as table_date_column,
 )
 from treasury_lakehouse.warehouse.star import (
     CALENDAR,
@@ -148,7 +149,7 @@ def _relation_sql(table: WarehouseTable, files: tuple[Path, ...], where: str = "
         casts = ", ".join(f"CAST(NULL AS {c.sql_type}) AS {_q(c.name)}" for c in table.columns)
         return f"SELECT {casts} WHERE false"
     casts = ", ".join(f"CAST({_q(c.name)} AS {c.sql_type}) AS {_q(c.name)}" for c in table.columns)
-    listed = "[" + ", ".join(_lit(glob_escape(f)) for f in files) + "]"
+    listed = parquet_list_sql(files)
     return (
         f"SELECT * FROM (SELECT {casts} FROM read_parquet({listed}, hive_partitioning = true, "
         f"union_by_name = true)) AS typed WHERE {where}"
@@ -204,14 +205,14 @@ class LakeSnapshot:
             return table.files, "true"
         else:
             return (), "false"
-        return year_files(table, years), year_filter(_changes.date_column(table.name), years)
+        return year_files(table, years), year_filter(table_date_column(table.name), years)
 
     def _star_sql(self, table: StarTable) -> str:
         if self.changes is None or table.name == DIM_DATE.name:
             return table.sql
         years = years_of(table, self.changes)
         return sql_over_rows(
-            table, {s: year_filter(_changes.date_column(s), years) for s in table.sources}
+            table, {s: year_filter(table_date_column(s), years) for s in table.sources}
         )
 
     def close(self) -> None:

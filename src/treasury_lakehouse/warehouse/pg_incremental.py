@@ -36,9 +36,8 @@ from psycopg import sql
 
 from treasury_lakehouse.engines.base import PARTITION_COLUMN
 from treasury_lakehouse.lake.commit import LakeCommit
-from treasury_lakehouse.paths import glob_escape
+from treasury_lakehouse.paths import parquet_list_sql
 from treasury_lakehouse.sql_quote import quote_ident as _q
-from treasury_lakehouse.sql_quote import quote_literal as _lit
 from treasury_lakehouse.warehouse import pg_ddl
 from treasury_lakehouse.warehouse.base import WarehouseTable, is_silver_table
 from treasury_lakehouse.warehouse.changes import (
@@ -290,9 +289,9 @@ def _record_date_range(tables: list[WarehouseTable]) -> tuple[date | None, date 
                     raise NotIncremental(f"{table.name} is not partitioned by record year")
                 by_year[int(part.split("=", 1)[1])].append(file)
             for years, pick, found in ((min(by_year), "MIN", firsts), (max(by_year), "MAX", lasts)):
-                listed = ", ".join(_lit(glob_escape(f)) for f in by_year[years])
+                listed = parquet_list_sql(by_year[years])
                 value = duck.execute(
-                    f"SELECT {pick}(CAST(record_date AS DATE)) FROM read_parquet([{listed}], "
+                    f"SELECT {pick}(CAST(record_date AS DATE)) FROM read_parquet({listed}, "
                     "hive_partitioning = true, union_by_name = true)"
                 ).fetchall()[0][0]
                 if value is not None:
