@@ -33,6 +33,7 @@ from treasury_lakehouse.config import (
 )
 from treasury_lakehouse.errors import ConfigError, LakeError, TreasuryError
 from treasury_lakehouse.ingest.paging import Page
+from treasury_lakehouse.lake.remote import attach as attach_lake
 from treasury_lakehouse.models.registry import GOLD
 from treasury_lakehouse.paths import check_home, require_lake, require_writable_home
 from treasury_lakehouse.pipeline import IngestResult, TransformResult
@@ -80,6 +81,14 @@ def settings_options(func: F, home_help: str = HOME_HELP) -> F:
     """The options every command shares; each falls back to its TREASURY_* variable."""
     options = [
         click.option("--home", type=click.Path(path_type=Path), help=home_help),
+        click.option(
+            "--lake",
+            "lake_uri",
+            metavar="URI",
+            help="Where the lake is: a folder, s3://bucket/prefix or gs://bucket/prefix "
+            "(credentials from the provider's standard chain; a bucket is worked on through "
+            "a cache at <home>/lake) [env TREASURY_LAKE; default <home>/lake]",
+        ),
         click.option(
             "--api-url",
             help="Fiscal Data API base URL, http(s) [env TREASURY_API_URL; default the live API]",
@@ -164,19 +173,23 @@ def demo_settings_options(func: F) -> F:
     return settings_options(func, home_help=DEMO_HOME_HELP)
 
 
-def build_settings(**flags: Any) -> Settings:
-    """Settings from the variables and flags; raises when the home cannot be a folder."""
+def build_settings(*, attach: bool = True, **flags: Any) -> Settings:
+    """Settings from the variables and flags; raises when the home cannot be a folder. A lake in
+    a bucket is attached: its cache at ``<home>/lake`` catches up (``attach``)."""
     datasets = flags.pop("datasets", ()) or None
     settings = settings_from_env(datasets=tuple(datasets) if datasets else None, **flags)
     check_home(settings)
+    if attach:
+        attach_lake(settings)
     return settings
 
 
 def writing_settings(**flags: Any) -> Settings:
     """:func:`build_settings` for a command that writes: the home (and the DuckDB warehouse's
     folder) must be writable before anything is fetched or changed."""
-    settings = build_settings(**flags)
+    settings = build_settings(attach=False, **flags)
     require_writable_home(settings)
+    attach_lake(settings)
     return settings
 
 
@@ -441,7 +454,9 @@ def status(as_json: bool, **flags: Any) -> None:
         click.echo(pipeline.status_json(settings))
         return
     report = pipeline.status(settings)
-    click.echo(f"home {report['home']}   warehouse {mask_dsn(report['warehouse'])}")
+    click.echo(
+        f"home {report['home']}   lake {report['lake']}   warehouse {mask_dsn(report['warehouse'])}"
+    )
     for name, info in report["datasets"].items():
         click.echo(
             f"{name:<26} batches {info['bronze_batches']:>3}"

@@ -19,6 +19,9 @@ from urllib.parse import urlsplit
 from treasury_lakehouse.catalog import DATASETS, get_dataset
 from treasury_lakehouse.errors import ConfigError
 
+#: the schemes of a lake in a bucket (``TREASURY_LAKE``)
+REMOTE_LAKE_SCHEMES = ("s3", "gs")
+
 EngineName = Literal["duckdb", "spark"]
 ENGINES: tuple[EngineName, ...] = ("duckdb", "spark")
 #: where an incremental window starts: from the lake's watermark (the CLI's default), or from
@@ -156,6 +159,11 @@ class Settings:
     #: how long a lease on a lake in a bucket outlives its last renewal
     #: (:mod:`treasury_lakehouse.lake.lease`): the longest a dead writer blocks the next
     lease_s: float = 60.0
+    #: where the lake is (``TREASURY_LAKE``, ``--lake``): a local folder, ``s3://bucket/prefix``
+    #: or ``gs://bucket/prefix``; empty: ``<home>/lake``. A lake in a bucket is read and written
+    #: through a local cache of its immutable files at ``<home>/lake``
+    #: (:mod:`treasury_lakehouse.lake.remote`)
+    lake_uri: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -195,6 +203,13 @@ class Settings:
                 parse_memory_limit(self.memory_limit)
             except ConfigError as error:
                 raise _invalid(f"memory limit {error}", "memory_limit") from None
+        scheme = urlsplit(self.lake_uri).scheme
+        if scheme not in ("", "file", *REMOTE_LAKE_SCHEMES):
+            raise _invalid(
+                f"lake {strip_userinfo(self.lake_uri)!r}: scheme {scheme!r} is not supported "
+                "(a local folder, s3://bucket/prefix or gs://bucket/prefix)",
+                "lake_uri",
+            )
         self._normalize_urls()
 
     def _normalize_urls(self) -> None:
@@ -217,7 +232,19 @@ class Settings:
 
     @property
     def lake(self) -> Path:
+        """The lake's local root: the ``--lake`` folder, or ``<home>/lake`` (for a lake in a
+        bucket, the local cache of its files)."""
+        if self.lake_uri and self.remote_lake is None:
+            parts = urlsplit(self.lake_uri)
+            return Path(parts.path if parts.scheme == "file" else self.lake_uri)
         return self.home / "lake"
+
+    @property
+    def remote_lake(self) -> str | None:
+        """The lake's bucket URI (``s3://...``, ``gs://...``); ``None`` for a lake in a folder."""
+        if urlsplit(self.lake_uri).scheme in REMOTE_LAKE_SCHEMES:
+            return self.lake_uri.rstrip("/")
+        return None
 
     @property
     def spill_dir(self) -> Path:
@@ -270,6 +297,7 @@ _ENV_FIELDS = {
     "TREASURY_RETRY_BUDGET": "retry_budget_s",
     "TREASURY_MEMORY_LIMIT": "memory_limit",
     "TREASURY_LEASE_S": "lease_s",
+    "TREASURY_LAKE": "lake_uri",
 }
 
 

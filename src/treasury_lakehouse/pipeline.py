@@ -60,6 +60,7 @@ from treasury_lakehouse.lake.commit import (
 from treasury_lakehouse.lake.files import atomic_write_json, new_version, remove_orphans
 from treasury_lakehouse.lake.layout import BUILD_INFO, Lake, read_build_info
 from treasury_lakehouse.lake.lock import GOLD_SCOPE, WAREHOUSE_SCOPE, dataset_scope, home_lock
+from treasury_lakehouse.lake.remote import attach as attach_lake
 from treasury_lakehouse.lake.repair import RepairResult, repair_lake
 from treasury_lakehouse.lake.verify import VerifyReport, verify_lake
 from treasury_lakehouse.lineage import Lineage
@@ -141,6 +142,7 @@ def _locked(
     if warehouse:
         scopes.append(WAREHOUSE_SCOPE)
     with home_lock(settings.home, purpose, scopes):
+        attach_lake(settings)  # a lake in a bucket: the cache catches up under the locks
         for directory in leftovers:
             remove_orphans(directory)
         remove_spill_leftovers(settings)
@@ -749,6 +751,7 @@ def status(settings: Settings) -> dict[str, Any]:
     damage = verify_lake(settings, checksums=False, versions=False, warehouse=False)
     result = {
         "home": str(settings.home),
+        "lake": settings.remote_lake or str(settings.lake),
         "warehouse": settings.warehouse if settings.warehouse_kind == "duckdb" else "postgresql",
         "datasets": datasets,
         "gold": gold,
@@ -783,6 +786,7 @@ def verify(settings: Settings) -> VerifyReport:
     _require_lake(settings)
     scopes = [dataset_scope(name) for name in settings.datasets] + [GOLD_SCOPE, WAREHOUSE_SCOPE]
     with home_lock(settings.home, "verify", scopes):
+        attach_lake(settings)
         return verify_lake(settings)
 
 
@@ -792,6 +796,7 @@ def require_lake_to_mend(settings: Settings) -> None:
 
 
 def _require_lake(settings: Settings) -> None:
+    attach_lake(settings, pull=False)  # a lake in a bucket: its cache is made on first use
     if not settings.lake.is_dir():
         raise LakeError(f"no lake at {settings.lake}: nothing to verify or repair")
 

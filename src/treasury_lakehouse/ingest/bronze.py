@@ -40,6 +40,7 @@ from treasury_lakehouse.ingest.manifest import (
 )
 from treasury_lakehouse.ingest.paging import Page, Window, drift
 from treasury_lakehouse.lake.files import atomic_write_json, publish_file, temporary_sibling
+from treasury_lakehouse.lake.remote import mirror_of
 
 SOURCE_SYSTEM = "fiscaldata.treasury.gov"
 METADATA_COLUMNS = (
@@ -56,6 +57,7 @@ class BronzeStore:
     """Bronze batches of every dataset under ``<lake>/bronze``."""
 
     def __init__(self, lake: Path) -> None:
+        self.lake = lake
         self.root = lake / "bronze"
         self.damaged_root = lake / "_damaged"
 
@@ -189,12 +191,7 @@ class BronzeStore:
         if writer.rows == 0:
             writer.abort()
             return None
-        seq = self.max_seq(dataset.name) + 1
-        entry = writer.manifest_entry(seq, window)
-        manifest = self.dataset_dir(dataset.name) / "_manifest"
-        manifest.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(manifest / f"{seq:06d}_{writer.batch_id}.json", entry)
-        return Batch.from_entry(entry)
+        return self._commit(dataset, writer, window)
 
     def write_empty_batch(self, dataset: Dataset, window: Window, note: str) -> Batch:
         """Commit a batch without rows: the source has none of ``dataset`` in ``window`` (it lies
@@ -205,9 +202,28 @@ class BronzeStore:
         self.require_intact(dataset.name)
         writer = _BatchWriter(self.dataset_dir(dataset.name), dataset)
         writer.add_empty(note)
+        return self._commit(dataset, writer, window, pages=0)
+
+    def _commit(
+        self, dataset: Dataset, writer: _BatchWriter, window: Window, pages: int | None = None
+    ) -> Batch:
+        """Write the batch's manifest entry, last: the batch counts from then on. A lake in a
+        bucket commits it there first (:meth:`~.remote.RemoteLake.publish_batch`), at the
+        first seq no other writer holds."""
+
+        def entry_for(seq: int) -> dict[str, Any]:
+            entry = writer.manifest_entry(seq, window)
+            if pages is not None:
+                entry["pages"] = pages
+            return entry
+
         seq = self.max_seq(dataset.name) + 1
-        entry = writer.manifest_entry(seq, window)
-        entry["pages"] = 0
+        mirror = mirror_of(self.lake)
+        if mirror is None:
+            entry = entry_for(seq)
+        else:
+            entry = mirror.publish_batch(dataset.name, writer.directory, entry_for, seq)
+            seq = int(entry["seq"])
         manifest = self.dataset_dir(dataset.name) / "_manifest"
         manifest.mkdir(parents=True, exist_ok=True)
         atomic_write_json(manifest / f"{seq:06d}_{writer.batch_id}.json", entry)

@@ -39,6 +39,7 @@ from treasury_lakehouse.lake.carried import carried_by_reference as carried_by_r
 from treasury_lakehouse.lake.carried import carried_versions as carried_versions
 from treasury_lakehouse.lake.commit_log import COMMITS, CommitConflictError, commit_log
 from treasury_lakehouse.lake.files import LEGACY_POINTER, is_version_name, legacy_current_version
+from treasury_lakehouse.lake.remote import mirror_of
 from treasury_lakehouse.lake.store import ObjectMissing
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,12 @@ class LakeCommit:
         return named + sorted(carried - set(named))
 
     def missing(self) -> list[str]:
-        """The retained versions that are not on disk, as ``layer/table/version``."""
+        """The retained versions that are not on disk, as ``layer/table/version`` (for a lake in
+        a bucket, after fetching those the cache lacks)."""
+        mirror = mirror_of(self.root)
+        if mirror is not None:
+            mirror.fetch_versions(self.references())
+            mirror.fetch_versions(self.retained())
         return [str(path.relative_to(self.root)) for path in self.retained() if not path.is_dir()]
 
     def require_readable(self) -> LakeCommit:
@@ -297,6 +303,14 @@ def write_commit(
     a later seq, never overwriting). A create whose answer was lost is recognised as this one.
     """
     log_ = commit_log(root)
+    mirror = mirror_of(root)
+    if mirror is not None:  # the files first, outside the lease: a commit names only files there
+        base_dir = {layer: root / LAYER_DIRS[layer] for layer in LAYER_DIRS}
+        named = [base_dir["silver"] / t / v for t, v in silver.items()]
+        named += [base_dir["quarantine"] / t / v for t, v in quarantine.items()]
+        named += [base_dir["gold"] / t / v for t, v in gold.items()]
+        named += [base_dir["history"] / t / v for t, v in (history or {}).items()]
+        mirror.upload_versions(named)
     with log_.scope(f"commit {run_id}"):
         log_.remove_orphans()
         head = log_.head_seq()

@@ -32,9 +32,11 @@ from treasury_lakehouse.lake.commit import (
     carried_versions,
     commit_path,
     commit_seqs,
+    read_commit,
 )
 from treasury_lakehouse.lake.files import TMP_MARK
 from treasury_lakehouse.lake.layout import BUILD_INFO, Lake
+from treasury_lakehouse.lake.remote import RemoteLake, mirror_of
 
 DamageKind = Literal["manifest", "bronze", "refetch", "version", "commit", "warehouse"]
 
@@ -111,9 +113,53 @@ def verify_lake(
     if versions:
         head = verify_commit_log(Lake(settings.lake), report)
         verify_versions(Lake(settings.lake), report)
+        mirror = mirror_of(settings.lake)
+        if mirror is not None:
+            verify_bucket(mirror, bronze, settings.datasets, head, report)
     if warehouse:
         verify_warehouse(settings, report, head)
     return report
+
+
+def verify_bucket(
+    mirror: RemoteLake,
+    bronze: BronzeStore,
+    datasets: Iterable[str],
+    head_seq: int | None,
+    report: VerifyReport,
+) -> None:
+    """A lake in a bucket: every batch the cache holds is committed in the bucket, and every
+    version the newest commit retains is there complete (its ``_uploaded.json``)."""
+    for name in datasets:
+        prefix = f"bronze/{name}/_manifest/"
+        held = set(mirror.store.list(prefix))
+        for entry in bronze.entries(name):
+            report.count("bucket manifest entries")
+            key = f"{prefix}{entry.path.name}"
+            if key not in held:
+                report.damaged.append(
+                    Damage(
+                        "manifest",
+                        mirror.store.where(key),
+                        "is in the cache but not in the bucket",
+                        dataset=name,
+                        batch_id=entry.batch_id,
+                        seq=entry.seq,
+                        entry=str(entry.path),
+                    )
+                )
+    if head_seq is None:
+        return
+    try:
+        head = read_commit(mirror.root, head_seq)
+    except LakeError:  # the commit log's own check reports it
+        return
+    retained = head.retained()
+    report.count("bucket versions", len(retained))
+    for where in mirror.missing_versions(retained):
+        report.damaged.append(
+            Damage("version", where, f"is named by lake commit {head.seq} but not complete")
+        )
 
 
 def verify_bronze(bronze: BronzeStore, dataset: str, report: VerifyReport) -> None:

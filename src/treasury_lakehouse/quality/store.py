@@ -28,6 +28,7 @@ from treasury_lakehouse.lake.files import (
     remove_orphans,
 )
 from treasury_lakehouse.lake.lock import commit_lock
+from treasury_lakehouse.lake.remote import mirror_of
 from treasury_lakehouse.quality.incremental import Baseline, fingerprint
 from treasury_lakehouse.quality.results import Finding, QualityReport
 from treasury_lakehouse.quality.spec import Check
@@ -76,6 +77,11 @@ def append_report(lake_root: Path, report: QualityReport, stage: str) -> Path:
                 if older != state_path and TMP_MARK not in older.name:
                     older.unlink(missing_ok=True)
         atomic_write_json(path, report_document(report, stage))
+    mirror = mirror_of(lake_root)
+    if mirror is not None:  # a lake in a bucket keeps its reports there too
+        if state is not None:
+            mirror.upload_file(path.with_name(path.stem + STATE_SUFFIX))
+        mirror.upload_file(path)
     return path
 
 

@@ -1,0 +1,202 @@
+"""A lake in a bucket (issue #16): the whole pipeline on every kind of lake (``lake_uri``: a
+folder, moto's S3 and fake-gcs-server), through the library and the CLI.
+
+- a backfill, then an incremental run that re-reads a restated day: gold in the warehouse equals
+  the independent computation over the records the fake API serves, on every kind of lake;
+- a second home, with an empty cache, reads the same bucket: it loads the same gold, and
+  ``verify`` passes on both;
+- the bucket holds only what was committed: batches with their manifest entries, versions with
+  their ``_uploaded.json``; nothing named ``.tmp-``;
+- a home caches one lake: another ``--lake`` for it is refused in one line;
+- every CLI command runs on a lake in a bucket.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from conftest import TEST_BUCKET, make_settings
+from independent_gold import expected_gold, read_records
+from treasury_lakehouse import pipeline
+from treasury_lakehouse.config import Settings
+from treasury_lakehouse.errors import ConfigError
+from treasury_lakehouse.lake.commit import commit_seqs
+from treasury_lakehouse.lake.remote import UPLOADED, detach
+from treasury_lakehouse.lake.store import open_store
+from treasury_lakehouse.testing import FakeFiscalDataApi
+from treasury_lakehouse.warehouse.duckdb import DuckDBWarehouse
+
+PDT, OCB = "public_debt_transactions", "operating_cash_balance"
+DSL, REFUNDS = "debt_subject_to_limit", "income_tax_refunds_issued"
+MATCH = {
+    "record_date": "2022-03-14",
+    "transaction_type": "Redemptions",
+    "security_market": "Marketable",
+    "security_type": "Bills",
+}
+
+
+def _settings(home: Path, api: FakeFiscalDataApi, lake: str, **more: object) -> Settings:
+    return make_settings(home, api, lake_uri=lake, **more)
+
+
+@pytest.fixture(autouse=True)
+def _forget_mirrors(tmp_path: Path) -> None:
+    """Each test's homes are new; their registrations end with the test."""
+    yield
+    for home in tmp_path.iterdir():
+        detach(home / "lake")
+
+
+def test_backfill_then_a_restatement_gives_the_independent_gold_on_every_kind_of_lake(
+    fake_api: FakeFiscalDataApi, synthetic_records: Path, tmp_path: Path, lake_uri: str
+) -> None:
+    fake_api.today = date(2022, 3, 15)
+    home = tmp_path / "home"
+    first = pipeline.run(_settings(home, fake_api, lake_uri, start=date(2022, 3, 1)))
+    assert {r.dataset for r in first.ingest} >= {PDT, OCB}
+
+    fake_api.today = date(2022, 3, 31)
+    fake_api.restate(PDT, MATCH, {"transaction_today_amt": "1"})
+    second = pipeline.run(_settings(home, fake_api, lake_uri))
+    assert {c.dataset: c for c in second.transform.silver}[PDT].superseded > 0
+
+    records = {
+        name: read_records(synthetic_records, name, date(2022, 3, 1), date(2022, 3, 31))
+        for name in (PDT, OCB, DSL, REFUNDS)
+    }
+    for row in records[PDT]:
+        if all(row[k] == v for k, v in MATCH.items()):
+            row["transaction_today_amt"] = "1"
+    expected = expected_gold(records[PDT], records[OCB], records[DSL], records[REFUNDS])
+    settings = _settings(home, fake_api, lake_uri)
+    warehouse = DuckDBWarehouse(settings.duckdb_warehouse_path)
+    for table, rows in expected.items():
+        assert sorted(warehouse.table_rows(table)) == rows, table
+    report = pipeline.verify(settings)
+    assert report.ok, [d.summary() for d in report.damaged]
+
+    if lake_uri.startswith(("s3://", "gs://")):
+        # a second home with an empty cache reads everything from the bucket
+        other = _settings(tmp_path / "other", fake_api, lake_uri)
+        assert pipeline.verify(other).ok
+        loaded = pipeline.load(other)
+        assert loaded.tables
+        again = DuckDBWarehouse(other.duckdb_warehouse_path)
+        for table, rows in expected.items():
+            assert sorted(again.table_rows(table)) == rows, table
+        assert commit_seqs(other.lake) == commit_seqs(settings.lake) == [1, 2]
+        _bucket_holds_only_committed(lake_uri)
+        assert checked_both_in_bucket(lake_uri), "the quality reports were not uploaded"
+
+
+def checked_both_in_bucket(lake_uri: str) -> bool:
+    """Both runs' quality reports are in the bucket."""
+    keys = open_store(lake_uri).list("_quality/")
+    return len([k for k in keys if k.endswith(".json")]) >= 2
+
+
+def _bucket_holds_only_committed(lake_uri: str) -> None:
+    store = open_store(lake_uri)
+    keys = store.list()
+    assert keys and not [k for k in keys if ".tmp-" in k]
+    versions = {k.rsplit("/", 1)[0] for k in keys if k.endswith(f"/{UPLOADED}")}
+    layers = ("silver/", "gold/", "_quarantine/", "history/")
+    for key in keys:
+        if key.startswith(layers):
+            parts = key.split("/")
+            assert "/".join(parts[:3]) in versions, f"{key} belongs to no uploaded version"
+    for version in versions:
+        record = json.loads(store.get(f"{version}/{UPLOADED}")[0])
+        for name in record["files"]:
+            assert f"{version}/{name}" in keys
+    entries = [k for k in keys if "/_manifest/" in k and k.startswith("bronze/")]
+    claims = [k for k in keys if "/_seqs/" in k]
+    assert len(entries) == len(claims) > 0
+    for entry_key in entries:
+        entry = json.loads(store.get(entry_key)[0])
+        dataset = entry["dataset"]
+        for name in entry["file_bytes"]:
+            assert f"bronze/{dataset}/{name}" in keys, name
+
+
+def test_a_home_caches_one_lake(
+    fake_api: FakeFiscalDataApi, tmp_path: Path, s3_env: object
+) -> None:
+    fake_api.today = date(2022, 3, 8)
+    home = tmp_path / "home"
+    first = f"s3://{TEST_BUCKET}/{tmp_path.name}-a"
+    pipeline.ingest(_settings(home, fake_api, first, start=date(2022, 3, 1), datasets=(OCB,)))
+    detach(home / "lake")
+    with pytest.raises(ConfigError, match=f"caches the lake s3://{TEST_BUCKET}/.*-a, not"):
+        pipeline.ingest(_settings(home, fake_api, f"s3://{TEST_BUCKET}/{tmp_path.name}-b"))
+    folder = tmp_path / "folder"
+    pipeline.ingest(_settings(folder, fake_api, "", start=date(2022, 3, 1), datasets=(OCB,)))
+    with pytest.raises(ConfigError, match="holds a lake in a folder"):
+        pipeline.ingest(_settings(folder, fake_api, first, datasets=(OCB,)))
+
+
+def test_a_lake_uri_of_another_scheme_is_one_line() -> None:
+    with pytest.raises(ConfigError, match="scheme 'ftp' is not supported"):
+        Settings(lake_uri="ftp://host/lake")
+
+
+def _cli(home: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "treasury"), *args, "--home", str(home)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.slow
+def test_every_cli_command_runs_on_a_lake_in_a_bucket(
+    fake_api: FakeFiscalDataApi, tmp_path: Path, s3_env: object
+) -> None:
+    fake_api.today = date(2022, 3, 10)
+    lake = f"s3://{TEST_BUCKET}/{tmp_path.name}"
+    env = {
+        **os.environ,
+        "TREASURY_LAKE": lake,
+        "TREASURY_API_URL": fake_api.base_url,
+        "TREASURY_RETRY_BUDGET": "10",
+    }
+    home = tmp_path / "home"
+    steps = [
+        ("ingest", "--start", "2022-03-01"),
+        ("transform",),
+        ("check",),
+        ("load",),
+        ("status",),
+        ("verify",),
+        ("history", "--dataset", OCB, "--date", "2022-03-07"),
+        ("report",),
+        ("repair",),
+        ("run",),
+    ]
+    for step in steps:
+        done = _cli(home, env, *step)
+        assert done.returncode == 0, (step, done.stdout, done.stderr)
+    # a fresh home over the same bucket sees the same lake
+    fresh = tmp_path / "fresh"
+    status = _cli(fresh, env, "status", "--json")
+    assert status.returncode == 0, status.stderr
+    mine = _cli(home, env, "status", "--json")
+    assert mine.returncode == 0, mine.stderr
+    theirs, ours = json.loads(status.stdout), json.loads(mine.stdout)
+    assert ours["lake"] == theirs["lake"] == lake
+    assert ours["lake_commit"] == theirs["lake_commit"] == 2
+    local_only = ("home", "warehouse")
+    assert {k: v for k, v in theirs.items() if k not in local_only} == {
+        k: v for k, v in ours.items() if k not in local_only
+    }
+    assert _cli(fresh, env, "verify").returncode == 0
