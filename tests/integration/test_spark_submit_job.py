@@ -133,3 +133,19 @@ def test_spark_submit_of_a_home_without_a_lake_fails_with_one_line(
     assert len(errors) == 1, output[-4000:]
     assert errors[0].startswith("Error: bronze has no committed batch of "), errors
     assert "Traceback" not in output
+
+
+def test_spark_submit_with_a_lake_on_s3a_names_the_missing_connector_in_one_line(
+    cluster: spark_cluster.Cluster, wheel: Path, tmp_path: Path
+) -> None:
+    command = spark_submit(cluster, wheel, "--lake", "s3a://bucket/lake")
+    job = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, env=submit_env(), cwd=tmp_path
+    )
+    assert job.returncode == 1, job.stderr[-4000:]
+    output = job.stdout + job.stderr
+    errors = [line for line in output.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1, output[-4000:]
+    assert errors[0].startswith("Error: spark: s3a:// needs the Hadoop FileSystem "), errors
+    assert "org.apache.hadoop.fs.s3a.S3AFileSystem from hadoop-aws " in errors[0], errors
+    assert "Traceback" not in output and "ClassNotFoundException" not in output

@@ -41,6 +41,9 @@ from treasury_lakehouse.engines.base import (
     partition_name,
 )
 from treasury_lakehouse.engines.gold import incremental_inputs, partitions_to_read
+from treasury_lakehouse.engines.spark_connectors import (  # its own module: this one is long
+    require_connector as require_connector,
+)
 from treasury_lakehouse.errors import EngineError
 from treasury_lakehouse.models.incremental import (
     PREVIOUS_GOLD,

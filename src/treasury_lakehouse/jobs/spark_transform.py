@@ -13,20 +13,32 @@ wheel as ``--py-files`` (its dependencies in the job's Python environment). The 
 engine on that session and publishes them as one lake commit, exactly as ``treasury transform
 --engine spark`` does. It prints one summary line; on an error, one ``Error: ...`` line on stderr
 and exit code 1.
+
+``--lake`` (``TREASURY_LAKE``) names a lake in a bucket: the job checks that the session has the
+Hadoop connector of its scheme (:func:`.spark_connectors.require_connector`, a one-line error
+naming the missing jar), then stops, since Spark executors do not read a bucket lake yet. A folder
+given as ``--lake`` is not supported yet either: a lake in a folder is ``<--home>/lake``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import treasury_lakehouse
 from treasury_lakehouse import pipeline
 from treasury_lakehouse.catalog import DATASETS
 from treasury_lakehouse.config import settings_from_env
-from treasury_lakehouse.errors import EngineError, TreasuryError
+from treasury_lakehouse.engines.spark_connectors import (
+    CONNECTOR_SCHEMES,
+    location_scheme,
+    require_connector,
+    shown_location,
+)
+from treasury_lakehouse.errors import ConfigError, EngineError, TreasuryError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -34,6 +46,7 @@ if TYPE_CHECKING:
     from treasury_lakehouse.pipeline import TransformResult
 
 APP_NAME = "treasury-transform"
+LAKE_VARIABLE = "TREASURY_LAKE"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -44,6 +57,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--home", type=Path, help="the lake's home folder [env TREASURY_HOME; default ./data]"
+    )
+    parser.add_argument(
+        "--lake",
+        metavar="URI",
+        help="a lake in a bucket (s3a://, s3:// or gs://): checks that the session has the "
+        "bucket's Hadoop connector, then stops (Spark does not read a bucket lake yet) "
+        f"[env {LAKE_VARIABLE}]",
     )
     parser.add_argument(
         "--dataset",
@@ -69,6 +89,36 @@ def submitted_session() -> SparkSession:
     except Exception as error:  # py4j or pyspark, with a JVM stack after the first line
         first = (str(error).strip().splitlines() or [repr(error)])[0]
         raise EngineError(f"spark: cannot start the submitted session: {first}") from error
+
+
+def bucket_lake(args: argparse.Namespace) -> str | None:
+    """The ``--lake`` (or ``TREASURY_LAKE``) URI of a bucket, checked before any JVM starts;
+    ``None`` without one. A folder or another scheme is a :class:`ConfigError`."""
+    lake = args.lake or os.environ.get(LAKE_VARIABLE) or None
+    if lake is None:
+        return None
+    scheme, shown = location_scheme(lake), shown_location(lake)
+    if scheme in ("", "file"):
+        raise ConfigError(
+            f"--lake {shown}: a lake in a folder is not supported by --lake yet; "
+            "give its home with --home (the lake is <home>/lake)"
+        )
+    if scheme not in CONNECTOR_SCHEMES:
+        raise ConfigError(
+            f"--lake {shown}: scheme {scheme!r} is not supported (s3a://, s3:// or gs://)"
+        )
+    return lake
+
+
+def refuse_bucket_lake(session: SparkSession, lake: str) -> NoReturn:
+    """Fail on the missing connector if it is missing, else on what is not built yet."""
+    require_connector(session, lake)
+    scheme = location_scheme(lake)
+    raise EngineError(
+        f"--lake {shown_location(lake)}: the {scheme}:// connector is there, but Spark "
+        "executors do not read a lake in a bucket yet: a bucket lake is read through the "
+        "CLI's object-store lake; this job builds the lake of --home (a folder)"
+    )
 
 
 def transform(session: SparkSession, args: argparse.Namespace) -> TransformResult:
@@ -97,8 +147,11 @@ def summary(result: TransformResult) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        lake = bucket_lake(args)
         session = submitted_session()
         try:
+            if lake is not None:
+                refuse_bucket_lake(session, lake)
             result = transform(session, args)
         finally:
             session.stop()
