@@ -7,6 +7,7 @@ under ``TREASURY_REQUIRE_SERVICES=1`` (set by ``.ci/run``), so a green CI means 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -93,16 +94,48 @@ def real_api(shared_records: Path) -> Iterator[FakeFiscalDataApi]:
         yield api
 
 
+#: ``TREASURY_TEST_LAKE=s3`` (or ``gs``): every lake :func:`make_settings` makes is in a bucket of
+#: the local S3 (GCS) server, under a prefix of its own (``make test-lakes``); unset: a folder
+TEST_LAKE_VARIABLE = "TREASURY_TEST_LAKE"
+
+
 def make_settings(home: Path, api: FakeFiscalDataApi, **overrides: object) -> Settings:
-    """Settings for a test home against a fake API (fast retries)."""
+    """Settings for a test home against a fake API (fast retries); under ``TREASURY_TEST_LAKE``
+    its lake is in the local server's bucket unless the test names one."""
     values: dict[str, object] = {
         "home": home,
         "api_url": api.base_url,
         "retry_budget_s": 10.0,
         "timeout_s": 10.0,
     }
+    kind = os.environ.get(TEST_LAKE_VARIABLE, "")
+    if kind:
+        prefix = hashlib.sha256(str(Path(home).absolute()).encode()).hexdigest()[:16]
+        values["lake_uri"] = f"{kind}://{TEST_BUCKET}/suite-{prefix}"
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _suite_lake_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Under ``TREASURY_TEST_LAKE``: its server for the whole session, in the environment."""
+    kind = os.environ.get(TEST_LAKE_VARIABLE, "")
+    if not kind:
+        yield
+        return
+    if kind not in ("s3", "gs"):
+        raise pytest.UsageError(f"{TEST_LAKE_VARIABLE} must be s3 or gs, not {kind!r}")
+    servers = _object_server(kind, tmp_path_factory.mktemp(f"suite-{kind}"))
+    server = next(servers)
+    saved = {k: os.environ.get(k) for k in server.env()}
+    os.environ.update(server.env())
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    servers.close()
 
 
 #: every transform engine; Spark's runs are marked ``spark`` and ``slow``

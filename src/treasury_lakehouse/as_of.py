@@ -100,7 +100,7 @@ class Snapshot:
     def settings(self, base: Settings, warehouse: str | None = None) -> Settings:
         """``base`` pointed at the scratch home: only the datasets with a batch by then, and its
         own embedded warehouse unless ``warehouse`` names one."""
-        scratch = base.with_overrides(home=self.home)
+        scratch = base.with_overrides(home=self.home, lake_uri="")  # its own lake folder
         return scratch.with_overrides(
             datasets=tuple(self.batches),
             warehouse=warehouse or default_warehouse(self.home),
@@ -273,7 +273,7 @@ def load(settings: Settings, at: datetime, warehouse: str) -> tuple[AsOfBuild, L
                 f"{', '.join(build.snapshot.batches)}); nothing was published"
             )
         scopes = [WAREHOUSE_SCOPE] if _same_warehouse(target, settings) else []
-        with home_lock(settings.home, f"load --as-of {run_id}", scopes):
+        with home_lock(settings.lock_home, f"load --as-of {run_id}", scopes):
             lineage, tables = Lineage(run_id), lake_tables(commit)
             pipeline.traced_check(
                 target, run_id, "load", commit=commit, now=at, lineage=lineage, gate=True

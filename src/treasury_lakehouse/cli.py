@@ -74,7 +74,10 @@ def _start_date(ctx: click.Context, param: click.Parameter, value: str | None) -
 
 
 HOME_HELP = "Lake and embedded warehouse folder [env TREASURY_HOME; default ./data]"
-DEMO_HOME_HELP = "Lake and warehouse folder of the demo [default ./data-demo; TREASURY_HOME unused]"
+DEMO_HOME_HELP = (
+    "Lake and warehouse folder of the demo [default ./data-demo; TREASURY_HOME and "
+    "TREASURY_LAKE unused]"
+)
 
 
 def settings_options(func: F, home_help: str = HOME_HELP) -> F:
@@ -614,6 +617,7 @@ def demo(records: Path | None, today: date | None, **flags: Any) -> None:
     from treasury_lakehouse.demo import run_demo
 
     flags["home"] = flags.get("home") or DEMO_HOME
+    flags["lake_uri"] = flags.get("lake_uri") or ""  # never TREASURY_LAKE: not the real lake
     settings = writing_settings(**flags)
     result = run_demo(settings, records=records, today=today, on_page=Progress())
     echo_ingest(result.ingest)

@@ -240,6 +240,13 @@ class Settings:
         return self.home / "lake"
 
     @property
+    def lock_home(self) -> Path:
+        """Where the ``flock`` files live (``.locks/``): beside the lake root, so homes that
+        share a lake in a folder take turns on it; ``<home>`` itself for the default lake and
+        for a bucket's cache."""
+        return self.lake.parent
+
+    @property
     def remote_lake(self) -> str | None:
         """The lake's bucket URI (``s3://...``, ``gs://...``); ``None`` for a lake in a folder."""
         if urlsplit(self.lake_uri).scheme in REMOTE_LAKE_SCHEMES:

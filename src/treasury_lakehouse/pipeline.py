@@ -141,7 +141,7 @@ def _locked(
         leftovers.append(settings.lake / "gold")
     if warehouse:
         scopes.append(WAREHOUSE_SCOPE)
-    with home_lock(settings.home, purpose, scopes):
+    with home_lock(settings.lock_home, purpose, scopes):
         attach_lake(settings)  # a lake in a bucket: the cache catches up under the locks
         for directory in leftovers:
             remove_orphans(directory)
@@ -596,6 +596,7 @@ def check(settings: Settings, run_id: str | None = None) -> QualityReport:
     raise for them: ``run`` and ``load`` do, and :func:`require_passed` does on request).
     """
     run_id = run_id or _new_run_id()
+    attach_lake(settings)
     return _traced_check(settings, run_id, Lineage(run_id), "check", False, gate=False)
 
 
@@ -664,7 +665,7 @@ def _check(
         if warehouse_locked:
             sync_quality(settings)
         else:
-            with home_lock(settings.home, f"{stage} {run_id}", [WAREHOUSE_SCOPE]):
+            with home_lock(settings.lock_home, f"{stage} {run_id}", [WAREHOUSE_SCOPE]):
                 sync_quality(settings)
     except (WarehouseError, LockHeldError) as error:  # kept in the lake; synced next time
         log.warning("quality results of %s not yet in the warehouse: %s", run_id, error)
@@ -723,6 +724,7 @@ def status(settings: Settings) -> dict[str, Any]:
     the current lake commit (or why it cannot be read); ``damaged``: how many bronze files are
     missing or of the wrong size (a cheap check without checksums: ``verify`` checks everything).
     An unreadable manifest entry raises :class:`CorruptLakeError`."""
+    attach_lake(settings)
     bronze, lake = BronzeStore(settings.lake), Lake(settings.lake)
     try:
         commit, commit_error = lake.commit(), None
@@ -785,7 +787,7 @@ def verify(settings: Settings) -> VerifyReport:
     raise for it: :func:`require_intact` does)."""
     _require_lake(settings)
     scopes = [dataset_scope(name) for name in settings.datasets] + [GOLD_SCOPE, WAREHOUSE_SCOPE]
-    with home_lock(settings.home, "verify", scopes):
+    with home_lock(settings.lock_home, "verify", scopes):
         attach_lake(settings)
         return verify_lake(settings)
 

@@ -271,16 +271,18 @@ def _report(seed: int, kills: list[Kill], seconds: float, expected: Expected, da
 
 
 def _new_home(
-    home: Path, api: FakeFiscalDataApi, timeline: Timeline
+    home: Path, api: FakeFiscalDataApi, timeline: Timeline, **more: Any
 ) -> tuple[Settings, dict[str, Any]]:
-    """A fresh home with a first (unkilled) run; its settings, and as keywords for the child."""
-    settings = make_settings(home, api, initial_start=FIRST)
+    """A fresh home with a first (unkilled) run; its settings, and as keywords for the child
+    (``more``: other settings, such as a lake in a bucket)."""
+    settings = make_settings(home, api, initial_start=FIRST, **more)
     kwargs = {
         "home": settings.home,
         "api_url": settings.api_url,
         "initial_start": FIRST,
         "retry_budget_s": settings.retry_budget_s,
         "timeout_s": settings.timeout_s,
+        **more,
     }
     timeline.begin()
     pipeline.run(settings)

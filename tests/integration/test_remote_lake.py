@@ -17,7 +17,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -181,10 +181,12 @@ def test_every_cli_command_runs_on_a_lake_in_a_bucket(
         ("history", "--dataset", OCB, "--date", "2022-03-07"),
         ("report",),
         ("repair",),
+        ("check", "--as-of", "NOW"),
         ("run",),
     ]
     for step in steps:
-        done = _cli(home, env, *step)
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        done = _cli(home, env, *(now if arg == "NOW" else arg for arg in step))
         assert done.returncode == 0, (step, done.stdout, done.stderr)
     # a fresh home over the same bucket sees the same lake
     fresh = tmp_path / "fresh"
@@ -200,3 +202,70 @@ def test_every_cli_command_runs_on_a_lake_in_a_bucket(
         k: v for k, v in ours.items() if k not in local_only
     }
     assert _cli(fresh, env, "verify").returncode == 0
+
+
+def _both(env: dict[str, str], homes: list[Path], *args: str) -> list[tuple[int, str]]:
+    """Start the command in both homes at once; each one's exit code and stderr."""
+    treasury = str(Path(sys.executable).parent / "treasury")
+    started = [
+        subprocess.Popen(
+            [treasury, *args, "--home", str(home)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for home in homes
+    ]
+    return [(p.wait(timeout=300), p.stderr.read() if p.stderr else "") for p in started]
+
+
+#: a loser's one line: a bucket's commit went to the other writer, or a folder's lock was held
+LOSER_LINES = ("run `treasury transform` again", "is held by", "lock")
+
+
+def test_two_homes_ingest_and_transform_one_lake_at_once(
+    fake_api: FakeFiscalDataApi, synthetic_records: Path, tmp_path: Path, lake_uri: str
+) -> None:
+    fake_api.today = date(2022, 3, 15)
+    env = {
+        **os.environ,
+        "TREASURY_LAKE": lake_uri,
+        "TREASURY_API_URL": fake_api.base_url,
+        "TREASURY_RETRY_BUDGET": "10",
+    }
+    homes = [tmp_path / "a", tmp_path / "b"]
+    outcomes = {}
+    for step in (("ingest", "--start", "2022-03-01"), ("transform",)):
+        results = _both(env, homes, *step)
+        outcomes[step[0]] = [code for code, _ in results]
+        assert 0 in outcomes[step[0]], (step, results)
+        for (code, err), home in zip(results, homes, strict=True):
+            if code:  # the loser: one line, and its rerun completes
+                lines = err.strip().splitlines()
+                assert len(lines) == 1 and lines[0].startswith("Error: "), err
+                assert any(m in lines[0] for m in LOSER_LINES), err
+                again = _cli(home, env, *step)
+                assert again.returncode == 0, again.stderr
+    print(f"{lake_uri.split(':')[0]}: exit codes {outcomes}")
+
+    for home in homes:
+        assert _cli(home, env, "verify").returncode == 0
+    loaded = _cli(homes[1], env, "load")
+    assert loaded.returncode == 0, loaded.stderr
+    status = json.loads(_cli(homes[1], env, "status", "--json").stdout)
+    records = {
+        name: read_records(synthetic_records, name, date(2022, 3, 1), date(2022, 3, 15))
+        for name in (PDT, OCB, DSL, REFUNDS)
+    }
+    # no batch lost, none doubled: two batches per dataset (one per ingest), each row once
+    for name, rows in records.items():
+        info = status["datasets"][name]
+        assert info["bronze_batches"] == 2, name
+        assert info["silver_rows"] == len(rows), name
+        assert info["bronze_rows"] == 2 * len(rows), name
+    expected = expected_gold(records[PDT], records[OCB], records[DSL], records[REFUNDS])
+    settings = make_settings(homes[1], fake_api, lake_uri=lake_uri)
+    warehouse = DuckDBWarehouse(settings.duckdb_warehouse_path)
+    for table, rows in expected.items():
+        assert sorted(warehouse.table_rows(table)) == rows, table
