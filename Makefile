@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run demo test lint typecheck unit bench spark-cluster spark-cluster-stop clean \
+.PHONY: setup run demo test test-lakes lint typecheck unit bench spark-cluster spark-cluster-stop clean \
 	dags-bundle dags-publish \
 	compose-build compose-up compose-down compose-test report-screenshot
 
@@ -31,6 +31,11 @@ typecheck: setup
 
 test: lint typecheck  ## lint, type-check and run the whole suite (PostgreSQL, Spark, Airflow included)
 	$(BIN)/python -m pytest
+
+LAKE_KIND ?= s3
+test-lakes: setup  ## the lake tests (not Spark) again with every lake in the local S3 server's bucket (LAKE_KIND=gs: GCS)
+	TREASURY_TEST_LAKE=$(LAKE_KIND) $(BIN)/python -m pytest -m "not spark" \
+		$$(grep -l make_settings tests/integration/test_*.py | grep -v crash)
 
 unit: setup  ## the fast tests only
 	$(BIN)/python -m pytest -m "not postgres and not spark and not airflow and not chromium and not slow"

@@ -4,7 +4,8 @@ Every DuckDB connection that does heavy work (the engine's, and others that adop
 :func:`connect_duckdb`) gets ``memory_limit`` from ``TREASURY_MEMORY_LIMIT`` and spills what does
 not fit into a private folder under ``<home>/tmp`` (never inside the lake). The folder carries the
 owner's pid, so the next run under the home's lock removes what a killed run left
-(:func:`remove_spill_leftovers`) without touching a live process's files.
+(:func:`remove_spill_leftovers`) without touching a live process's files. For a lake in a bucket
+the connection also reads and writes the bucket by its URIs (:mod:`.lake.bucket_fs`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ def connect_duckdb(
     con = duckdb.connect(database, read_only=read_only)
     try:
         configure(con, settings, spill_dir)
+        if settings.remote_lake is not None:  # its s3:// or gs:// URIs read and write the bucket
+            from treasury_lakehouse.lake.bucket_fs import register_lake_filesystem
+
+            register_lake_filesystem(con, settings.remote_lake)
     except BaseException:
         con.close()
         remove_spill_directory(spill_dir)

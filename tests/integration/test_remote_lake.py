@@ -20,14 +20,17 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from conftest import TEST_BUCKET, make_settings
 from independent_gold import expected_gold, read_records
 from treasury_lakehouse import pipeline
 from treasury_lakehouse.config import Settings
+from treasury_lakehouse.duckdb_connect import connect_duckdb, remove_spill_directory
 from treasury_lakehouse.errors import ConfigError
 from treasury_lakehouse.lake.commit import commit_seqs
+from treasury_lakehouse.lake.layout import Lake
 from treasury_lakehouse.lake.remote import UPLOADED, detach
 from treasury_lakehouse.lake.store import open_store
 from treasury_lakehouse.testing import FakeFiscalDataApi
@@ -269,3 +272,57 @@ def test_two_homes_ingest_and_transform_one_lake_at_once(
     warehouse = DuckDBWarehouse(settings.duckdb_warehouse_path)
     for table, rows in expected.items():
         assert sorted(warehouse.table_rows(table)) == rows, table
+
+
+@pytest.mark.parametrize("kind", ["s3", "gs"])
+def test_duckdb_reads_and_writes_the_bucket_by_its_uris(
+    fake_api: FakeFiscalDataApi, tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    """The engines' DuckDB connection reads the published versions straight from the bucket
+    (a registered fsspec file system over the lake's store, no ``httpfs``) and writes to it."""
+    request.getfixturevalue("s3_env" if kind == "s3" else "gcs_env")
+    lake = f"{kind}://{TEST_BUCKET}/{tmp_path.name}"
+    fake_api.today = date(2022, 3, 10)
+    settings = _settings(tmp_path / "home", fake_api, lake, start=date(2022, 3, 1))
+    commit = pipeline.transform(_ingested(settings)).commit
+    assert commit == 1
+    con, spill = connect_duckdb(settings)
+    try:
+        head = Lake(settings.lake).require_commit()
+        for table, version in head.versions("gold").items():
+            rel = version.relative_to(settings.lake).as_posix()
+            cached = con.execute(
+                f"SELECT * FROM read_parquet('{version}/*.parquet') ORDER BY ALL"
+            ).fetchall()
+            remote = con.execute(
+                f"SELECT * FROM read_parquet('{lake}/{rel}/*.parquet') ORDER BY ALL"
+            ).fetchall()
+            assert remote == cached and cached, table
+        version = head.versions("silver")[PDT]
+        rel = version.relative_to(settings.lake).as_posix()
+        counts = [
+            con.execute(
+                f"SELECT count(*), sum(transaction_today_amt) FROM read_parquet('{where}/**/"
+                "*.parquet', hive_partitioning = true)"
+            ).fetchone()
+            for where in (version, f"{lake}/{rel}")
+        ]
+        assert counts[0] == counts[1] and counts[0] is not None and counts[0][0] > 0
+        con.execute(
+            f"COPY (SELECT * FROM read_parquet('{lake}/{rel}/**/*.parquet')) "
+            f"TO '{lake}/scratch/pdt.parquet' (FORMAT parquet)"
+        )
+        copied = con.execute(
+            f"SELECT count(*) FROM read_parquet('{lake}/scratch/pdt.parquet')"
+        ).fetchone()
+        assert copied is not None and copied[0] == counts[0][0]
+        with pytest.raises(duckdb.Error, match="outside the lake"):
+            con.execute(f"SELECT * FROM read_parquet('{kind}://{TEST_BUCKET}/elsewhere/x.parquet')")
+    finally:
+        con.close()
+        remove_spill_directory(spill)
+
+
+def _ingested(settings: Settings) -> Settings:
+    pipeline.ingest(settings)
+    return settings
