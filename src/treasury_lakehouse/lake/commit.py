@@ -27,7 +27,7 @@ import json
 import logging
 import shutil
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -303,14 +303,23 @@ def write_commit(
     a later seq, never overwriting). A create whose answer was lost is recognised as this one.
     """
     log_ = commit_log(root)
+    draft = LakeCommit(
+        root=root,
+        seq=base_seq + 1,
+        created_at="",
+        run_id=run_id,
+        purpose=purpose,
+        engine=engine,
+        silver=dict(silver),
+        quarantine=dict(quarantine),
+        gold=dict(gold),
+        counts=dict(counts or {}),
+        changes=None if changes is None else dict(changes),
+        history=dict(history or {}),
+    )
     mirror = mirror_of(root)
     if mirror is not None:  # the files first, outside the lease: a commit names only files there
-        base_dir = {layer: root / LAYER_DIRS[layer] for layer in LAYER_DIRS}
-        named = [base_dir["silver"] / t / v for t, v in silver.items()]
-        named += [base_dir["quarantine"] / t / v for t, v in quarantine.items()]
-        named += [base_dir["gold"] / t / v for t, v in gold.items()]
-        named += [base_dir["history"] / t / v for t, v in (history or {}).items()]
-        mirror.upload_versions(named)
+        mirror.upload_versions(draft.references())
     with log_.scope(f"commit {run_id}"):
         log_.remove_orphans()
         head = log_.head_seq()
@@ -321,20 +330,7 @@ def write_commit(
                 f"lake commit {head} is the newest in {log_.where()}, but this transform built "
                 f"on commit {base_seq}; run `treasury transform` again"
             )
-        commit = LakeCommit(
-            root=root,
-            seq=head + 1,
-            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            run_id=run_id,
-            purpose=purpose,
-            engine=engine,
-            silver=dict(silver),
-            quarantine=dict(quarantine),
-            gold=dict(gold),
-            counts=dict(counts or {}),
-            changes=None if changes is None else dict(changes),
-            history=dict(history or {}),
-        )
+        commit = replace(draft, created_at=datetime.now(UTC).isoformat(timespec="seconds"))
         commit.require_readable()
         log_.create(commit.seq, _encode(commit), base_seq)
         _remove_legacy_pointers(root)
