@@ -34,7 +34,7 @@ test: lint typecheck  ## lint, type-check and run the whole suite (PostgreSQL, S
 
 LAKE_KIND ?= s3
 test-lakes: setup  ## the lake tests (not Spark) again with every lake in the local S3 server's bucket (LAKE_KIND=gs: GCS)
-	TREASURY_TEST_LAKE=$(LAKE_KIND) $(BIN)/python -m pytest -m "not spark" \
+	TREASURY_TEST_LAKE=$(LAKE_KIND) $(BIN)/python -m pytest -m "not spark and not folder_lake" \
 		$$(grep -l make_settings tests/integration/test_*.py | grep -v crash)
 
 unit: setup  ## the fast tests only

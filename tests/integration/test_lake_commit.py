@@ -66,6 +66,7 @@ def _version_dirs(lake_root: Path) -> set[Path]:
 # ---------------------------------------------------------------- one commit per transform
 
 
+@pytest.mark.folder_lake
 def test_transform_publishes_every_version_as_one_commit_and_load_records_it(
     fake_api: FakeFiscalDataApi, tmp_path: Path
 ) -> None:
@@ -128,6 +129,7 @@ def _make_legacy(lake_root: Path) -> LakeCommit:
     return commit
 
 
+@pytest.mark.folder_lake
 def test_a_lake_of_current_pointers_is_adopted_once_into_commit_1(
     fake_api: FakeFiscalDataApi, tmp_path: Path
 ) -> None:
@@ -155,6 +157,7 @@ def test_a_lake_of_current_pointers_is_adopted_once_into_commit_1(
     assert pipeline.transform(settings).commit == 2
 
 
+@pytest.mark.folder_lake
 def test_the_issues_reproduction_a_removed_pointer_no_longer_publishes_fewer_tables(
     fake_api: FakeFiscalDataApi, tmp_path: Path
 ) -> None:
@@ -184,6 +187,7 @@ def _cli_load(settings: Settings) -> list[str]:
     return result.output.strip().splitlines()
 
 
+@pytest.mark.folder_lake
 @pytest.mark.parametrize("damage", ["version directory", "commit record", "garbage commit"])
 def test_a_dangling_reference_stops_load_in_one_line_and_keeps_the_warehouse(
     fake_api: FakeFiscalDataApi, tmp_path: Path, damage: str
@@ -293,6 +297,7 @@ def test_a_load_publishes_the_commit_it_checked_while_a_transform_writes_the_nex
 # ---------------------------------------------------------------- durability
 
 
+@pytest.mark.folder_lake
 def test_version_files_and_directories_are_flushed_before_the_commit_names_them(
     fake_api: FakeFiscalDataApi, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -165,6 +165,7 @@ def _wait_until_backends_gone(dsn: str) -> None:
     raise AssertionError("the killed load's backend is still there")
 
 
+@pytest.mark.folder_lake
 @pytest.mark.parametrize("stop_at", ["copy", "staged", "publishing"])
 @pytest.mark.parametrize("ratio", [0.0, 1.0], ids=["full-rewrite", "incremental"])
 def test_a_load_killed_midway_leaves_the_published_tables_as_they_were(

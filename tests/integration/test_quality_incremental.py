@@ -43,6 +43,9 @@ from treasury_lakehouse.quality.store import baseline_from_state, state_document
 from treasury_lakehouse.testing import FakeFiscalDataApi
 from treasury_lakehouse.testing.generator import generate_records
 
+#: each test copies a home's folder (its lake) and works on the copy
+pytestmark = pytest.mark.folder_lake
+
 PDT, OCB = "public_debt_transactions", "operating_cash_balance"
 START, END = date(2020, 11, 2), date(2022, 3, 31)
 YEARS = (2020, 2021, 2022)

@@ -357,9 +357,12 @@ class RemoteLake:
         self.pull_bronze(result)
         head = head_commit(self.root)
         if head is not None:
-            fetched = self.fetch_versions(head.references())
-            fetched_carried = self.fetch_versions(head.retained())
-            for part in (fetched, fetched_carried):
+            parts = [self.fetch_versions(head.references())]
+            try:
+                parts.append(self.fetch_versions(head.retained()))
+            except LakeError as error:  # a history's _build.json is damaged: verify reports it
+                result.problems.append(str(error))
+            for part in parts:
                 result.versions += part.versions
                 result.files += part.files
                 result.bytes += part.bytes

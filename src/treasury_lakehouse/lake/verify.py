@@ -152,9 +152,9 @@ def verify_bucket(
         return
     try:
         head = read_commit(mirror.root, head_seq)
-    except LakeError:  # the commit log's own check reports it
+        retained = head.retained()
+    except LakeError:  # the commit log's and the versions' own checks report it
         return
-    retained = head.retained()
     report.count("bucket versions", len(retained))
     for where in mirror.missing_versions(retained):
         report.damaged.append(
