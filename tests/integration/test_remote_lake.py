@@ -28,7 +28,7 @@ from independent_gold import expected_gold, read_records
 from treasury_lakehouse import pipeline
 from treasury_lakehouse.config import Settings
 from treasury_lakehouse.duckdb_connect import connect_duckdb, remove_spill_directory
-from treasury_lakehouse.errors import ConfigError
+from treasury_lakehouse.errors import ConfigError, LakeError
 from treasury_lakehouse.lake.commit import commit_seqs
 from treasury_lakehouse.lake.layout import Lake
 from treasury_lakehouse.lake.remote import UPLOADED, detach
@@ -326,3 +326,21 @@ def test_duckdb_reads_and_writes_the_bucket_by_its_uris(
 def _ingested(settings: Settings) -> Settings:
     pipeline.ingest(settings)
     return settings
+
+
+def test_a_damaged_record_in_the_bucket_stops_a_pull_in_one_line_and_writes_nothing_outside(
+    fake_api: FakeFiscalDataApi, tmp_path: Path, s3_env: object
+) -> None:
+    fake_api.today = date(2022, 3, 8)
+    lake = f"s3://{TEST_BUCKET}/{tmp_path.name}"
+    pipeline.ingest(_settings(tmp_path / "a", fake_api, lake, start=date(2022, 3, 1)))
+    store = open_store(lake)
+    entry = {"batch_id": "evil", "file_bytes": {"batch-evil/../../../escape": 1}}
+    entry["file_sha256"] = {"batch-evil/../../../escape": "0" * 64}
+    store.put(f"bronze/{OCB}/_manifest/000099_evil.json", json.dumps(entry).encode())
+    with pytest.raises(LakeError, match="is not a relative name"):
+        pipeline.status(_settings(tmp_path / "b", fake_api, lake))
+    assert not list(tmp_path.rglob("escape"))
+    store.put(f"bronze/{OCB}/_manifest/000099_evil.json", b"{not json")
+    with pytest.raises(LakeError, match=r"000099_evil.json cannot be read \(JSONDecodeError"):
+        pipeline.status(_settings(tmp_path / "c", fake_api, lake))

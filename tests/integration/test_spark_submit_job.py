@@ -122,7 +122,17 @@ def test_spark_submit_of_the_wheel_publishes_the_same_gold_as_duckdb(
 def test_spark_submit_of_a_home_without_a_lake_fails_with_one_line(
     cluster: spark_cluster.Cluster, wheel: Path, tmp_path: Path
 ) -> None:
-    command = spark_submit(cluster, wheel, "--home", str(tmp_path / "nothing-here"))
+    output, error = _failed_job(cluster, wheel, tmp_path, "--home", str(tmp_path / "nothing-here"))
+    assert error.startswith("Error: bronze has no committed batch of "), error
+    assert "Traceback" not in output
+
+
+def _failed_job(
+    cluster: spark_cluster.Cluster, wheel: Path, tmp_path: Path, *args: str
+) -> tuple[str, str]:
+    """Submit the job with ``args``: it must exit 1 with one ``Error:`` line; the whole output
+    and that line."""
+    command = spark_submit(cluster, wheel, *args)
     job = subprocess.run(
         command, capture_output=True, text=True, timeout=600, env=submit_env(), cwd=tmp_path
     )
@@ -131,21 +141,14 @@ def test_spark_submit_of_a_home_without_a_lake_fails_with_one_line(
     output = job.stdout + job.stderr
     errors = [line for line in output.splitlines() if line.startswith("Error: ")]
     assert len(errors) == 1, output[-4000:]
-    assert errors[0].startswith("Error: bronze has no committed batch of "), errors
-    assert "Traceback" not in output
+    return output, errors[0]
 
 
 def test_spark_submit_with_a_lake_on_s3a_names_the_missing_connector_in_one_line(
     cluster: spark_cluster.Cluster, wheel: Path, tmp_path: Path
 ) -> None:
-    command = spark_submit(cluster, wheel, "--lake", "s3a://bucket/lake")
-    job = subprocess.run(
-        command, capture_output=True, text=True, timeout=600, env=submit_env(), cwd=tmp_path
-    )
-    assert job.returncode == 1, job.stderr[-4000:]
-    output = job.stdout + job.stderr
-    errors = [line for line in output.splitlines() if line.startswith("Error: ")]
-    assert len(errors) == 1, output[-4000:]
+    output, error = _failed_job(cluster, wheel, tmp_path, "--lake", "s3a://bucket/lake")
+    errors = [error]
     assert errors[0].startswith("Error: spark: s3a:// needs the Hadoop FileSystem "), errors
     assert "org.apache.hadoop.fs.s3a.S3AFileSystem from hadoop-aws " in errors[0], errors
     assert "Traceback" not in output and "ClassNotFoundException" not in output

@@ -45,7 +45,13 @@ from typing import TYPE_CHECKING, Any
 from treasury_lakehouse.errors import ConfigError, LakeError
 from treasury_lakehouse.lake.commit_log import register_commit_store
 from treasury_lakehouse.lake.files import TMP_MARK, atomic_write_bytes, temporary_sibling
-from treasury_lakehouse.lake.store import AlreadyExists, ObjectMissing, ObjectStore, open_store
+from treasury_lakehouse.lake.store import (
+    AlreadyExists,
+    ObjectMissing,
+    ObjectStore,
+    check_key,
+    open_store,
+)
 
 if TYPE_CHECKING:
     from treasury_lakehouse.config import Settings
@@ -163,6 +169,8 @@ class RemoteLake:
     def _download(self, files: dict[str, tuple[int, str]], base_key: str, target: Path) -> int:
         """Fetch ``files`` (name relative to ``base_key`` → size, SHA-256) into a temporary
         sibling of ``target`` and rename it into place; returns the bytes fetched."""
+        for name in files:  # names come from the bucket: never outside the target
+            check_key(name)
         tmp = temporary_sibling(target)
         tmp.mkdir(parents=True)
 
@@ -209,6 +217,12 @@ class RemoteLake:
         with ThreadPoolExecutor(_THREADS) as pool:
             return dict(pool.map(one, paths))
 
+    def _unreadable(self, key: str, error: Exception) -> LakeError:
+        return LakeError(
+            f"{self.store.where(key)} cannot be read ({type(error).__name__}: {error}): the "
+            "bucket's record is damaged; nothing was fetched from it"
+        )
+
     # ------------------------------------------------------------------ versions
 
     def upload_versions(self, versions: Iterable[Path]) -> int:
@@ -241,7 +255,12 @@ class RemoteLake:
             except ObjectMissing:
                 result.problems.append(f"{self.store.where(base)} is not in the bucket")
                 continue
-            files = {name: (int(v[0]), str(v[1])) for name, v in record["files"].items()}
+            except ValueError as error:
+                raise self._unreadable(f"{base}/{UPLOADED}", error) from None
+            try:
+                files = {name: (int(v[0]), str(v[1])) for name, v in record["files"].items()}
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+                raise self._unreadable(f"{base}/{UPLOADED}", error) from None
             result.bytes += self._download(files, base, version)
             result.files += len(files)
             result.versions += 1
@@ -310,12 +329,15 @@ class RemoteLake:
                 if "/" in name or not name.endswith(".json") or (local / name).exists():
                     continue
                 data = self.store.get(key)[0]
-                entry = json.loads(data)
-                files = {
-                    name: (int(size), str(entry["file_sha256"][name]))
-                    for name, size in entry["file_bytes"].items()
-                }
-                batch = f"batch-{entry['batch_id']}"
+                try:
+                    entry = json.loads(data)
+                    files = {
+                        file: (int(size), str(entry["file_sha256"][file]))
+                        for file, size in entry["file_bytes"].items()
+                    }
+                    batch = f"batch-{entry['batch_id']}"
+                except (KeyError, TypeError, ValueError, AttributeError) as error:
+                    raise self._unreadable(key, error) from None
                 inside = {n.removeprefix(f"{batch}/"): v for n, v in files.items()}
                 target = self.root / "bronze" / dataset / batch
                 result.bytes += self._download(inside, f"bronze/{dataset}/{batch}", target)
