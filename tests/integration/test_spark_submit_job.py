@@ -83,20 +83,23 @@ def submit_env() -> dict[str, str]:
     return env
 
 
-def gold_rows(home: Path) -> dict[str, list[dict[str, object]]]:
-    versions = Lake(home / "lake").published_gold()
+def gold_rows(lake: Path) -> dict[str, list[dict[str, object]]]:
+    versions = Lake(lake).published_gold()
     return {t: pq.read_table(v / f"{t}.parquet").to_pylist() for t, v in versions.items()}
 
 
 def test_spark_submit_of_the_wheel_publishes_the_same_gold_as_duckdb(
     cluster: spark_cluster.Cluster, wheel: Path, fake_api: FakeFiscalDataApi, tmp_path: Path
 ) -> None:
-    home = tmp_path / "spark"
-    pipeline.ingest(make_settings(home, fake_api, initial_start=date(2022, 3, 1)))
-    shutil.copytree(home, tmp_path / "duckdb", symlinks=True)
-    pipeline.transform(make_settings(tmp_path / "duckdb", fake_api))
+    """The lake is a folder of its own, given as ``--lake`` beside ``--home``."""
+    home, lake = tmp_path / "spark", tmp_path / "lake-folder"
+    pipeline.ingest(
+        make_settings(home, fake_api, lake_uri=str(lake), initial_start=date(2022, 3, 1))
+    )
+    shutil.copytree(lake, tmp_path / "duckdb" / "lake", symlinks=True)
+    pipeline.transform(make_settings(tmp_path / "duckdb", fake_api, lake_uri=""))
 
-    command = spark_submit(cluster, wheel, "--home", str(home))
+    command = spark_submit(cluster, wheel, "--home", str(home), "--lake", str(lake))
     job = subprocess.run(
         command, capture_output=True, text=True, timeout=600, env=submit_env(), cwd=tmp_path
     )
@@ -105,12 +108,13 @@ def test_spark_submit_of_the_wheel_publishes_the_same_gold_as_duckdb(
     assert summary.startswith("lake commit 1: silver "), summary
     assert summary.endswith(f"from {wheel})"), "the package came from the wheel"
 
-    commit = Lake(home / "lake").require_commit()
+    assert not (home / "lake").exists(), "the job built the --lake folder, not <home>/lake"
+    commit = Lake(lake).require_commit()
     assert (commit.purpose, commit.engine) == ("transform", "spark")
     assert set(commit.silver) == set(make_settings(home, fake_api).datasets)
     assert set(commit.gold) == {m.name for m in GOLD_MODELS}
     assert {read_build_info(v)["engine"] for v in commit.versions("gold").values()} == {"spark"}
-    spark_gold, duckdb_gold = gold_rows(home), gold_rows(tmp_path / "duckdb")
+    spark_gold, duckdb_gold = gold_rows(lake), gold_rows(tmp_path / "duckdb" / "lake")
     assert spark_gold.keys() == duckdb_gold.keys()
     for table, rows in spark_gold.items():
         assert rows, table

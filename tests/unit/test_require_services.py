@@ -78,7 +78,9 @@ def test_ci_runs_make_test_with_services_required(tmp_path: Path) -> None:
     log = fake_tools(tmp_path / "bin", pg_isready_status=0)
     run = run_ci(tmp_path / "bin")
     assert run.returncode == 0, run.stderr
-    assert "make test REQUIRE=1" in log.read_text()
+    calls = log.read_text().splitlines()
+    make = [line for line in calls if line.startswith("make")]
+    assert make == ["make test REQUIRE=1", "make test-lakes REQUIRE=1"], calls
 
 
 def test_ci_installs_chromium_when_it_is_missing(tmp_path: Path) -> None:

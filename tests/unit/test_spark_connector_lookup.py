@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from py4j.protocol import Py4JError, Py4JJavaError  # type: ignore[import-untyped]
 
+from treasury_lakehouse.config import Settings
 from treasury_lakehouse.engines.spark_connectors import (
     GCS_CONNECTOR_CLASS,
     S3A_CLASS,
@@ -22,7 +23,7 @@ from treasury_lakehouse.engines.spark_connectors import (
     require_connector,
     shown_location,
 )
-from treasury_lakehouse.errors import EngineError
+from treasury_lakehouse.errors import EngineError, TreasuryError
 from treasury_lakehouse.jobs import spark_transform
 
 SDK_V2 = "software.amazon.awssdk.services.s3.S3Client"
@@ -134,35 +135,57 @@ def test_a_jvm_that_does_not_answer_is_not_called_a_missing_connector() -> None:
         require_connector(session, "gs://bucket")
 
 
-@pytest.mark.parametrize(
-    ("lake", "error"),
-    [
-        ("/srv/lake", "Error: --lake /srv/lake: a lake in a folder is not supported by --lake yet"),
-        ("hdfs://nn/lake", "Error: --lake hdfs://nn/lake: scheme 'hdfs' is not supported"),
-    ],
-)
-def test_the_job_refuses_a_folder_or_another_scheme_before_starting_spark(
-    lake: str, error: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_the_job_refuses_another_scheme_before_starting_spark(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def no_session() -> None:
         raise AssertionError("no JVM for a refused --lake")
 
     monkeypatch.setattr(spark_transform, "submitted_session", no_session)
     monkeypatch.delenv("TREASURY_LAKE", raising=False)
-    assert spark_transform.main(["--lake", lake]) == 1
-    lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith(error), lines
-
-
-def test_the_job_reads_treasury_lake_and_stops_on_a_bucket_with_its_connector(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    session = stand_in_session({S3A_CLASS, SDK_V2})
-    session.stop = lambda: None
-    monkeypatch.setattr(spark_transform, "submitted_session", lambda: session)
-    monkeypatch.setenv("TREASURY_LAKE", "s3a://bucket/lake")
-    assert spark_transform.main([]) == 1
+    assert spark_transform.main(["--lake", "hdfs://nn/lake"]) == 1
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1, lines
-    assert lines[0].startswith("Error: --lake s3a://bucket/lake: the s3a:// connector is there")
-    assert "Spark executors do not read a lake in a bucket yet" in lines[0]
+    assert lines[0].startswith("Error: --lake hdfs://nn/lake: scheme 'hdfs' is not supported")
+
+
+class _Stop(TreasuryError):
+    """Raised by the stand-in transform once it has the settings the job built."""
+
+
+@pytest.mark.parametrize(
+    ("given", "lake_uri", "remote"),
+    [
+        ("s3a://bucket/lake", "s3://bucket/lake", "s3://bucket/lake"),
+        ("gs://bucket/lake", "gs://bucket/lake", "gs://bucket/lake"),
+        ("/srv/lake", "/srv/lake", None),
+    ],
+)
+def test_the_job_reads_treasury_lake_and_transforms_that_lake_when_the_connector_is_there(
+    given: str,
+    lake_uri: str,
+    remote: str | None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The settings the job hands :func:`pipeline.transform` (the real one runs in
+    tests/integration/test_spark_submit_job.py, where no bucket connector exists)."""
+    session = stand_in_session({S3A_CLASS, SDK_V2, GCS_CONNECTOR_CLASS})
+    session.stop = lambda: None
+    session.sparkContext = SimpleNamespace(master="spark://127.0.0.1:7077")
+    seen: list[Settings] = []
+
+    def transform(settings: Settings) -> None:
+        seen.append(settings)
+        raise _Stop("stand-in transform")
+
+    monkeypatch.setattr(spark_transform, "submitted_session", lambda: session)
+    monkeypatch.setattr(spark_transform.pipeline, "transform", transform)
+    monkeypatch.setenv("TREASURY_LAKE", given)
+    assert spark_transform.main(["--home", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.splitlines() == ["Error: stand-in transform"]
+    (settings,) = seen
+    assert (settings.lake_uri, settings.remote_lake) == (lake_uri, remote)
+    assert (settings.engine, settings.spark_master) == ("spark", "spark://127.0.0.1:7077")
+    assert settings.lake == (Path(given) if remote is None else tmp_path / "lake")

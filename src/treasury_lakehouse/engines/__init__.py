@@ -9,6 +9,7 @@ from treasury_lakehouse.errors import ConfigError, EngineError
 if TYPE_CHECKING:
     from treasury_lakehouse.config import Settings
     from treasury_lakehouse.engines.base import Engine
+    from treasury_lakehouse.engines.spark_lake import SharedLake
 
 
 def spark_memory_conf(settings: Settings) -> dict[str, str]:
@@ -32,6 +33,21 @@ def spark_driver_conf(settings: Settings) -> dict[str, str]:
     }
 
 
+def shared_lake(settings: Settings) -> SharedLake | None:
+    """For a Spark cluster and a lake in a bucket: the bucket, whose URIs the executors get
+    (:mod:`.spark_lake`). ``None`` in local mode, whose executors read the driver's cache, and
+    for a lake in a folder."""
+    if settings.remote_lake is None or settings.spark_master.startswith("local"):
+        return None
+    from treasury_lakehouse.engines.spark_lake import SharedLake, spark_lake_uri
+    from treasury_lakehouse.lake.remote import attach
+
+    mirror = attach(settings, pull=False)
+    if mirror is None:
+        return None
+    return SharedLake(spark_lake_uri(mirror.uri), mirror.store, mirror.root)
+
+
 def open_engine(settings: Settings) -> Engine:
     """The engine the settings name (``duckdb`` or ``spark``)."""
     if settings.engine == "duckdb":
@@ -47,5 +63,5 @@ def open_engine(settings: Settings) -> Engine:
                 "pip install 'treasury-lakehouse[spark]' (make setup installs it)"
             ) from error
         conf = {**spark_memory_conf(settings), **spark_driver_conf(settings)}
-        return SparkEngine(master=settings.spark_master, conf=conf)
+        return SparkEngine(master=settings.spark_master, conf=conf, shared=shared_lake(settings))
     raise ConfigError(f"unknown engine {settings.engine!r}")

@@ -44,6 +44,7 @@ from treasury_lakehouse.engines.gold import incremental_inputs, partitions_to_re
 from treasury_lakehouse.engines.spark_connectors import (  # its own module: this one is long
     require_connector as require_connector,
 )
+from treasury_lakehouse.engines.spark_lake import SharedLake, glob_escaped
 from treasury_lakehouse.errors import EngineError
 from treasury_lakehouse.models.incremental import (
     PREVIOUS_GOLD,
@@ -169,17 +170,13 @@ def _uri(path: Path) -> str:
     return f"file://{path.resolve()}"
 
 
-#: the characters of a Hadoop glob (``org.apache.hadoop.fs.GlobPattern``)
-_HADOOP_GLOB_CHARS = "\\*?[]{}"
-
-
 def _read_uri(path: Path) -> str:
     """:func:`_uri` for ``DataFrameReader.parquet``, which expands every path as a Hadoop glob.
 
     Each glob character gets a backslash (Hadoop's escape), so a home named ``we[i]rd*?`` is read
     as itself, never as a pattern that matches nothing or another folder.
     """
-    return "".join("\\" + char if char in _HADOOP_GLOB_CHARS else char for char in _uri(path))
+    return glob_escaped(_uri(path))
 
 
 def _remove_spark_markers(directory: Path) -> None:
@@ -231,9 +228,17 @@ class SparkEngine:
 
     name = "spark"
 
-    def __init__(self, master: str = "local[*]", conf: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        master: str = "local[*]",
+        conf: Mapping[str, str] | None = None,
+        shared: SharedLake | None = None,
+    ) -> None:
         require_java()
         self.master = master
+        #: a lake in a bucket whose URIs the executors get (:mod:`.spark_lake`); ``None``: the
+        #: executors read and write the driver's files (local mode, or a lake in a folder)
+        self.shared = shared
         self.private_dir = Path(tempfile.mkdtemp(prefix="treasury-spark-"))  # mode 0700
         # removed by close(), or when the engine is collected or the interpreter exits
         self._remove_private_dir = weakref.finalize(
@@ -272,15 +277,39 @@ class SparkEngine:
                 f"spark: cannot start a session on {self.master}: {reason}"
             ) from error
         session.sparkContext.setLogLevel("ERROR")
+        if self.shared is not None:  # one line naming the missing jar, not a Java stack
+            require_connector(session, self.shared.uri)
         return session
 
     def close(self) -> None:
         try:
+            if self.shared is not None and self._session is not None:
+                self.shared.close()
             if self._session is not None and self._owns_session:
                 self._session.stop()
             self._session = None
         finally:
             self._remove_private_dir()
+
+    # --- where the executors read and write ----------------------------------------------
+
+    def _read(self, path: Path) -> str:
+        return self.shared.read_uri(path) if self.shared is not None else _read_uri(path)
+
+    def _base(self, path: Path) -> str:
+        return self.shared.base_uri(path) if self.shared is not None else _uri(path)
+
+    def _write_file(self, frame: DataFrame, target: Path) -> None:
+        if self.shared is not None:
+            self.shared.write_single_file(frame, target)
+        else:
+            _write_single_file(frame, target)
+
+    def _write_years(self, frame: DataFrame, directory: Path) -> None:
+        if self.shared is not None:
+            self.shared.write_partitioned(frame, directory, PARTITION_COLUMN)
+        else:
+            _write_partitioned(frame, directory)
 
     @contextmanager
     def _failures(self, what: str) -> Iterator[None]:
@@ -302,7 +331,7 @@ class SparkEngine:
         check_batches(batches, dataset.name)
         with self._failures(f"silver model of {dataset.name}"):
             bronze = self.session.read.option("mergeSchema", "true").parquet(
-                *(_read_uri(f) for f in bronze_files(batches_to_read(batches, scope)))
+                *(self._read(f) for f in bronze_files(batches_to_read(batches, scope)))
             )
             bronze.createOrReplaceTempView("bronze")
             rows = [b.row() for b in batches]
@@ -344,11 +373,11 @@ class SparkEngine:
                 f"CAST(EXTRACT(YEAR FROM {_q(dataset.date_column)}) AS INT) AS {PARTITION_COLUMN}"
             )
             by_year = kept.selectExpr(*columns, year).repartition(PARTITION_COLUMN)
-            _write_partitioned(by_year, silver_dir)  # one file per year, like DuckDB's
+            self._write_years(by_year, silver_dir)  # one file per year, like DuckDB's
         else:  # an empty table still has a schema readers can open (as DuckDB writes it)
             empty = silver_dir / partition_name(0)
             empty.mkdir()
-            _write_single_file(kept.selectExpr(*columns).repartition(1), empty / "empty.parquet")
+            self._write_file(kept.selectExpr(*columns).repartition(1), empty / "empty.parquet")
 
     def _write_quarantine(
         self,
@@ -362,7 +391,7 @@ class SparkEngine:
             *(raw.get(c, _q(c)) for c in quarantine_columns(dataset)), "batch_seq"
         )
         if scope is not None and scope.previous_quarantine is not None:
-            previous = self.session.read.parquet(_read_uri(scope.previous_quarantine))
+            previous = self.session.read.parquet(self._read(scope.previous_quarantine))
             previous.createOrReplaceTempView("previous_quarantine")
             carried = self.session.sql(to_spark_sql(carried_quarantine_sql(dataset, scope)))
             built = built.unionByName(carried)
@@ -371,7 +400,7 @@ class SparkEngine:
             .sortWithinPartitions("batch_seq", "page_number", "row_index")
             .drop("batch_seq")
         )
-        _write_single_file(quarantined, quarantine_dir / QUARANTINE_FILE)
+        self._write_file(quarantined, quarantine_dir / QUARANTINE_FILE)
 
     # --- gold -----------------------------------------------------------------------------
 
@@ -396,7 +425,7 @@ class SparkEngine:
                     self._register_silver(table, directory)
             sql = model.sql
             if incremental:
-                previous_file = _read_uri(incremental[1] / f"{model.name}.parquet")
+                previous_file = self._read(incremental[1] / f"{model.name}.parquet")
                 self.session.read.parquet(previous_file).createOrReplaceTempView(PREVIOUS_GOLD)
                 sql = incremental_gold_sql(model, incremental[0])
             try:
@@ -406,22 +435,22 @@ class SparkEngine:
                     .repartition(1)
                     .sortWithinPartitions(*model.primary_key)
                 )
-                _write_single_file(ordered, target)
+                self._write_file(ordered, target)
             finally:
                 self.session.catalog.dropTempView(PREVIOUS_GOLD)
         return _rows_in(target)
 
     def _register_silver(self, table: str, directory: Path) -> None:
         dataset = get_dataset(table.removeprefix("silver_"))
-        frame = self.session.read.parquet(_read_uri(directory))
+        frame = self.session.read.parquet(self._read(directory))
         frame.selectExpr(*(_q(c) for c in silver_columns(dataset))).createOrReplaceTempView(table)
 
     def _register_silver_years(self, table: str, directory: Path, years: frozenset[int]) -> None:
         """:meth:`_register_silver` over the partitions of ``years`` only (others not read)."""
         dataset = get_dataset(table.removeprefix("silver_"))
         directories, has_rows = partitions_to_read(directory, years)
-        reader = self.session.read.option("basePath", _uri(directory))
-        frame = reader.parquet(*(_read_uri(d) for d in directories))
+        reader = self.session.read.option("basePath", self._base(directory))
+        frame = reader.parquet(*(self._read(d) for d in directories))
         if not has_rows:
             frame = frame.where("false")
         frame.selectExpr(*(_q(c) for c in silver_columns(dataset))).createOrReplaceTempView(table)

@@ -14,10 +14,12 @@ engine on that session and publishes them as one lake commit, exactly as ``treas
 --engine spark`` does. It prints one summary line; on an error, one ``Error: ...`` line on stderr
 and exit code 1.
 
-``--lake`` (``TREASURY_LAKE``) names a lake in a bucket: the job checks that the session has the
+``--lake`` (``TREASURY_LAKE``) names the lake when it is not ``<home>/lake``: a folder, or a bucket
+(``s3a://``, ``s3://`` or ``gs://``). For a bucket the job first checks that the session has the
 Hadoop connector of its scheme (:func:`.spark_connectors.require_connector`, a one-line error
-naming the missing jar), then stops, since Spark executors do not read a bucket lake yet. A folder
-given as ``--lake`` is not supported yet either: a lake in a folder is ``<--home>/lake``.
+naming the missing jar); the executors then read and write the bucket by URI
+(:mod:`.engines.spark_lake`) while the driver keeps its cache under ``--home`` and commits through
+the object store's conditional writes, as ``treasury transform --lake`` does.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import treasury_lakehouse
 from treasury_lakehouse import pipeline
@@ -38,6 +40,7 @@ from treasury_lakehouse.engines.spark_connectors import (
     require_connector,
     shown_location,
 )
+from treasury_lakehouse.engines.spark_lake import spark_lake_uri
 from treasury_lakehouse.errors import ConfigError, EngineError, TreasuryError
 
 if TYPE_CHECKING:
@@ -61,9 +64,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--lake",
         metavar="URI",
-        help="a lake in a bucket (s3a://, s3:// or gs://): checks that the session has the "
-        "bucket's Hadoop connector, then stops (Spark does not read a bucket lake yet) "
-        f"[env {LAKE_VARIABLE}]",
+        help="the lake, when not <home>/lake: a folder, s3a://bucket/prefix (or s3://) or "
+        f"gs://bucket/prefix [env {LAKE_VARIABLE}]",
     )
     parser.add_argument(
         "--dataset",
@@ -91,40 +93,34 @@ def submitted_session() -> SparkSession:
         raise EngineError(f"spark: cannot start the submitted session: {first}") from error
 
 
-def bucket_lake(args: argparse.Namespace) -> str | None:
-    """The ``--lake`` (or ``TREASURY_LAKE``) URI of a bucket, checked before any JVM starts;
-    ``None`` without one. A folder or another scheme is a :class:`ConfigError`."""
+def lake_location(args: argparse.Namespace) -> str | None:
+    """The ``--lake`` (or ``TREASURY_LAKE``) of the job as the settings name it (``s3a://`` is
+    ``s3://`` there), checked before any JVM starts; ``None``: ``<home>/lake``. Another scheme
+    is a :class:`ConfigError`."""
     lake = args.lake or os.environ.get(LAKE_VARIABLE) or None
     if lake is None:
         return None
-    scheme, shown = location_scheme(lake), shown_location(lake)
+    scheme = location_scheme(lake)
     if scheme in ("", "file"):
-        raise ConfigError(
-            f"--lake {shown}: a lake in a folder is not supported by --lake yet; "
-            "give its home with --home (the lake is <home>/lake)"
-        )
+        return lake
     if scheme not in CONNECTOR_SCHEMES:
         raise ConfigError(
-            f"--lake {shown}: scheme {scheme!r} is not supported (s3a://, s3:// or gs://)"
+            f"--lake {shown_location(lake)}: scheme {scheme!r} is not supported "
+            "(a folder, s3a://, s3:// or gs://)"
         )
-    return lake
+    return "s3://" + lake.removeprefix("s3a://") if scheme == "s3a" else lake
 
 
-def refuse_bucket_lake(session: SparkSession, lake: str) -> NoReturn:
-    """Fail on the missing connector if it is missing, else on what is not built yet."""
-    require_connector(session, lake)
-    scheme = location_scheme(lake)
-    raise EngineError(
-        f"--lake {shown_location(lake)}: the {scheme}:// connector is there, but Spark "
-        "executors do not read a lake in a bucket yet: a bucket lake is read through the "
-        "CLI's object-store lake; this job builds the lake of --home (a folder)"
-    )
-
-
-def transform(session: SparkSession, args: argparse.Namespace) -> TransformResult:
-    """:func:`pipeline.transform` with the Spark engine on ``session``'s master."""
+def transform(
+    session: SparkSession, args: argparse.Namespace, lake: str | None = None
+) -> TransformResult:
+    """:func:`pipeline.transform` with the Spark engine on ``session``'s master, on the lake
+    ``lake`` (:func:`lake_location`)."""
+    if lake is not None and location_scheme(lake) in CONNECTOR_SCHEMES:
+        require_connector(session, spark_lake_uri(lake))
     settings = settings_from_env(
         home=args.home,
+        lake_uri=lake,
         datasets=tuple(args.datasets) if args.datasets else None,
         engine="spark",
         spark_master=session.sparkContext.master,
@@ -147,12 +143,10 @@ def summary(result: TransformResult) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        lake = bucket_lake(args)
+        lake = lake_location(args)
         session = submitted_session()
         try:
-            if lake is not None:
-                refuse_bucket_lake(session, lake)
-            result = transform(session, args)
+            result = transform(session, args, lake)
         finally:
             session.stop()
     except TreasuryError as error:
