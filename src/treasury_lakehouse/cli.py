@@ -187,12 +187,13 @@ def build_settings(*, attach: bool = True, **flags: Any) -> Settings:
     return settings
 
 
-def writing_settings(**flags: Any) -> Settings:
+def writing_settings(*, pull: bool = True, **flags: Any) -> Settings:
     """:func:`build_settings` for a command that writes: the home (and the DuckDB warehouse's
-    folder) must be writable before anything is fetched or changed."""
+    folder) must be writable before anything is fetched or changed. ``pull=False`` for a command
+    whose pipeline step pulls a bucket lake's cache itself, under its locks."""
     settings = build_settings(attach=False, **flags)
     require_writable_home(settings)
-    attach_lake(settings)
+    attach_lake(settings, pull=pull)
     return settings
 
 
@@ -332,7 +333,7 @@ _FULL = click.option(
 @handle_errors
 def run(**flags: Any) -> None:
     """Ingest, transform and load: the whole pipeline, incrementally."""
-    settings = writing_settings(**flags)
+    settings = writing_settings(pull=False, **flags)
     result = pipeline.run(settings, on_page=Progress())
     echo_ingest(result.ingest)
     echo_transform(result.transform)
@@ -346,7 +347,7 @@ def run(**flags: Any) -> None:
 @handle_errors
 def ingest(**flags: Any) -> None:
     """Fetch new and restated records into a new bronze batch per dataset."""
-    echo_ingest(pipeline.ingest(writing_settings(**flags), on_page=Progress()))
+    echo_ingest(pipeline.ingest(writing_settings(pull=False, **flags), on_page=Progress()))
 
 
 def _as_of(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
@@ -391,7 +392,7 @@ def echo_as_of(build: AsOfBuild) -> None:
 def transform(as_of: datetime | None, **flags: Any) -> None:
     """Build silver and gold from committed bronze: only the record years that new batches
     hold, carrying the rest of the previous version (--full rebuilds everything)."""
-    settings = writing_settings(**flags)
+    settings = writing_settings(pull=as_of is not None, **flags)
     if as_of is None:
         echo_transform(pipeline.transform(settings))
         return
@@ -415,7 +416,7 @@ def load(as_of: datetime | None, **flags: Any) -> None:
             "--warehouse (the home's own warehouse only if you mean to roll it back)"
         )
     if as_of is None:
-        echo_load(pipeline.load(writing_settings(**flags)))
+        echo_load(pipeline.load(writing_settings(pull=False, **flags)))
         return
     from treasury_lakehouse import as_of as past
 
@@ -432,7 +433,7 @@ def load(as_of: datetime | None, **flags: Any) -> None:
 @handle_errors
 def check(every_check: bool, as_of: datetime | None, **flags: Any) -> None:
     """Run the data-quality checks on what the lake holds, without loading; exit 1 on errors."""
-    settings = writing_settings(**flags)
+    settings = writing_settings(pull=as_of is not None, **flags)
     if as_of is None:
         report = pipeline.check(settings)
     else:

@@ -50,8 +50,13 @@ def connect_duckdb(
         configure(con, settings, spill_dir)
         if settings.remote_lake is not None:  # its s3:// or gs:// URIs read and write the bucket
             from treasury_lakehouse.lake.bucket_fs import register_lake_filesystem
+            from treasury_lakehouse.lake.remote import mirror_of
 
-            register_lake_filesystem(con, settings.remote_lake)
+            mirror = mirror_of(settings.lake)  # its store (one client per lake), when attached
+            store = (
+                mirror.store if mirror is not None and mirror.uri == settings.remote_lake else None
+            )
+            register_lake_filesystem(con, settings.remote_lake, store)
     except BaseException:
         con.close()
         remove_spill_directory(spill_dir)

@@ -30,10 +30,12 @@ from treasury_lakehouse.config import Settings
 from treasury_lakehouse.duckdb_connect import connect_duckdb, remove_spill_directory
 from treasury_lakehouse.errors import ConfigError, LakeError
 from treasury_lakehouse.lake.commit import commit_seqs
+from treasury_lakehouse.lake.commit_log import register_commit_store
 from treasury_lakehouse.lake.layout import Lake
-from treasury_lakehouse.lake.remote import UPLOADED, detach
-from treasury_lakehouse.lake.store import open_store
+from treasury_lakehouse.lake.remote import UPLOADED, attach, detach
+from treasury_lakehouse.lake.store import ObjectStore, Version, open_store
 from treasury_lakehouse.testing import FakeFiscalDataApi
+from treasury_lakehouse.testing.object_servers import ForwardingStore
 from treasury_lakehouse.warehouse.duckdb import DuckDBWarehouse
 
 PDT, OCB = "public_debt_transactions", "operating_cash_balance"
@@ -344,3 +346,43 @@ def test_a_damaged_record_in_the_bucket_stops_a_pull_in_one_line_and_writes_noth
     store.put(f"bronze/{OCB}/_manifest/000099_evil.json", b"{not json")
     with pytest.raises(LakeError, match=r"000099_evil.json cannot be read \(JSONDecodeError"):
         pipeline.status(_settings(tmp_path / "c", fake_api, lake))
+
+
+class _Heads(ForwardingStore):
+    """Records the keys asked for by ``head``."""
+
+    def __init__(self, inner: ObjectStore) -> None:
+        super().__init__(inner)
+        self.heads: list[str] = []
+
+    def head(self, key: str) -> Version | None:
+        self.heads.append(key)
+        return super().head(key)
+
+
+def test_a_commit_uploads_only_its_new_versions_without_asking_about_the_carried_ones(
+    fake_api: FakeFiscalDataApi, tmp_path: Path, s3_env: object
+) -> None:
+    """A run that rebuilds one dataset's versions and carries the others': the carried ones are in
+    the bucket already (their commit landed after their upload), so no request is sent for them."""
+    lake = f"s3://{TEST_BUCKET}/{tmp_path.name}"
+    settings = _settings(tmp_path / "home", fake_api, lake, start=date(2022, 2, 1))
+    fake_api.today = date(2022, 3, 31)
+    pipeline.run(settings)
+    base = Lake(settings.lake).require_commit()
+    mirror = attach(settings, pull=False)
+    assert mirror is not None
+    mirror.store = _Heads(mirror.store)
+    register_commit_store(settings.lake.absolute(), mirror.store, lease_s=settings.lease_s)
+    fake_api.today = date(2022, 4, 8)
+    pipeline.run(_settings(tmp_path / "home", fake_api, lake, datasets=(OCB,)))
+
+    commit = Lake(settings.lake).require_commit()
+    carried = set(base.references()) & set(commit.references())
+    new = set(commit.references()) - carried
+    assert carried and new, "the second run both carried and rebuilt versions"
+    asked = {key.removesuffix(f"/{UPLOADED}") for key in mirror.store.heads}
+    keys = {path: path.relative_to(settings.lake).as_posix() for path in commit.references()}
+    assert {keys[path] for path in new} <= asked
+    assert not {keys[path] for path in carried} & asked
+    assert not mirror.missing_versions(commit.references()), "every version is in the bucket"

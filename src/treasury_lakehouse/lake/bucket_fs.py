@@ -150,8 +150,11 @@ def bucket_filesystem(uri: str, store: ObjectStore | None = None) -> BucketFileS
     return kind(uri, store)
 
 
-def register_lake_filesystem(con: duckdb.DuckDBPyConnection, uri: str) -> BucketFileSystem:
-    """Let ``con`` read and write the lake at ``uri`` (``s3://...``, ``gs://...``) by its URIs."""
-    fs = bucket_filesystem(uri)
+def register_lake_filesystem(
+    con: duckdb.DuckDBPyConnection, uri: str, store: ObjectStore | None = None
+) -> BucketFileSystem:
+    """Let ``con`` read and write the lake at ``uri`` (``s3://...``, ``gs://...``) by its URIs
+    (through ``store``, else a store of its own)."""
+    fs = bucket_filesystem(uri, store)
     con.register_filesystem(fs)
     return fs

@@ -152,6 +152,19 @@ def commit_seqs(root: Path) -> list[int]:
     return commit_log(root).seqs()
 
 
+def _new_versions(root: Path, base_seq: int, draft: LakeCommit) -> list[Path]:
+    """The versions ``draft`` names that its base commit does not: a commit lands only after the
+    versions it names are uploaded, so those the base names are in the bucket already (no
+    request each to find out). All of them when the base cannot be read."""
+    if base_seq == 0:
+        return draft.references()
+    try:
+        published = set(read_commit(root, base_seq).references())
+    except LakeError:
+        return draft.references()
+    return [path for path in draft.references() if path not in published]
+
+
 def read_commit(root: Path, seq: int) -> LakeCommit:
     """The commit ``seq``; :class:`LakeError` naming the record if it is missing or unreadable."""
     log_ = commit_log(root)
@@ -319,7 +332,7 @@ def write_commit(
     )
     mirror = mirror_of(root)
     if mirror is not None:  # the files first, outside the lease: a commit names only files there
-        mirror.upload_versions(draft.references())
+        mirror.upload_versions(_new_versions(root, base_seq, draft))
     with log_.scope(f"commit {run_id}"):
         log_.remove_orphans()
         head = log_.head_seq()
