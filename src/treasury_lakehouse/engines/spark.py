@@ -284,12 +284,14 @@ class SparkEngine:
     def close(self) -> None:
         try:
             if self.shared is not None and self._session is not None:
-                self.shared.close()
-            if self._session is not None and self._owns_session:
-                self._session.stop()
-            self._session = None
+                self.shared.close()  # this run's staging objects in the bucket
         finally:
-            self._remove_private_dir()
+            try:
+                if self._session is not None and self._owns_session:
+                    self._session.stop()
+                self._session = None
+            finally:
+                self._remove_private_dir()
 
     # --- where the executors read and write ----------------------------------------------
 

@@ -8,7 +8,7 @@ standalone cluster on other machines) cannot see the driver's disk, so for a lak
 - a committed file (a bronze batch, a silver or gold version the cache holds) is read where the
   bucket keeps it, the key being its path relative to the cache root;
 - a file the engine writes is written by the executors under ``_spark/<run>/`` in the bucket,
-  beside the path it has in the cache; the driver then downloads each written Parquet file into
+  at the path it has in the cache; the driver then downloads each written Parquet file into
   the cache, where the lake commit publishes it as it publishes the DuckDB engine's files
   (uploaded, then committed with a conditional write). Later reads of this run's outputs (gold
   reads the silver just built) go to the staging copy.
@@ -52,22 +52,31 @@ def spark_lake_uri(uri: str) -> str:
     return uri
 
 
-def _is_marker(name: str) -> bool:
-    """Spark's ``_SUCCESS`` and the ``.crc`` checksums Hadoop's local file system writes."""
-    return name.startswith("_SUCCESS") or name.endswith(".crc") or name.startswith(".")
+def _is_part(key: str) -> bool:
+    """A Parquet file Spark wrote (``part-*.parquet``), not ``_SUCCESS``, a ``.crc`` checksum
+    or a directory marker (a key ending in ``/``, which S3A may leave)."""
+    name = key.rpartition("/")[2]
+    return name.startswith("part-") and name.endswith(".parquet")
 
 
 class SharedLake:
     """The lake at :attr:`uri` (as Spark names it; :attr:`store` reaches the same objects) whose
-    driver-side cache is the folder :attr:`root`."""
+    driver-side cache is the folder :attr:`root`.
+
+    This run's objects: ``_spark/<run>/lake/<path in the lake>`` mirrors what it wrote (read
+    back by Spark as the lake's layout), ``_spark/<run>/out/<n>/`` holds a single-file write as
+    Spark leaves it (a folder of one ``part-*.parquet``).
+    """
 
     def __init__(self, uri: str, store: ObjectStore, root: Path) -> None:
         self.uri = uri.rstrip("/")
         self.store = store
         self.root = root.absolute()
         self.run = uuid.uuid4().hex
-        #: cache paths this run wrote → their staging key
-        self._staged: dict[Path, str] = {}
+        self.prefix = f"{STAGING_PREFIX}/{self.run}"
+        #: what this run wrote: files and folders of the cache, by their final names
+        self._staged: set[Path] = set()
+        self._outputs = 0
 
     def __repr__(self) -> str:
         return f"SharedLake({self.uri!r}, cache={str(self.root)!r})"
@@ -75,7 +84,6 @@ class SharedLake:
     # ------------------------------------------------------------------ names
 
     def _relative(self, path: Path) -> str:
-        path = path.absolute()
         if not path.is_relative_to(self.root):
             raise EngineError(
                 f"spark: {path} is outside the cache of the lake {self.uri} ({self.root}); "
@@ -83,19 +91,16 @@ class SharedLake:
             )
         return path.relative_to(self.root).as_posix()
 
-    def _key(self, path: Path) -> str:
-        """The bucket key of ``path``: its staging copy if this run wrote it (or a folder above
-        it), else where the committed lake keeps it."""
-        path = _final(path.absolute())
-        for parent in (path, *path.parents):
-            staged = self._staged.get(parent)
-            if staged is not None:
-                rest = path.relative_to(parent).as_posix()
-                return staged if rest == "." else f"{staged}/{rest}"
-        return self._relative(path)
-
     def _staging_key(self, path: Path) -> str:
-        return f"{STAGING_PREFIX}/{self.run}/{self._relative(_final(path))}"
+        return f"{self.prefix}/lake/{self._relative(_final(path.absolute()))}"
+
+    def _key(self, path: Path) -> str:
+        """The bucket key of ``path``: its staging copy if this run wrote it, a folder above it
+        or a file below it, else where the committed lake keeps it."""
+        path = _final(path.absolute())
+        if any(path.is_relative_to(s) or s.is_relative_to(path) for s in self._staged):
+            return self._staging_key(path)
+        return self._relative(path)
 
     def read_uri(self, path: Path) -> str:
         """The URI executors read ``path`` of the cache by (glob characters escaped)."""
@@ -110,42 +115,34 @@ class SharedLake:
     def write_single_file(self, frame: Any, target: Path) -> None:
         """Write ``frame`` (one partition) as the Parquet file ``target`` of the cache: the
         executors write it under the staging prefix, the driver downloads it."""
-        key = self._staging_key(target)
-        spark_dir = f"{key}.spark"
-        frame.write.mode("overwrite").parquet(f"{self.uri}/{spark_dir}")
-        written = self.store.list(spark_dir + "/")
-        parts = [k for k in written if not _is_marker(PurePosixPath(k).name)]
+        self._outputs += 1
+        output = f"{self.prefix}/out/{self._outputs}"
+        frame.write.mode("overwrite").parquet(f"{self.uri}/{output}")
+        parts = [k for k in self.store.list(output + "/") if _is_part(k)]
         if len(parts) != 1:
             raise EngineError(
-                f"spark: expected one output file in {self.store.where(spark_dir)}, "
-                f"found {len(parts)}"
+                f"spark: expected one output file in {self.store.where(output)}, found {len(parts)}"
             )
         data, _ = self.store.get(parts[0])
-        self.store.put(key, data)  # where later reads of this run find it
+        self.store.put(self._staging_key(target), data)  # where later reads of this run look
         _write_local(target, data)
-        self._staged[_final(target.absolute())] = key
-        for name in written:
-            self.store.delete(name)
+        self._staged.add(_final(target.absolute()))
 
     def write_partitioned(self, frame: Any, directory: Path, partition_column: str) -> None:
         """Write ``frame`` as ``directory/<partition_column>=<value>/part-*.parquet``: under the
         staging prefix by the executors, into the cache by the driver."""
         key = self._staging_key(directory)
         frame.write.mode("append").partitionBy(partition_column).parquet(f"{self.uri}/{key}")
-        for name in self.store.list(key + "/"):
-            relative = PurePosixPath(name).relative_to(key)
-            if _is_marker(relative.name):
-                self.store.delete(name)
-                continue
+        for name in filter(_is_part, self.store.list(key + "/")):
             data, _ = self.store.get(name)
-            _write_local(directory / relative, data)
-        self._staged[_final(directory.absolute())] = key
+            _write_local(directory / PurePosixPath(name).relative_to(key), data)
+        self._staged.add(_final(directory.absolute()))
 
     def close(self) -> None:
         """Delete this run's staging objects."""
-        prefix = f"{STAGING_PREFIX}/{self.run}/"
-        for name in self.store.list(prefix):
-            self.store.delete(name)
+        for name in self.store.list(self.prefix + "/"):
+            if not name.endswith("/"):
+                self.store.delete(name)
         self._staged.clear()
 
 
