@@ -134,3 +134,6 @@ def test_a_spark_cluster_on_a_lake_in_s3_names_the_missing_connector_in_one_line
     message = str(raised.value)
     assert "\n" not in message and "S3AFileSystem" in message and "hadoop-aws" in message
     assert Lake(home / "lake").commit() is None, "nothing was published"
+    from pyspark.sql import SparkSession
+
+    assert SparkSession.getActiveSession() is None, "the refused session was stopped"

@@ -278,7 +278,12 @@ class SparkEngine:
             ) from error
         session.sparkContext.setLogLevel("ERROR")
         if self.shared is not None:  # one line naming the missing jar, not a Java stack
-            require_connector(session, self.shared.uri)
+            try:
+                require_connector(session, self.shared.uri)
+            except EngineError:
+                if self._owns_session:  # never handed out, so close() would not stop it
+                    session.stop()
+                raise
         return session
 
     def close(self) -> None:
