@@ -34,6 +34,8 @@ LIVE_API_URL = "https://api.fiscaldata.treasury.gov/services/api/fiscal_service/
 DEFAULT_START_DATE = date(2005, 10, 1)
 #: more than the whole record (it starts in 2005): a bigger lookback can only be a typo
 MAX_LOOKBACK_DAYS = 10000
+#: the longest grace before pruning deletes an unnamed version in a bucket: 30 days
+MAX_PRUNE_GRACE_S = 30 * 86400.0
 
 
 def parse_date(value: str, what: str) -> date:
@@ -159,6 +161,9 @@ class Settings:
     #: how long a lease on a lake in a bucket outlives its last renewal
     #: (:mod:`treasury_lakehouse.lake.lease`): the longest a dead writer blocks the next
     lease_s: float = 60.0
+    #: pruning a lake in a bucket deletes a version no recent commit keeps only once its name's
+    #: stamp is this old: until then it may be another home's upload for a commit not yet written
+    prune_grace_s: float = 86400.0
     #: where the lake is (``TREASURY_LAKE``, ``--lake``): a local folder, ``s3://bucket/prefix``
     #: or ``gs://bucket/prefix``; empty: ``<home>/lake``. A lake in a bucket is read and written
     #: through a local cache of its immutable files at ``<home>/lake``
@@ -198,6 +203,11 @@ class Settings:
             value = getattr(self, name)
             if not (math.isfinite(value) and 0 < value <= 86400):
                 raise _invalid(f"{name} must be more than 0 and at most 86400 s, not {value}", name)
+        if not (math.isfinite(self.prune_grace_s) and 0 <= self.prune_grace_s <= MAX_PRUNE_GRACE_S):
+            raise _invalid(
+                f"prune grace must be 0 to {MAX_PRUNE_GRACE_S:.0f} s, not {self.prune_grace_s}",
+                "prune_grace_s",
+            )
         if self.memory_limit is not None:
             try:
                 parse_memory_limit(self.memory_limit)
@@ -304,6 +314,7 @@ _ENV_FIELDS = {
     "TREASURY_RETRY_BUDGET": "retry_budget_s",
     "TREASURY_MEMORY_LIMIT": "memory_limit",
     "TREASURY_LEASE_S": "lease_s",
+    "TREASURY_PRUNE_GRACE_S": "prune_grace_s",
     "TREASURY_LAKE": "lake_uri",
 }
 
@@ -321,7 +332,7 @@ def _convert(name: str, value: str) -> Any:
             return int(value)
         except ValueError:
             raise ConfigError(f"{value!r} is not a whole number") from None
-    if name in ("timeout_s", "retry_budget_s", "lease_s"):
+    if name in ("timeout_s", "retry_budget_s", "lease_s", "prune_grace_s"):
         try:
             return float(value)
         except ValueError:

@@ -1,7 +1,8 @@
 """SIGKILL while a lake in a bucket is written (issue #16): each kill lands at a random write to
 moto's S3, before it is sent or after its answer came back, so the kills fall inside a bronze
 batch's upload, its seq claim, its manifest entry, a version's files, its ``_uploaded.json``,
-the commit record and the commit lease; every other kill is aimed at one of these kinds. Each
+the commit record, the commit lease and the deletes of pruning (the grace set to 0: one writer
+at a time here); every other kill is aimed at one of these kinds. Each
 kill is followed by an in-process rerun and the folder lake's crash checks
 (:mod:`test_crash_consistency`): gold equal to the independent computation over what the fake API
 serves (restatements included), unique silver keys, the row accounting, ``verify`` (which also
@@ -52,7 +53,17 @@ MODES = ("ingest", "transform", "run")
 LEASE_S = 2.0
 RESTATE_EVERY = 8
 #: the records every other kill is aimed at, and the steps that write them
-AIMED = ("commit", "seq claim", "manifest entry", "version record", "lease", "bronze file")
+AIMED = (
+    "commit",
+    "seq claim",
+    "manifest entry",
+    "version record",
+    "lease",
+    "bronze file",
+    "prune delete",
+)
+#: a delete is logged as this prefix and its key
+DELETE = "delete:"
 AIMED_MODES = {
     "bronze file": ("ingest", "run"),
     "commit": ("transform", "run"),
@@ -60,11 +71,15 @@ AIMED_MODES = {
     "manifest entry": ("ingest", "run"),
     "version record": ("transform", "run"),
     "lease": ("transform", "run"),
+    "prune delete": ("transform", "run"),
 }
 
 
 def _kind(key: str) -> str:
-    """What a written key is: ``bronze page``, ``seq claim``, ``version file``, ``commit``..."""
+    """What a written key is: ``bronze page``, ``seq claim``, ``version file``, ``commit``...,
+    or ``prune delete`` (logged with :data:`DELETE` before the key)."""
+    if key.startswith(DELETE):
+        return "prune delete"
     if key.startswith("bronze/"):
         if "/_seqs/" in key:
             return "seq claim"
@@ -79,7 +94,8 @@ def _kind(key: str) -> str:
 
 
 class KillingStore(ForwardingStore):
-    """Counts the writes (put, create, replace) in ``log``; SIGKILLs its process at write number
+    """Counts the writes (put, create, replace, delete) in ``log``; SIGKILLs its process at write
+    number
     ``at`` (or, given ``kind``, at the ``at``-th write of that kind: ``commit``, ``seq claim``...),
     before sending it or (``after``) once it is answered."""
 
@@ -90,7 +106,7 @@ class KillingStore(ForwardingStore):
         self.at, self.after, self.log, self.kind = at, after, log, kind
         self.count = self.of_kind = 0
 
-    def _write(self, key: str, send: Any) -> Version:
+    def _write(self, key: str, send: Any) -> Any:
         self.count += 1
         if self.kind is None:
             hit = self.count == self.at
@@ -101,10 +117,10 @@ class KillingStore(ForwardingStore):
             handle.write(f"{self.count} {'after' if self.after else 'before'} {key}\n")
         if hit and not self.after:
             os.kill(os.getpid(), signal.SIGKILL)
-        version: Version = send()
+        answer = send()
         if hit:
             os.kill(os.getpid(), signal.SIGKILL)
-        return version
+        return answer
 
     def put(self, key: str, data: bytes) -> Version:
         return self._write(key, lambda: self.inner.put(key, data))
@@ -114,6 +130,9 @@ class KillingStore(ForwardingStore):
 
     def replace(self, key: str, data: bytes, version: Version) -> Version:
         return self._write(key, lambda: self.inner.replace(key, data, version))
+
+    def delete(self, key: str) -> None:
+        self._write(DELETE + key, lambda: self.inner.delete(key))
 
 
 def killed_child(
@@ -150,11 +169,11 @@ def test_sigkill_at_random_writes_to_s3_then_rerun_keeps_the_lake_consistent(
     expected = Expected(synthetic_records)
     today = fake_api.today = FIRST_TODAY
     settings, kwargs = _new_home(
-        tmp_path / "home", fake_api, timeline, lake_uri=lake, lease_s=LEASE_S
+        tmp_path / "home", fake_api, timeline, lake_uri=lake, lease_s=LEASE_S, prune_grace_s=0
     )
     expected.since = min(FIRST, today - LOOKBACK)
     #: how many writes an unkilled child of each mode made last (a first guess until one did)
-    writes = {"ingest": 40, "transform": 80, "run": 120}
+    writes = {"ingest": 40, "transform": 100, "run": 140}
     marker = tmp_path / "marker"
     kills: list[tuple[str, str]] = []
     completed = 0

@@ -440,7 +440,9 @@ def prune_versions(root: Path, keep: int) -> list[Path]:
 
     Runs under the commit lock, after the newest commit is written: the current commit's versions
     and those of the commits before it, which a running load may still read, stay. When one of
-    those commits cannot be read nothing is removed.
+    those commits cannot be read nothing is removed. For a lake in a bucket the cache is pruned,
+    then the bucket (:meth:`~.remote.RemoteLake.prune`: a version no recent commit keeps goes
+    once its grace has passed). Returns the cache's versions removed.
     """
     if keep < MIN_KEEP:
         raise LakeError(f"pruning must keep at least {MIN_KEEP} commits, not {keep}")
@@ -457,4 +459,10 @@ def prune_versions(root: Path, keep: int) -> list[Path]:
         doomed = unreferenced_versions(root, retained)
         for version in doomed:
             shutil.rmtree(version, ignore_errors=True)
+        mirror = mirror_of(root)
+        if mirror is not None:
+            try:
+                mirror.prune(retained)
+            except LakeError as error:  # the commit stands; the next prune deletes them
+                log.warning("lake versions in %s not pruned: %s", mirror.uri, error)
     return doomed

@@ -139,6 +139,18 @@ def new_version_name() -> str:
     return f"v{stamp}-{uuid.uuid4().hex[:6]}"
 
 
+def version_stamp(name: str) -> datetime | None:
+    """When the version ``name`` (``v<stamp>-<hex>``, :func:`new_version_name`) was begun, in
+    UTC; ``None`` for any other name."""
+    stamp, dash, tail = name.removeprefix("v").partition("-")
+    if not name.startswith("v") or not dash or not tail or TMP_MARK in name:
+        return None
+    try:
+        return datetime.strptime(stamp, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
 def is_version_name(name: str) -> bool:
     """A finished version directory's name (``v<stamp>-<hex>``), not one being built."""
     return name.startswith("v") and TMP_MARK not in name

@@ -24,6 +24,9 @@ it exists: a batch's files without a manifest entry, and versions no commit name
 behind by a killed writer and never read. Downloads land under a temporary name and are renamed
 into place, so a killed pull leaves only what :func:`~.files.remove_orphans` removes.
 
+**Pruning** (:meth:`RemoteLake.prune`, after each transform's commit) deletes from the bucket
+the versions no recent commit keeps, once their grace has passed.
+
 The cache records which lake it caches (``_remote.json``): a home caches one lake only.
 """
 
@@ -39,12 +42,18 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from treasury_lakehouse.errors import ConfigError, LakeError
 from treasury_lakehouse.lake.commit_log import register_commit_store
-from treasury_lakehouse.lake.files import TMP_MARK, atomic_write_bytes, temporary_sibling
+from treasury_lakehouse.lake.files import (
+    TMP_MARK,
+    atomic_write_bytes,
+    temporary_sibling,
+    version_stamp,
+)
 from treasury_lakehouse.lake.store import (
     AlreadyExists,
     ObjectMissing,
@@ -95,6 +104,7 @@ def attach(settings: Settings, *, pull: bool = True) -> RemoteLake | None:
         register_commit_store(root, mirror.store, lease_s=settings.lease_s)
         with _mirrors_lock:
             _mirrors[root] = mirror
+    mirror.prune_grace_s = settings.prune_grace_s
     if pull:
         mirror.pull()
     return mirror
@@ -132,8 +142,12 @@ class PullResult:
 class RemoteLake:
     """The bucket at :attr:`uri` and its cache root :attr:`root`."""
 
-    def __init__(self, uri: str, store: ObjectStore, root: Path) -> None:
+    def __init__(
+        self, uri: str, store: ObjectStore, root: Path, *, prune_grace_s: float = 86400.0
+    ) -> None:
         self.uri, self.store, self.root = uri, store, root
+        #: how old an unnamed version must be before :meth:`prune` deletes it
+        self.prune_grace_s = prune_grace_s
 
     def __repr__(self) -> str:
         return f"RemoteLake({self.uri!r}, cache={str(self.root)!r})"
@@ -265,6 +279,40 @@ class RemoteLake:
             result.files += len(files)
             result.versions += 1
         return result
+
+    def prune(self, retained: Iterable[Path], now: datetime | None = None) -> list[str]:
+        """Delete from the bucket every version no commit in ``retained`` keeps (named, or carried
+        by reference) and whose name's stamp is :attr:`prune_grace_s` old: a superseded version,
+        or the files of a writer that lost its commit or was killed. A younger unnamed version
+        may be another home's upload for the commit it is about to write, and stays.
+
+        Runs under the commit scope (the lease), after the newest commit: every commit written
+        later builds on that one, whose versions stay. ``_uploaded.json`` goes first, so a
+        version half deleted by a killed pruner is one without its record: never read, and
+        deleted by the next prune. Returns the versions deleted (their keys)."""
+        from treasury_lakehouse.lake.commit import LAYER_DIRS
+
+        keep = {self._key(path.absolute()) for path in retained}
+        cutoff = (now or datetime.now(UTC)) - timedelta(seconds=self.prune_grace_s)
+        doomed: dict[str, list[str]] = {}
+        for layer in LAYER_DIRS.values():
+            for key in self.store.list(f"{layer}/"):
+                parts = key.split("/")
+                version = "/".join(parts[:3])
+                if len(parts) < 4 or version in keep:
+                    continue
+                stamp = version_stamp(parts[2])
+                if stamp is not None and stamp <= cutoff:
+                    doomed.setdefault(version, []).append(key)
+        for version, keys in sorted(doomed.items()):
+            record = f"{version}/{UPLOADED}"
+            if record in keys:
+                self.store.delete(record)
+            with ThreadPoolExecutor(_THREADS) as pool:
+                list(pool.map(self.store.delete, sorted(k for k in keys if k != record)))
+        if doomed:
+            log.info("pruned %d versions from %s", len(doomed), self.uri)
+        return sorted(doomed)
 
     def missing_versions(self, versions: Iterable[Path]) -> list[str]:
         """The versions among ``versions`` the bucket does not hold complete."""
