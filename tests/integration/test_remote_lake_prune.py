@@ -21,8 +21,9 @@ from treasury_lakehouse.errors import ConfigError, LakeError
 from treasury_lakehouse.lake.commit import commit_seqs, read_commit
 from treasury_lakehouse.lake.files import new_version_name, version_stamp
 from treasury_lakehouse.lake.remote import UPLOADED, attach, detach
-from treasury_lakehouse.lake.store import ObjectStore, open_store
+from treasury_lakehouse.lake.store import ObjectStore, ObjectStoreError, open_store
 from treasury_lakehouse.testing import FakeFiscalDataApi
+from treasury_lakehouse.testing.object_servers import ForwardingStore
 from treasury_lakehouse.warehouse.duckdb import DuckDBWarehouse
 
 LAYERS = ("silver/", "gold/", "_quarantine/", "history/")
@@ -140,6 +141,38 @@ def test_a_half_pruned_version_is_never_read_and_the_next_prune_finishes_it(
     deleted = mirror.prune(read_commit(settings.lake, commit_seqs(settings.lake)[-1]).retained())
     assert deleted == [half]
     assert half not in _bucket_versions(store)
+    assert pipeline.verify(settings).ok
+
+
+class _NoDeletes(ForwardingStore):
+    """A role without the delete permission: every delete is refused, as S3 answers it."""
+
+    def delete(self, key: str) -> None:
+        raise ObjectStoreError(f"{self.where(key)}: AccessDenied: Access Denied")
+
+
+def test_a_role_that_may_not_delete_still_commits_and_pruning_warns(
+    fake_api: FakeFiscalDataApi,
+    tmp_path: Path,
+    bucket_lake: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = open_store(bucket_lake)
+    fake_api.today = date(2022, 3, 8)
+    settings = _settings(
+        tmp_path / "home", fake_api, bucket_lake, start=date(2022, 3, 1), prune_grace_s=0
+    )
+    pipeline.run(settings)
+    lost = _plant(store, _old_name(2), record=True)
+    mirror = attach(settings, pull=False)
+    assert mirror is not None
+    mirror.store = _NoDeletes(mirror.store)
+    with caplog.at_level("WARNING"):
+        result = pipeline.transform(settings)
+    assert result.commit == 2 == commit_seqs(settings.lake)[-1]
+    assert lost in _bucket_versions(store), "nothing was deleted"
+    warnings = [r.getMessage() for r in caplog.records if "not pruned" in r.getMessage()]
+    assert len(warnings) == 1 and "AccessDenied" in warnings[0], warnings
     assert pipeline.verify(settings).ok
 
 
