@@ -20,7 +20,7 @@ from treasury_lakehouse.config import Settings
 from treasury_lakehouse.errors import ConfigError, LakeError
 from treasury_lakehouse.lake.commit import commit_seqs, read_commit
 from treasury_lakehouse.lake.files import new_version_name, version_stamp
-from treasury_lakehouse.lake.remote import UPLOADED, attach, detach
+from treasury_lakehouse.lake.remote import UPLOADED, RemoteLake, attach, detach
 from treasury_lakehouse.lake.store import ObjectStore, ObjectStoreError, open_store
 from treasury_lakehouse.testing import FakeFiscalDataApi
 from treasury_lakehouse.testing.object_servers import ForwardingStore
@@ -122,21 +122,26 @@ def test_pruning_a_bucket_keeps_the_recent_commits_and_the_young_unnamed_version
     )
 
 
+def _after_a_run(
+    api: FakeFiscalDataApi, tmp_path: Path, lake: str, **more: object
+) -> tuple[ObjectStore, Settings, RemoteLake]:
+    """A home whose first run wrote the lake: the bucket, its settings and its cache's mirror."""
+    api.today = date(2022, 3, 8)
+    settings = _settings(tmp_path / "home", api, lake, start=date(2022, 3, 1), **more)
+    pipeline.run(settings)
+    mirror = attach(settings, pull=False)
+    assert mirror is not None
+    return open_store(lake), settings, mirror
+
+
 def test_a_half_pruned_version_is_never_read_and_the_next_prune_finishes_it(
     fake_api: FakeFiscalDataApi, tmp_path: Path, bucket_lake: str
 ) -> None:
     """A pruner killed after deleting a version's ``_uploaded.json``: the files left are a version
     without its record, which a pull never fetches; the next prune deletes them."""
-    store = open_store(bucket_lake)
-    fake_api.today = date(2022, 3, 8)
-    settings = _settings(
-        tmp_path / "home", fake_api, bucket_lake, start=date(2022, 3, 1), keep_commits=2
-    )
-    pipeline.run(settings)
+    store, settings, mirror = _after_a_run(fake_api, tmp_path, bucket_lake, keep_commits=2)
     half = _plant(store, _old_name(5), record=True)
     store.delete(f"{half}/{UPLOADED}")
-    mirror = attach(settings, pull=False)
-    assert mirror is not None
     assert mirror.missing_versions([settings.lake / half]), "without its record it is not there"
     deleted = mirror.prune(read_commit(settings.lake, commit_seqs(settings.lake)[-1]).retained())
     assert deleted == [half]
@@ -157,15 +162,8 @@ def test_a_role_that_may_not_delete_still_commits_and_pruning_warns(
     bucket_lake: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    store = open_store(bucket_lake)
-    fake_api.today = date(2022, 3, 8)
-    settings = _settings(
-        tmp_path / "home", fake_api, bucket_lake, start=date(2022, 3, 1), prune_grace_s=0
-    )
-    pipeline.run(settings)
+    store, settings, mirror = _after_a_run(fake_api, tmp_path, bucket_lake, prune_grace_s=0)
     lost = _plant(store, _old_name(2), record=True)
-    mirror = attach(settings, pull=False)
-    assert mirror is not None
     mirror.store = _NoDeletes(mirror.store)
     with caplog.at_level("WARNING"):
         result = pipeline.transform(settings)
