@@ -2,8 +2,8 @@
 moto's S3, before it is sent or after its answer came back, so the kills fall inside a bronze
 batch's upload, its seq claim, its manifest entry, a version's files, its ``_uploaded.json``,
 the commit record, the commit lease and the deletes of pruning (the grace set to 0: one writer
-at a time here); every other kill is aimed at one of these kinds. Each
-kill is followed by an in-process rerun and the folder lake's crash checks
+at a time here); every other kill is aimed at one of these kinds. Each kill is followed by an
+in-process rerun and the folder lake's crash checks
 (:mod:`test_crash_consistency`): gold equal to the independent computation over what the fake API
 serves (restatements included), unique silver keys, the row accounting, ``verify`` (which also
 checks the bucket holds every batch the cache holds and every version the newest commit retains)
@@ -95,9 +95,8 @@ def _kind(key: str) -> str:
 
 class KillingStore(ForwardingStore):
     """Counts the writes (put, create, replace, delete) in ``log``; SIGKILLs its process at write
-    number
-    ``at`` (or, given ``kind``, at the ``at``-th write of that kind: ``commit``, ``seq claim``...),
-    before sending it or (``after``) once it is answered."""
+    number ``at`` (or, given ``kind``, at the ``at``-th write of that kind: ``commit``, ``seq
+    claim``...), before sending it or (``after``) once it is answered."""
 
     def __init__(
         self, inner: ObjectStore, at: int, after: bool, log: str, kind: str | None = None

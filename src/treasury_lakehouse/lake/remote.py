@@ -99,12 +99,13 @@ def attach(settings: Settings, *, pull: bool = True) -> RemoteLake | None:
     with _mirrors_lock:
         mirror = _mirrors.get(root)
     if mirror is None or mirror.uri != uri:
-        mirror = RemoteLake(uri, open_store(uri), root)
+        mirror = RemoteLake(uri, open_store(uri), root, prune_grace_s=settings.prune_grace_s)
         mirror.claim_cache()
         register_commit_store(root, mirror.store, lease_s=settings.lease_s)
         with _mirrors_lock:
             _mirrors[root] = mirror
-    mirror.prune_grace_s = settings.prune_grace_s
+    else:  # this command's settings
+        mirror.prune_grace_s = settings.prune_grace_s
     if pull:
         mirror.pull()
     return mirror
@@ -142,9 +143,7 @@ class PullResult:
 class RemoteLake:
     """The bucket at :attr:`uri` and its cache root :attr:`root`."""
 
-    def __init__(
-        self, uri: str, store: ObjectStore, root: Path, *, prune_grace_s: float = 86400.0
-    ) -> None:
+    def __init__(self, uri: str, store: ObjectStore, root: Path, *, prune_grace_s: float) -> None:
         self.uri, self.store, self.root = uri, store, root
         #: how old an unnamed version must be before :meth:`prune` deletes it
         self.prune_grace_s = prune_grace_s
@@ -304,12 +303,11 @@ class RemoteLake:
                 stamp = version_stamp(parts[2])
                 if stamp is not None and stamp <= cutoff:
                     doomed.setdefault(version, []).append(key)
-        for version, keys in sorted(doomed.items()):
-            record = f"{version}/{UPLOADED}"
-            if record in keys:
-                self.store.delete(record)
-            with ThreadPoolExecutor(_THREADS) as pool:
-                list(pool.map(self.store.delete, sorted(k for k in keys if k != record)))
+        records = {f"{version}/{UPLOADED}" for version in doomed}
+        keys = sorted(key for version_keys in doomed.values() for key in version_keys)
+        with ThreadPoolExecutor(_THREADS) as pool:  # every record before any file
+            list(pool.map(self.store.delete, [key for key in keys if key in records]))
+            list(pool.map(self.store.delete, [key for key in keys if key not in records]))
         if doomed:
             log.info("pruned %d versions from %s", len(doomed), self.uri)
         return sorted(doomed)
